@@ -1,0 +1,56 @@
+//! The command line: clap arguments become a validated plan here, and clap
+//! types go no further. `run()` prints each error once and returns the exit code.
+
+use crate::error::{Result, exit};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "evoquant",
+    version,
+    about = "Reproducible studies of automated neural-network quantization"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the registered study kinds and their parameters.
+    List,
+}
+
+/// Parse arguments, dispatch, print errors once; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::List => {
+            for study in crate::studies::registry() {
+                println!("{}  {}", study.kind(), study.about());
+            }
+            Ok(exit::OK)
+        }
+    }
+}

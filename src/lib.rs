@@ -1,0 +1,17 @@
+//! evoquant: reproducible studies of automated neural-network quantization.
+//!
+//! Data flows one way: a manifest (`manifest`) expands into seeded trials that
+//! the runner (`runner`) executes in parallel through a study (`studies`);
+//! the records they return become reports (`report`). The domain modules
+//! (`quant`, `nn`, `evo`, `models`) are shared by the studies.
+
+pub mod cli;
+pub mod error;
+pub mod evo;
+pub mod models;
+pub mod nn;
+pub mod quant;
+pub mod studies;
+pub mod value;
+
+pub use error::{Error, Result};

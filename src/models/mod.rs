@@ -1,0 +1,1 @@
+//! Layer inventories: synthetic model families and imported tensors.

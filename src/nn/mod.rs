@@ -1,0 +1,1 @@
+//! Small neural networks: MLPs, training, and the quantized forward pass.

@@ -1,0 +1,1 @@
+//! Quantizers, calibration, bit packing and GGUF block formats shared by every study.
