@@ -1,5 +1,11 @@
-//! The command line: clap arguments become a validated plan here, and clap
-//! types go no further. `run()` prints each error once and returns the exit code.
+//! The command line: clap arguments become plain options here, and clap
+//! types go no further. `run()` prints each error once and returns the exit
+//! code (see [`crate::error::exit`]).
+
+mod check;
+mod diff;
+mod list;
+mod run;
 
 use crate::error::{Result, exit};
 use clap::{Parser, Subcommand};
@@ -8,7 +14,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "evoquant",
     version,
-    about = "Reproducible studies of automated neural-network quantization"
+    about = "Reproducible studies of automated neural-network quantization",
+    after_help = "Exit codes: 0 ok, 1 a trial failed / results differ / snapshots drifted, \
+                  2 bad input (manifest, flag, file), 3 internal or I/O failure."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -17,8 +25,18 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run manifests (a folder means every *.toml in it) and write reports.
+    Run(run::RunArgs),
+    /// Print the expanded trial table of a manifest without running it.
+    Plan(run::PlanArgs),
+    /// Validate manifests without running them.
+    Validate(run::ValidateArgs),
     /// List the registered study kinds and their parameters.
-    List,
+    List(list::ListArgs),
+    /// Compare two results folders or two CSV files.
+    Diff(diff::DiffArgs),
+    /// Rerun manifests and compare their outputs with the committed snapshots.
+    Check(check::CheckArgs),
 }
 
 /// Parse arguments, dispatch, print errors once; returns the process exit code.
@@ -46,11 +64,16 @@ pub fn run() -> i32 {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::List => {
-            for study in crate::studies::registry() {
-                println!("{}  {}", study.kind(), study.about());
-            }
-            Ok(exit::OK)
-        }
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => run::plan(args),
+        Command::Validate(args) => run::validate(args),
+        Command::List(args) => list::list(args),
+        Command::Diff(args) => diff::diff(args),
+        Command::Check(args) => check::check(args),
     }
+}
+
+/// Worker threads when `--jobs` is not given: every core.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
