@@ -1,0 +1,4 @@
+//! The one integration-test binary: the CLI as a user runs it.
+
+mod harness;
+mod manifest_errors;
