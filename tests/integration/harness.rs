@@ -32,10 +32,6 @@ impl Cmd {
         self
     }
 
-    pub fn current_dir(mut self, dir: &Path) -> Self {
-        self.cwd = dir.to_path_buf();
-        self
-    }
 
     pub fn run(self) -> Outcome {
         let out = Command::new(env!("CARGO_BIN_EXE_evoquant"))

@@ -2,3 +2,5 @@
 
 mod harness;
 mod manifest_errors;
+mod runner;
+mod snapshots;
