@@ -78,7 +78,11 @@ impl Evaluation {
 /// # Panics
 /// If `allocation` and the inventory differ in length (a caller bug).
 pub fn evaluate(inventory: &Inventory, allocation: &[Precision]) -> Evaluation {
-    assert_eq!(inventory.layers.len(), allocation.len(), "one precision per layer");
+    assert_eq!(
+        inventory.layers.len(),
+        allocation.len(),
+        "one precision per layer"
+    );
     let mut log_accuracy = 0.0;
     let mut bits = 0u64;
     let mut params = 0u64;

@@ -110,7 +110,11 @@ mod tests {
         assert!(msg.contains("non-negative count, got -5"), "{msg}");
         // Line of the bad value: the first layer's `params` key.
         let src = mutate_first("params", "-5");
-        let line = src.lines().position(|l| l.contains("\"params\": -5")).unwrap() + 1;
+        let line = src
+            .lines()
+            .position(|l| l.contains("\"params\": -5"))
+            .unwrap()
+            + 1;
         assert!(msg.starts_with(&format!("m.json:{line}:")), "{msg}");
 
         let msg = parse(&mutate_first("params", ""));

@@ -141,10 +141,22 @@ fn transformer(
         vocab * d + positions * d,
     )];
     for b in 0..blocks {
-        out.push((format!("block{b}.attn_norm"), LayerType::LayerNorm, norm_params));
+        out.push((
+            format!("block{b}.attn_norm"),
+            LayerType::LayerNorm,
+            norm_params,
+        ));
         out.push((format!("block{b}.attn"), LayerType::Attention, 4 * d * d));
-        out.push((format!("block{b}.mlp_norm"), LayerType::LayerNorm, norm_params));
-        out.push((format!("block{b}.mlp"), LayerType::Linear, mlp_mats * d * ffn));
+        out.push((
+            format!("block{b}.mlp_norm"),
+            LayerType::LayerNorm,
+            norm_params,
+        ));
+        out.push((
+            format!("block{b}.mlp"),
+            LayerType::Linear,
+            mlp_mats * d * ffn,
+        ));
     }
     out.push(("final_norm".to_string(), LayerType::LayerNorm, norm_params));
     out.push(("lm_head".to_string(), LayerType::Classifier, vocab * d));
@@ -172,7 +184,11 @@ fn resnet50() -> Vec<(String, LayerType, u64)> {
         for b in 0..blocks {
             let cin = if b == 0 { channels_in } else { out_ch };
             let params = cin * width + 9 * width * width + width * out_ch;
-            out.push((format!("stage{}.block{b}", stage + 1), LayerType::Conv, params));
+            out.push((
+                format!("stage{}.block{b}", stage + 1),
+                LayerType::Conv,
+                params,
+            ));
         }
         out.push((
             format!("stage{}.norm", stage + 1),

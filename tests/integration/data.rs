@@ -21,7 +21,11 @@ fn bit_alloc_data_is_written_deterministically() {
     let (a, b) = (scratch("bit_alloc_a"), scratch("bit_alloc_b"));
     for dir in [&a, &b] {
         let out = evoquant(&["data", "bit-alloc", "--out", dir.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for (file, layers) in [("train.json", 131), ("valid.json", 99), ("test.json", 27)] {
         let x = std::fs::read(a.join(file)).unwrap();

@@ -65,7 +65,12 @@ impl Baseline {
     }
 
     /// The allocation this strategy makes. `allowed` is sorted by bits.
-    pub fn allocate(self, inv: &Inventory, allowed: &[Precision], threshold: f64) -> Vec<Precision> {
+    pub fn allocate(
+        self,
+        inv: &Inventory,
+        allowed: &[Precision],
+        threshold: f64,
+    ) -> Vec<Precision> {
         use Precision::*;
         let per_layer = |f: &dyn Fn(&LayerInfo) -> Precision| -> Vec<Precision> {
             inv.layers.iter().map(|l| snap(f(l), allowed)).collect()
@@ -124,14 +129,11 @@ impl Baseline {
                 out
             }
             Baseline::SensitivityFp16001 => per_layer(&|l| {
-                if fp16_loss_over(l, 0.001) {
-                    Fp32
-                } else {
-                    Fp16
-                }
+                if fp16_loss_over(l, 0.001) { Fp32 } else { Fp16 }
             }),
             Baseline::WiderFp16Zone => per_layer(&|l| {
-                let protected = matches!(l.layer_type, LayerType::LayerNorm | LayerType::Classifier);
+                let protected =
+                    matches!(l.layer_type, LayerType::LayerNorm | LayerType::Classifier);
                 let edge = l.relative_position < 0.075 || l.relative_position > 0.925;
                 if protected || edge || fp16_loss_over(l, 0.001) {
                     Fp32
@@ -144,7 +146,10 @@ impl Baseline {
 
     /// Fitness of this strategy on one inventory.
     pub fn fitness(self, inv: &Inventory, allowed: &[Precision], threshold: f64) -> f64 {
-        fitness(&evaluate(inv, &self.allocate(inv, allowed, threshold)), threshold)
+        fitness(
+            &evaluate(inv, &self.allocate(inv, allowed, threshold)),
+            threshold,
+        )
     }
 }
 
@@ -174,7 +179,11 @@ fn greedy(inv: &Inventory, allowed: &[Precision], threshold: f64) -> Vec<Precisi
             let (a, b) = (allowed[level[i]], allowed[level[i] + 1]);
             let gain = (-layer.loss_at(b)).ln_1p() - (-layer.loss_at(a)).ln_1p();
             let cost = (layer.params * u64::from(b.bits() - a.bits())) as f64;
-            let ratio = if cost == 0.0 { f64::INFINITY } else { gain / cost };
+            let ratio = if cost == 0.0 {
+                f64::INFINITY
+            } else {
+                gain / cost
+            };
             if best.is_none_or(|(_, r)| ratio > r) {
                 best = Some((i, ratio));
             }

@@ -156,8 +156,15 @@ mod tests {
             train_best,
             c.records.iter().map(|r| r.evals[0].1).collect::<Vec<_>>()
         );
-        assert!(train_best.windows(2).all(|w| w[1] >= w[0]), "{train_best:?}");
-        let best_valid = a.records.iter().map(|r| r.evals[1].1).fold(f64::MIN, f64::max);
+        assert!(
+            train_best.windows(2).all(|w| w[1] >= w[0]),
+            "{train_best:?}"
+        );
+        let best_valid = a
+            .records
+            .iter()
+            .map(|r| r.evals[1].1)
+            .fold(f64::MIN, f64::max);
         assert_eq!(a.records[a.champion].evals[1].1, best_valid);
     }
 }

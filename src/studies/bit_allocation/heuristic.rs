@@ -262,7 +262,10 @@ mod tests {
             assert!(differ <= 1, "{split:?}: {differ}");
             assert_eq!(h.evaluate(&inv, &ladder), evaluate(&inv, &buf));
         }
-        assert!(h.describe(&ladder).starts_with("protect {LayerNorm, Classifier} → FP32; edges 7.5%"));
+        assert!(
+            h.describe(&ladder)
+                .starts_with("protect {LayerNorm, Classifier} → FP32; edges 7.5%")
+        );
     }
 
     #[test]
@@ -275,7 +278,13 @@ mod tests {
         for _ in 0..200 {
             a = Heuristic::crossover(&a, &b, &mut rng);
             a.mutate(1.0, &ladder, &mut rng);
-            for p in [Precision::Int2, Precision::Int3, Precision::Int6, Precision::Fp16, Precision::Fp32] {
+            for p in [
+                Precision::Int2,
+                Precision::Int3,
+                Precision::Int6,
+                Precision::Fp16,
+                Precision::Fp32,
+            ] {
                 assert!(!a.ladder[p.index()], "{p}");
             }
             let mut buf = Vec::new();

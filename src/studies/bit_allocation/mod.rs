@@ -331,7 +331,14 @@ mod tests {
             }
         }
         let names: Vec<&str> = out.tables.iter().map(|t| t.name.as_str()).collect();
-        for expected in ["generations", "strategies", "frontier", "allocation_wider_fp16_zone", "allocation_evolved", "allocation_optimum"] {
+        for expected in [
+            "generations",
+            "strategies",
+            "frontier",
+            "allocation_wider_fp16_zone",
+            "allocation_evolved",
+            "allocation_optimum",
+        ] {
             assert!(names.contains(&expected), "{expected}");
         }
         let gens = out.tables.iter().find(|t| t.name == "generations").unwrap();

@@ -118,8 +118,7 @@ impl<'a> Solver<'a> {
                     let (a, b) = (cs[hull[hull.len() - 2]], cs[hull[hull.len() - 1]]);
                     let c = cs[i];
                     // b lies on or below the chord a→c: not on the hull.
-                    let cross =
-                        (b.v - a.v) * (c.w - a.w) as f64 - (c.v - a.v) * (b.w - a.w) as f64;
+                    let cross = (b.v - a.v) * (c.w - a.w) as f64 - (c.v - a.v) * (b.w - a.w) as f64;
                     if cross <= 0.0 {
                         hull.pop();
                     } else {
@@ -189,7 +188,11 @@ impl<'a> Solver<'a> {
         }
         let (prev_dv, prev_dw) = if i == 0 { (0.0, 0.0) } else { cum[i - 1] };
         let (seg_dv, seg_dw) = (cum[i].0 - prev_dv, cum[i].1 - prev_dw);
-        let frac = if seg_dv > 0.0 { (need - prev_dv) / seg_dv } else { 1.0 };
+        let frac = if seg_dv > 0.0 {
+            (need - prev_dv) / seg_dv
+        } else {
+            1.0
+        };
         Some(base + prev_dw + frac * seg_dw)
     }
 
@@ -201,26 +204,28 @@ impl<'a> Solver<'a> {
 
     /// The most accurate allocation (best choice per layer).
     pub fn most_accurate(&self) -> Vec<Precision> {
-        self.choices.iter().map(|cs| cs[cs.len() - 1].precision).collect()
+        self.choices
+            .iter()
+            .map(|cs| cs[cs.len() - 1].precision)
+            .collect()
     }
 
     /// Greedy feasible solution along the hull (the LP solution rounded up).
+    /// A running sum finds the step; feasibility is then confirmed with the
+    /// canonical layer-order sum.
     fn incumbent(&self, target: f64) -> Option<Vec<Precision>> {
+        let mut current: Vec<Precision> = self.choices.iter().map(|cs| cs[0].precision).collect();
         let mut pick: Vec<usize> = vec![0; self.choices.len()];
-        let alloc = |pick: &[usize]| -> Vec<Precision> {
-            pick.iter()
-                .zip(&self.choices)
-                .map(|(&i, cs)| cs[i].precision)
-                .collect()
-        };
-        let mut current = alloc(&pick);
-        if evaluate(self.inventory, &current).log_accuracy >= target {
+        let mut running = self.v0_suffix[0];
+        let feasible = |alloc: &[Precision]| evaluate(self.inventory, alloc).log_accuracy >= target;
+        if running >= target - TOL_V && feasible(&current) {
             return Some(current);
         }
         for &(l, up) in &self.segments {
+            running += self.choices[l][up].v - self.choices[l][pick[l]].v;
             pick[l] = up;
             current[l] = self.choices[l][up].precision;
-            if evaluate(self.inventory, &current).log_accuracy >= target {
+            if running >= target - TOL_V && feasible(&current) {
                 return Some(current);
             }
         }
@@ -247,8 +252,10 @@ impl<'a> Solver<'a> {
         for k in 0..n {
             candidates.clear();
             let front = &fronts[k];
-            for (si, s) in front.iter().enumerate() {
-                for (ci, c) in self.choices[k].iter().enumerate() {
+            // Choice-major order: each choice yields a run already sorted by
+            // w (fronts are), which the stable sort below merges cheaply.
+            for (ci, c) in self.choices[k].iter().enumerate() {
+                for (si, s) in front.iter().enumerate() {
                     let (w, v) = (s.w + c.w, s.v + c.v);
                     if v + self.vmax_suffix[k + 1] < target - TOL_V {
                         continue;
@@ -339,7 +346,11 @@ pub struct FrontierPoint {
 
 /// The exact optimum at each target; targets no allocation reaches are
 /// skipped.
-pub fn frontier(inventory: &Inventory, allowed: &[Precision], targets: &[f64]) -> Vec<FrontierPoint> {
+pub fn frontier(
+    inventory: &Inventory,
+    allowed: &[Precision],
+    targets: &[f64],
+) -> Vec<FrontierPoint> {
     let solver = Solver::new(inventory, allowed);
     targets
         .iter()
@@ -390,7 +401,9 @@ mod tests {
             if e.meets(threshold) {
                 let better = match best {
                     None => true,
-                    Some((w, v)) => e.allocated_bits < w || (e.allocated_bits == w && e.log_accuracy > v),
+                    Some((w, v)) => {
+                        e.allocated_bits < w || (e.allocated_bits == w && e.log_accuracy > v)
+                    }
                 };
                 if better {
                     best = Some((e.allocated_bits, e.log_accuracy));

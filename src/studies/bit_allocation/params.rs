@@ -125,10 +125,7 @@ impl Params {
         let mut out = Vec::new();
         for name in &self.precisions {
             let p = Precision::parse(name).ok_or_else(|| {
-                format!(
-                    "unknown precision `{name}` (known: {})",
-                    Precision::names()
-                )
+                format!("unknown precision `{name}` (known: {})", Precision::names())
             })?;
             if out.contains(&p) {
                 return Err(format!("precision `{name}` is listed twice"));
@@ -139,7 +136,10 @@ impl Params {
     }
 
     /// The three inventories, in split order; errors are keyed by parameter.
-    pub fn load(&self, resolve: &dyn Fn(&str) -> std::path::PathBuf) -> Result<[Inventory; 3], ParamIssue> {
+    pub fn load(
+        &self,
+        resolve: &dyn Fn(&str) -> std::path::PathBuf,
+    ) -> Result<[Inventory; 3], ParamIssue> {
         let one = |split: Split, value: &str| -> Result<Inventory, ParamIssue> {
             if value == BUILTIN {
                 Ok(split.builtin())
@@ -160,14 +160,20 @@ impl Params {
         let mut bad = |key: &str, msg: String| issues.push(ParamIssue::new(key, msg));
         let t = self.threshold;
         if !(t > 0.0 && t < 1.0) {
-            bad("threshold", format!("must be strictly between 0 and 1, got {t}"));
+            bad(
+                "threshold",
+                format!("must be strictly between 0 and 1, got {t}"),
+            );
         }
         let allowed = self.allowed();
         if let Err(msg) = &allowed {
             bad("precisions", msg.clone());
         }
         if self.population < 2 {
-            bad("population", format!("must be at least 2, got {}", self.population));
+            bad(
+                "population",
+                format!("must be at least 2, got {}", self.population),
+            );
         }
         if self.generations < 1 {
             bad("generations", "must be at least 1".into());
@@ -261,7 +267,11 @@ mod tests {
             };
             assert_eq!(keys(&p), ["threshold"], "{t}");
         }
-        for list in [vec![], vec!["INT5".to_string()], vec!["INT8".into(), "int8".into()]] {
+        for list in [
+            vec![],
+            vec!["INT5".to_string()],
+            vec!["INT8".into(), "int8".into()],
+        ] {
             let p = Params {
                 precisions: list,
                 ..Params::default()
