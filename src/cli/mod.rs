@@ -3,12 +3,14 @@
 //! code (see [`crate::error::exit`]).
 
 mod check;
+mod data;
 mod diff;
 mod list;
 mod run;
 
 use crate::error::{Result, exit};
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,6 +39,19 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Rerun manifests and compare their outputs with the committed snapshots.
     Check(check::CheckArgs),
+    /// Write built-in datasets as files.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// The bit-allocation study's TRAIN/VALID/TEST layer inventories as JSON.
+    BitAlloc {
+        /// Folder to write train.json, valid.json and test.json into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Parse arguments, dispatch, print errors once; returns the process exit code.
@@ -70,6 +85,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(args) => list::list(args),
         Command::Diff(args) => diff::diff(args),
         Command::Check(args) => check::check(args),
+        Command::Data(DataCommand::BitAlloc { out }) => {
+            for path in data::write_bit_alloc(&out)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(exit::OK)
+        }
     }
 }
 
