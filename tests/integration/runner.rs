@@ -144,21 +144,21 @@ fn overrides_are_checked_like_the_manifest() {
 }
 
 const BAD_PARAMS: &[(&str, &str, &[&str])] = &[
-    ("unknown param", "[params]\npopulaton = 3\n", &["bad.toml:6:1", "params.populaton", "did you mean `population`"]),
-    ("wrong type", "[params]\npopulation = \"many\"\n", &["bad.toml:6:14", "expected integer"]),
-    ("study rejects value", "[params]\nthreshold = 1.5\n", &["bad.toml:6:13", "params.threshold"]),
-    ("sweep key unknown", "[sweep]\nthreshhold = [0.9]\n", &["bad.toml:6:1", "sweep.threshhold", "did you mean `threshold`"]),
-    ("empty axis", "[sweep]\nthreshold = []\n", &["bad.toml:6:13", "at least one value"]),
-    ("axis not a list", "[sweep]\nthreshold = 0.9\n", &["bad.toml:6:13", "list of values"]),
+    ("unknown param", "[params]\npopulaton = 3\n", &["bad.toml:7:1", "params.populaton", "did you mean `population`"]),
+    ("wrong type", "[params]\npopulation = \"many\"\n", &["bad.toml:7:14", "expected integer"]),
+    ("study rejects value", "[params]\nthreshold = 1.5\n", &["bad.toml:7:13", "params.threshold"]),
+    ("sweep key unknown", "[sweep]\nthreshhold = [0.9]\n", &["bad.toml:7:1", "sweep.threshhold", "did you mean `threshold`"]),
+    ("empty axis", "[sweep]\nthreshold = []\n", &["bad.toml:7:13", "at least one value"]),
+    ("axis not a list", "[sweep]\nthreshold = 0.9\n", &["bad.toml:7:13", "list of values"]),
     (
         "unequal zip",
         "[[sweep.zip]]\nthreshold = [0.9, 0.95]\ngenerations = [2]\n",
-        &["bad.toml:7:1", "equal lengths"],
+        &["bad.toml:8:1", "equal lengths"],
     ),
-    ("swept value rejected", "[sweep]\nthreshold = [0.9, 1.5]\n", &["bad.toml:6:19", "params.threshold"]),
-    ("set twice", "[params]\nthreshold = 0.9\n[sweep]\nthreshold = [0.9]\n", &["bad.toml:8:1", "set it in one place"]),
+    ("swept value rejected", "[sweep]\nthreshold = [0.9, 1.5]\n", &["bad.toml:7:19", "params.threshold"]),
+    ("set twice", "[params]\nthreshold = 0.9\n[sweep]\nthreshold = [0.9]\n", &["bad.toml:9:1", "set it in one place"]),
     ("random without n", "[sweep.random]\nuniform = { threshold = [0.9, 0.99] }\n", &["sweep.random.n"]),
-    ("random bad range", "[sweep.random]\nn = 2\nuniform = { threshold = [0.99, 0.9] }\n", &["bad.toml:7:25", "above high"]),
+    ("random bad range", "[sweep.random]\nn = 2\nuniform = { threshold = [0.99, 0.9] }\n", &["bad.toml:8:25", "above high"]),
 ];
 
 #[test]
@@ -180,7 +180,7 @@ fn random_sweeps_are_seeded_and_typed() {
     let dir = TempDir::new("random");
     let text = TINY.replace(
         "[sweep]\nthreshold = [0.9, 0.95]\n",
-        "[sweep.random]\nn = 3\nuniform = { threshold = [0.9, 0.99] }\nlog_uniform = { population = [4, 16] }\n",
+        "[sweep.random]\nn = 3\nuniform = { threshold = [0.9, 0.99] }\nlog_uniform = { tournament_size = [1, 4] }\n",
     );
     let m = dir.write("r.toml", &text);
     let a = evoquant().arg("plan").arg(&m).run();
@@ -191,7 +191,7 @@ fn random_sweeps_are_seeded_and_typed() {
         let cols: Vec<&str> = line.split('\t').collect();
         let t: f64 = cols[4].parse().unwrap();
         let p: i64 = cols[5].parse().unwrap();
-        assert!((0.9..=0.99).contains(&t) && (4..=16).contains(&p), "{line}");
+        assert!((0.9..=0.99).contains(&t) && (1..=4).contains(&p), "{line}");
     }
 }
 
