@@ -107,7 +107,12 @@ impl Study for BitAllocation {
             })?;
             let mut point = 0usize;
             for &target in &targets {
-                if let Some(o) = solver.solve(target) {
+                let solved = if target == t {
+                    Some(opt.clone())
+                } else {
+                    solver.solve(target)
+                };
+                if let Some(o) = solved {
                     frontier.push(vec![
                         SPLITS[s].into(),
                         point.into(),
