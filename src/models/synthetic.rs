@@ -296,4 +296,25 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn edges_and_norms_are_more_sensitive_on_average() {
+        let inv = Split::Train.builtin();
+        let mean = |f: &dyn Fn(&LayerInfo) -> bool| {
+            let xs: Vec<f64> = inv
+                .layers
+                .iter()
+                .filter(|l| f(l))
+                .map(|l| l.loss_at(Precision::Int4))
+                .collect();
+            xs.iter().sum::<f64>() / xs.len() as f64
+        };
+        let linear = |l: &LayerInfo| l.layer_type == LayerType::Linear;
+        let edge =
+            mean(&|l| linear(l) && (l.relative_position < 0.05 || l.relative_position > 0.95));
+        let middle = mean(&|l| linear(l) && (0.3..0.7).contains(&l.relative_position));
+        assert!(edge > middle, "edge {edge} middle {middle}");
+        let norms = mean(&|l| l.layer_type == LayerType::LayerNorm);
+        assert!(norms > mean(&|l| linear(l)));
+    }
 }

@@ -107,7 +107,12 @@ impl Study for BitAllocation {
             })?;
             let mut point = 0usize;
             for &target in &targets {
-                if let Some(o) = solver.solve(target) {
+                let solved = if target == t {
+                    Some(opt.clone())
+                } else {
+                    solver.solve(target)
+                };
+                if let Some(o) = solved {
                     frontier.push(vec![
                         SPLITS[s].into(),
                         point.into(),
@@ -161,25 +166,26 @@ impl Study for BitAllocation {
             &[
                 "generation",
                 "train_fitness",
+                "train_accuracy",
+                "train_compression",
                 "valid_fitness",
+                "valid_accuracy",
+                "valid_compression",
                 "test_fitness",
-                "mean_train_fitness",
                 "test_accuracy",
                 "test_compression",
+                "mean_train_fitness",
                 "rule",
             ],
         );
         for r in &evo.records {
-            generations.push(vec![
-                r.generation.into(),
-                r.evals[0].1.into(),
-                r.evals[1].1.into(),
-                r.evals[2].1.into(),
-                r.mean_train_fitness.into(),
-                r.evals[2].0.accuracy.into(),
-                r.evals[2].0.compression.into(),
-                r.leader.describe(&ladder).into(),
-            ]);
+            let mut row: Vec<Value> = vec![r.generation.into()];
+            for (eval, fit) in &r.evals {
+                row.extend([(*fit).into(), eval.accuracy.into(), eval.compression.into()]);
+            }
+            row.push(r.mean_train_fitness.into());
+            row.push(r.leader.describe(&ladder).into());
+            generations.push(row);
         }
         let champ = &evo.records[evo.champion];
         let mut buf = Vec::new();

@@ -306,4 +306,37 @@ mod tests {
         assert_eq!(issues[0].key, "data.test");
         assert!(issues[0].message.contains("no/such/file.json"));
     }
+
+    #[test]
+    fn data_files_load_exactly_and_bad_ones_are_located() {
+        let dir = std::env::temp_dir().join(format!("evoquant-bitalloc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let test = Split::Test.builtin();
+        test.save(&dir.join("test.json")).unwrap();
+        let bad = test
+            .to_json_pretty()
+            .replacen("\"params\": 9408", "\"params\": -9408", 1);
+        std::fs::write(dir.join("bad.json"), &bad).unwrap();
+        let ctx = CheckContext { base_dir: &dir };
+        let mut p = Params::default();
+        p.data.test = "test.json".into();
+        assert!(p.validate(&ctx).is_empty());
+        let loaded = p.load(&|f| ctx.resolve(f)).unwrap();
+        assert!(
+            loaded[2] == test,
+            "file data must equal the built-in data bit for bit"
+        );
+        p.data.test = "bad.json".into();
+        let issues = p.validate(&ctx);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        let line = bad.lines().position(|l| l.contains("-9408")).unwrap() + 1;
+        assert_eq!(issues[0].key, "data.test");
+        assert!(
+            issues[0].message.contains(&format!("bad.json:{line}:"))
+                && issues[0].message.contains("non-negative count, got -9408"),
+            "{}",
+            issues[0].message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
