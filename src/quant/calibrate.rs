@@ -204,7 +204,7 @@ mod tests {
 
     fn heavy_tailed() -> Vec<f32> {
         // Deterministic bulk in [-1, 1] plus two outliers.
-        let mut v: Vec<f32> = (0..20000).map(|i| ((i as f32 * 0.7548).sin())).collect();
+        let mut v: Vec<f32> = (0..20000).map(|i| (i as f32 * 0.7548).sin()).collect();
         v.push(40.0);
         v.push(-35.0);
         v

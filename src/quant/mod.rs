@@ -13,6 +13,7 @@
 //! - `metrics`, `outlier`: error measures and the outlier stress test.
 
 mod calibrate;
+mod gguf;
 mod kernel;
 mod layout;
 mod metrics;
@@ -22,6 +23,7 @@ mod spec;
 mod tensor;
 
 pub use calibrate::calibrate_range;
+pub use gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_dequantize_into, gguf_quantize};
 pub use kernel::AffineParams;
 pub use metrics::{ErrorMetrics, error_metrics};
 pub use outlier::{OutlierStress, outlier_stress_test};

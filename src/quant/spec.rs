@@ -90,6 +90,8 @@ pub enum QuantError {
     },
     #[error("tensor is empty")]
     Empty,
+    #[error("{len} values is not a positive multiple of the block size {block}")]
+    BadLength { len: usize, block: usize },
     #[error("value at flat index {index} is not finite ({value})")]
     NonFinite { index: usize, value: f32 },
 }
