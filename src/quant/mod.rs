@@ -19,6 +19,8 @@ mod layout;
 mod metrics;
 mod outlier;
 pub mod pack;
+#[cfg(test)]
+mod proptests;
 mod spec;
 mod tensor;
 
