@@ -17,8 +17,10 @@ mod gguf;
 mod kernel;
 mod layout;
 mod metrics;
+pub mod npy;
 mod outlier;
 pub mod pack;
+pub mod packed_file;
 #[cfg(test)]
 mod proptests;
 mod spec;
