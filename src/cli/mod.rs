@@ -1,6 +1,8 @@
 //! The command line: clap arguments become a validated plan here, and clap
 //! types go no further. `run()` prints each error once and returns the exit code.
 
+mod quantize;
+
 use crate::error::{Result, exit};
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,10 @@ struct Cli {
 enum Command {
     /// List the registered study kinds and their parameters.
     List,
+    /// Quantize a tensor file (.npy or raw .f32) to ggml blocks or evoquant's packed form.
+    Quantize(quantize::QuantizeArgs),
+    /// Decode a file written by `quantize` into a .npy tensor.
+    Dequantize(quantize::DequantizeArgs),
 }
 
 /// Parse arguments, dispatch, print errors once; returns the process exit code.
@@ -52,5 +58,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
+        Command::Quantize(args) => quantize::quantize(&args),
+        Command::Dequantize(args) => quantize::dequantize(&args),
     }
 }

@@ -13,6 +13,7 @@
 //! - `metrics`, `outlier`: error measures and the outlier stress test.
 
 mod calibrate;
+pub mod command;
 mod gguf;
 mod kernel;
 mod layout;
