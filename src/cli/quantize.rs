@@ -2,7 +2,9 @@
 //! `quant::command`; clap types stop here.
 
 use crate::error::{Result, exit};
-use crate::quant::command::{DequantizeRequest, FileFormat, QuantReport, QuantizeRequest, run_dequantize, run_quantize};
+use crate::quant::command::{
+    DequantizeRequest, FileFormat, QuantReport, QuantizeRequest, run_dequantize, run_quantize,
+};
 use crate::quant::{Calibration, GgufFormat, Granularity, QuantSpec, ScaleDtype, Scheme};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;

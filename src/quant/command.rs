@@ -81,7 +81,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 /// reject non-finite values.
 pub fn read_tensor(path: &Path) -> Result<Tensor> {
     let bytes = read(path)?;
-    let is_raw = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("f32"));
+    let is_raw = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("f32"));
     let t = if is_raw {
         parse_raw_f32(&bytes)
     } else {
@@ -89,7 +91,10 @@ pub fn read_tensor(path: &Path) -> Result<Tensor> {
     }
     .map_err(|m| Error::user(format!("{}: {m}", path.display())))?;
     if t.data.is_empty() {
-        return Err(Error::user(format!("{}: the tensor is empty", path.display())));
+        return Err(Error::user(format!(
+            "{}: the tensor is empty",
+            path.display()
+        )));
     }
     if let Some(i) = t.data.iter().position(|x| !x.is_finite()) {
         return Err(Error::user(format!(
@@ -113,7 +118,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("renaming {} to {}", tmp.display(), path.display()), e)
+        Error::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
     })
 }
 
@@ -149,7 +157,8 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
             (enc, n, approx)
         }
         FileFormat::Int => {
-            let q = QuantizedTensor::quantize(&t.data, &t.shape, &req.spec).map_err(|e| quant_error(&req.input, e))?;
+            let q = QuantizedTensor::quantize(&t.data, &t.shape, &req.spec)
+                .map_err(|e| quant_error(&req.input, e))?;
             (encode_int(&q), q.size_bytes(), q.dequantize())
         }
     };
@@ -194,7 +203,8 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
             (shape, values, bytes.len())
         }
         FileFormat::Int => {
-            let q = decode_int(&bytes).map_err(|m| Error::user(format!("{}: {m}", req.input.display())))?;
+            let q = decode_int(&bytes)
+                .map_err(|m| Error::user(format!("{}: {m}", req.input.display())))?;
             if !req.shape.is_empty() && req.shape != q.shape() {
                 return Err(Error::user(format!(
                     "--shape {:?} differs from the shape {:?} stored in {}",

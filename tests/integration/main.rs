@@ -1,0 +1,3 @@
+//! One integration-test binary for the crate; each area adds a module.
+
+mod quantize;
