@@ -6,6 +6,7 @@ mod check;
 mod data;
 mod diff;
 mod list;
+mod quantize;
 mod run;
 
 use crate::error::{Result, exit};
@@ -39,6 +40,10 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Rerun manifests and compare their outputs with the committed snapshots.
     Check(check::CheckArgs),
+    /// Quantize a tensor file (.npy or raw .f32) to ggml blocks or evoquant's packed form.
+    Quantize(quantize::QuantizeArgs),
+    /// Decode a file written by `quantize` into a .npy tensor.
+    Dequantize(quantize::DequantizeArgs),
     /// Write built-in datasets as files.
     #[command(subcommand)]
     Data(DataCommand),
@@ -85,6 +90,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(args) => list::list(args),
         Command::Diff(args) => diff::diff(args),
         Command::Check(args) => check::check(args),
+        Command::Quantize(args) => quantize::quantize(&args),
+        Command::Dequantize(args) => quantize::dequantize(&args),
         Command::Data(DataCommand::BitAlloc { out }) => {
             for path in data::write_bit_alloc(&out)? {
                 println!("wrote {}", path.display());

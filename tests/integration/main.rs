@@ -3,5 +3,6 @@
 mod data;
 mod harness;
 mod manifest_errors;
+mod quantize;
 mod runner;
 mod snapshots;
