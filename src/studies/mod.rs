@@ -10,6 +10,8 @@
 //! docs, so `evoquant list`, manifest validation and the typed value the study
 //! receives cannot drift apart (a unit test below checks every study).
 
+pub mod chaos_int4;
+
 use crate::value::Value;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::de::DeserializeOwned;
@@ -343,7 +345,7 @@ pub fn unflatten(params: &ParamSet) -> toml::Value {
 
 /// Every registered study kind, sorted by name.
 pub fn registry() -> Vec<&'static dyn DynStudy> {
-    let mut studies: Vec<&'static dyn DynStudy> = vec![];
+    let mut studies: Vec<&'static dyn DynStudy> = vec![&chaos_int4::ChaosInt4];
     studies.sort_by_key(|s| s.kind());
     studies
 }

@@ -1,0 +1,227 @@
+//! Study `chaos_int4`: neuroevolved obstacle-avoidance agents and how much of
+//! their fitness survives INT4 (and other) weight quantization.
+//!
+//! The claim being tested (a "Chaos-Evolve" write-up) is that an evolved
+//! agent keeps or even gains fitness when its weights are quantized
+//! block-wise to INT4. One seed and one evaluation can say anything; this
+//! study evolves an agent per trial, then measures FP32 and quantized fitness
+//! on the *same held-out* layouts, so the runner can report retention with
+//! confidence intervals over replicate seeds.
+//!
+//! A trial:
+//! 1. draws disjoint training and held-out layout seeds ([`seeds`]);
+//! 2. evolves an MLP policy ([`crate::evo::evolve`]) in the arena
+//!    ([`arena`]), scoring each genome by its mean episode fitness on the
+//!    training layouts — on the fake-quantized network if
+//!    `quantization_aware`;
+//! 3. takes the champion (best training fitness of the final population) and
+//!    evaluates it on the held-out layouts in FP32 and quantized forms.
+//!
+//! Episode fitness (see [`episode`]), with `T` the step budget, `s` steps
+//! survived, `c` = 1 on collision, `v` distinct cells of a 10 × 10 grid
+//! visited:
+//!
+//! ```text
+//! F = 50 + 200 · v / 100 + 50 · s / T − 50 · c        (always > 0)
+//! ```
+//!
+//! Reported fitness is always the mean of `F` over the held-out episodes.
+
+pub mod arena;
+pub mod episode;
+pub mod geometry;
+pub mod params;
+pub mod seeds;
+
+use crate::evo::evolve;
+use crate::nn::MlpShape;
+use crate::studies::{
+    CheckContext, ParamDoc, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput,
+    TrialRng,
+};
+use episode::Driver;
+pub use params::Params;
+use rand::Rng;
+use rayon::prelude::*;
+use seeds::LayoutSeeds;
+
+/// The study object registered in [`crate::studies::registry`].
+pub struct ChaosInt4;
+
+/// Mean held-out fitness of one parameter vector; episodes run in parallel
+/// and are summed in seed order, so the value is independent of threads.
+pub fn heldout_fitness(driver: &Driver, params: &[f32], seeds: &[u64]) -> f64 {
+    let per_episode: Vec<f64> = seeds
+        .par_iter()
+        .map_init(
+            || driver.clone(),
+            |d, &s| d.episode(params, s).fitness(d.max_steps()),
+        )
+        .collect();
+    per_episode.iter().sum::<f64>() / per_episode.len() as f64
+}
+
+impl Study for ChaosInt4 {
+    type Params = Params;
+
+    fn kind(&self) -> &'static str {
+        "chaos_int4"
+    }
+
+    fn about(&self) -> &'static str {
+        "Neuroevolved obstacle-avoidance agents: FP32 vs per-tensor and block-wise INT-k fitness retention on held-out arenas"
+    }
+
+    fn param_docs(&self) -> Vec<ParamDoc> {
+        params::docs()
+    }
+
+    fn validate(&self, p: &Params, _ctx: &CheckContext) -> Vec<ParamIssue> {
+        params::validate(p)
+    }
+
+    fn run_trial(
+        &self,
+        p: &Params,
+        rng: &mut TrialRng,
+        ctx: &TrialContext,
+    ) -> Result<TrialOutput, StudyError> {
+        let shape = MlpShape::new(&p.layer_sizes()).map_err(|e| StudyError::new(e.to_string()))?;
+        let steps = u32::try_from(p.arena.steps)
+            .map_err(|_| StudyError::new("arena.steps does not fit in 32 bits"))?;
+        let driver = Driver::new(&shape, p.arena_config(), steps);
+
+        // Independent streams: layouts, evolution, stress test.
+        let seeds = LayoutSeeds::draw(rng, p.generations, p.train_episodes, p.eval_episodes);
+        rng.jump();
+        let mut evo_rng = rng.clone();
+        rng.jump();
+        let _stress_seed: u64 = rng.random();
+
+        let ga = p.ga();
+        let mut generations = Table::new(
+            "generations",
+            &[
+                "generation",
+                "train_best_fitness",
+                "train_mean_fitness",
+                "heldout_best_fitness",
+            ],
+        );
+        let mut random_policy = f64::NAN;
+        let pop = evolve(
+            &ga,
+            shape.param_count(),
+            &mut evo_rng,
+            || driver.clone(),
+            |d: &mut Driver, generation, g: &[f32]| d.mean_fitness(g, &seeds.train[generation]),
+            |g, pop| {
+                if g == 0 {
+                    let total: f64 = pop
+                        .genomes
+                        .iter()
+                        .map(|x| heldout_fitness(&driver, x, &seeds.eval))
+                        .sum();
+                    random_policy = total / pop.genomes.len() as f64;
+                }
+                let best = pop.best();
+                generations.push(vec![
+                    g.into(),
+                    pop.fitness[best].into(),
+                    pop.mean_fitness().into(),
+                    heldout_fitness(&driver, &pop.genomes[best], &seeds.eval).into(),
+                ]);
+                ctx.progress(&format!("generation {g}/{}", ga.generations));
+            },
+        );
+        let champion = &pop.genomes[pop.best()];
+        let fp32 = heldout_fitness(&driver, champion, &seeds.eval);
+
+        let mut out = TrialOutput::default();
+        out.metric("weights", shape.weight_count());
+        out.metric("random_policy_fitness", random_policy);
+        out.metric("champion_train_fitness", pop.fitness[pop.best()]);
+        out.metric("fp32_fitness", fp32);
+        out.table(generations);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn small() -> Params {
+        let mut p = Params::default();
+        p.population = 24;
+        p.generations = 12;
+        p.train_episodes = 3;
+        p.eval_episodes = 6;
+        p.arena.steps = 200;
+        p
+    }
+
+    fn run(p: &Params, seed: u64) -> TrialOutput {
+        let mut rng = TrialRng::seed_from_u64(seed);
+        ChaosInt4
+            .run_trial(p, &mut rng, &TrialContext::detached())
+            .unwrap()
+    }
+
+    fn metric(out: &TrialOutput, name: &str) -> f64 {
+        out.get(name).and_then(|v| v.as_f64()).unwrap()
+    }
+
+    #[test]
+    fn evolved_champion_beats_random_policies_on_heldout_layouts() {
+        let out = run(&small(), 3);
+        let (fp32, random) = (
+            metric(&out, "fp32_fitness"),
+            metric(&out, "random_policy_fitness"),
+        );
+        eprintln!("champion {fp32} vs random {random}");
+        assert!(fp32 > random + 20.0, "champion {fp32} vs random {random}");
+    }
+
+    #[test]
+    fn results_do_not_depend_on_thread_count() {
+        let mut p = small();
+        p.generations = 3;
+        let with = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+                .install(|| run(&p, 8))
+        };
+        assert_eq!(with(1), with(2));
+    }
+}
+#[cfg(test)]
+mod explore {
+    use super::*;
+    use rand::SeedableRng;
+    #[test]
+    #[ignore]
+    fn explore() {
+        let mut p = Params::default();
+        if let Ok(g) = std::env::var("GENS") {
+            p.generations = g.parse().unwrap();
+        }
+        for seed in 0..3 {
+            let t = std::time::Instant::now();
+            let mut rng = TrialRng::seed_from_u64(seed);
+            let out = ChaosInt4
+                .run_trial(&p, &mut rng, &TrialContext::detached())
+                .unwrap();
+            println!("seed {seed} {:?} in {:?}", out.metrics, t.elapsed());
+            for r in out.tables[0].rows.iter().step_by(5) {
+                println!(
+                    "  {:?}",
+                    r.iter().map(|v| v.to_string()).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+}
