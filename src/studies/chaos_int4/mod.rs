@@ -28,9 +28,11 @@
 //! Reported fitness is always the mean of `F` over the held-out episodes.
 
 pub mod arena;
+pub mod champion;
 pub mod episode;
 pub mod geometry;
 pub mod params;
+pub mod quantized;
 pub mod seeds;
 
 use crate::evo::evolve;
@@ -41,7 +43,6 @@ use crate::studies::{
 };
 use episode::Driver;
 pub use params::Params;
-use rand::Rng;
 use rayon::prelude::*;
 use seeds::LayoutSeeds;
 
@@ -96,7 +97,35 @@ impl Study for ChaosInt4 {
         rng.jump();
         let mut evo_rng = rng.clone();
         rng.jump();
-        let _stress_seed: u64 = rng.random();
+        let mut stress_rng = rng.clone();
+
+        // Quantization-aware evolution scores the fake-quantized network. A
+        // spec the quantizer rejects is caught here, before evolving.
+        let qat_spec = p
+            .quantization_aware
+            .then(|| champion::block_spec(p.quant.bits, p.quant.block_size));
+        if let Some(spec) = &qat_spec {
+            let probe = vec![0.0; shape.param_count()];
+            quantized::fake_quantize_weights(&shape, &probe, spec, &mut probe.clone())
+                .map_err(|e| StudyError::new(format!("quantization-aware spec: {e}")))?;
+        }
+        let as_evolved = |d: &mut Driver, buf: &mut Vec<f32>, g: &[f32], seeds: &[u64]| match &qat_spec {
+            Some(spec) => {
+                // Checked above; the spec and shapes never change.
+                quantized::fake_quantize_weights(&shape, g, spec, buf)
+                    .expect("spec validated before evolution");
+                d.mean_fitness(buf, seeds)
+            }
+            None => d.mean_fitness(g, seeds),
+        };
+        let heldout_as_evolved = |g: &[f32]| {
+            let mut buf = g.to_vec();
+            if let Some(spec) = &qat_spec {
+                quantized::fake_quantize_weights(&shape, g, spec, &mut buf)
+                    .expect("spec validated before evolution");
+            }
+            heldout_fitness(&driver, &buf, &seeds.eval)
+        };
 
         let ga = p.ga();
         let mut generations = Table::new(
@@ -113,14 +142,16 @@ impl Study for ChaosInt4 {
             &ga,
             shape.param_count(),
             &mut evo_rng,
-            || driver.clone(),
-            |d: &mut Driver, generation, g: &[f32]| d.mean_fitness(g, &seeds.train[generation]),
+            || (driver.clone(), vec![0.0; shape.param_count()]),
+            |(d, buf): &mut (Driver, Vec<f32>), generation, g: &[f32]| {
+                as_evolved(d, buf, g, &seeds.train[generation])
+            },
             |g, pop| {
                 if g == 0 {
                     let total: f64 = pop
                         .genomes
                         .iter()
-                        .map(|x| heldout_fitness(&driver, x, &seeds.eval))
+                        .map(|x| heldout_as_evolved(x))
                         .sum();
                     random_policy = total / pop.genomes.len() as f64;
                 }
@@ -129,20 +160,26 @@ impl Study for ChaosInt4 {
                     g.into(),
                     pop.fitness[best].into(),
                     pop.mean_fitness().into(),
-                    heldout_fitness(&driver, &pop.genomes[best], &seeds.eval).into(),
+                    heldout_as_evolved(&pop.genomes[best]).into(),
                 ]);
                 ctx.progress(&format!("generation {g}/{}", ga.generations));
             },
         );
-        let champion = &pop.genomes[pop.best()];
-        let fp32 = heldout_fitness(&driver, champion, &seeds.eval);
-
+        let best = pop.best();
         let mut out = TrialOutput::default();
-        out.metric("weights", shape.weight_count());
         out.metric("random_policy_fitness", random_policy);
-        out.metric("champion_train_fitness", pop.fitness[pop.best()]);
-        out.metric("fp32_fitness", fp32);
+        out.metric("champion_train_fitness", pop.fitness[best]);
+        let doc = champion::evaluate(
+            p,
+            &shape,
+            &driver,
+            &pop.genomes[best],
+            &seeds.eval,
+            &mut stress_rng,
+            &mut out,
+        )?;
         out.table(generations);
+        out.document("champion", doc);
         Ok(out)
     }
 }
