@@ -1,1 +1,31 @@
 //! Quantizers, calibration, bit packing and GGUF block formats shared by every study.
+//!
+//! One module serves the studies, the benches and the `quantize` command so that
+//! every number they report comes from the same arithmetic. The split:
+//! - `spec`: what to do (bits, scheme, granularity, calibration, scale storage);
+//! - `kernel`: the per-value affine map, written once and used by both the packed
+//!   path (`QuantizedTensor`) and the fast `fake_quantize`, which is why the two
+//!   agree bit for bit;
+//! - `layout`: how a tensor splits into groups sharing one scale;
+//! - `calibrate`: choosing the clipping range of a group or of activation samples;
+//! - `pack`: real bit packing, so reported sizes are true sizes;
+//! - `tensor`: the packed quantized tensor and its size accounting;
+//! - `metrics`, `outlier`: error measures and the outlier stress test.
+
+mod calibrate;
+mod gguf;
+mod kernel;
+mod layout;
+mod metrics;
+mod outlier;
+pub mod pack;
+mod spec;
+mod tensor;
+
+pub use calibrate::calibrate_range;
+pub use gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_dequantize_into, gguf_quantize};
+pub use kernel::AffineParams;
+pub use metrics::{ErrorMetrics, error_metrics};
+pub use outlier::{OutlierStress, outlier_stress_test};
+pub use spec::{Calibration, Granularity, QuantError, QuantSpec, ScaleDtype, Scheme};
+pub use tensor::{QuantizedTensor, fake_quantize};

@@ -1,0 +1,325 @@
+//! llama.cpp / GGUF block formats Q4_0, Q4_1 and Q8_0, byte-compatible with
+//! ggml's reference quantizers (`quantize_row_q4_0_ref`, `quantize_row_q4_1_ref`,
+//! `quantize_row_q8_0_ref` and the matching `dequantize_row_*` in
+//! ggml/src/ggml-quants.c), so users can compare our quantizers with the
+//! formats they deploy.
+//!
+//! Every block holds 32 values. Layouts (little-endian, no padding):
+//! - Q4_0, 18 bytes: f16 d, 16 bytes of nibbles; byte j holds value j in the
+//!   low nibble and value j+16 in the high nibble; w = (q − 8)·d.
+//! - Q4_1, 20 bytes: f16 d, f16 m, 16 bytes of nibbles as Q4_0; w = q·d + m.
+//! - Q8_0, 34 bytes: f16 d, 32 signed bytes; w = q·d.
+//!
+//! The arithmetic repeats ggml's exactly: the reciprocal is taken of the f32
+//! scale before it is rounded to f16, Q4 codes are truncated after adding 8.5
+//! (or 0.5), Q8_0 rounds half away from zero (C `roundf`).
+
+use super::spec::QuantError;
+use half::f16;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Values per ggml block.
+pub const GGUF_BLOCK: usize = 32;
+/// Blocks per parallel batch.
+const BATCH_BLOCKS: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GgufFormat {
+    Q4_0,
+    Q4_1,
+    Q8_0,
+}
+
+impl GgufFormat {
+    /// Bytes per 32-value block.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            GgufFormat::Q4_0 => 18,
+            GgufFormat::Q4_1 => 20,
+            GgufFormat::Q8_0 => 34,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GgufFormat::Q4_0 => "q4_0",
+            GgufFormat::Q4_1 => "q4_1",
+            GgufFormat::Q8_0 => "q8_0",
+        }
+    }
+
+    /// Encoded size of `n` values (n a multiple of 32).
+    pub fn encoded_len(self, n: usize) -> usize {
+        n / GGUF_BLOCK * self.block_bytes()
+    }
+}
+
+fn check_len(n: usize) -> Result<(), QuantError> {
+    if n % GGUF_BLOCK != 0 || n == 0 {
+        return Err(QuantError::BadLength {
+            len: n,
+            block: GGUF_BLOCK,
+        });
+    }
+    Ok(())
+}
+
+#[inline]
+fn put_f16(out: &mut [u8], x: f32) {
+    out.copy_from_slice(&f16::from_f32(x).to_le_bytes());
+}
+
+#[inline]
+fn get_f16(b: &[u8]) -> f32 {
+    f16::from_le_bytes([b[0], b[1]]).to_f32()
+}
+
+fn quantize_q4_0(x: &[f32], y: &mut [u8]) {
+    let mut amax = 0f32;
+    let mut max = 0f32;
+    for &v in x {
+        // Strict `<`: the first value of largest magnitude wins, as in ggml.
+        if amax < v.abs() {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    let d = max / -8.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(&mut y[0..2], d);
+    for j in 0..16 {
+        let x0 = x[j] * id;
+        let x1 = x[j + 16] * id;
+        let q0 = ((x0 + 8.5) as i8).min(15) as u8;
+        let q1 = ((x1 + 8.5) as i8).min(15) as u8;
+        y[2 + j] = q0 | (q1 << 4);
+    }
+}
+
+fn quantize_q4_1(x: &[f32], y: &mut [u8]) {
+    let mut min = f32::MAX;
+    let mut max = -f32::MAX;
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    let d = (max - min) / 15.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(&mut y[0..2], d);
+    put_f16(&mut y[2..4], min);
+    for j in 0..16 {
+        let x0 = (x[j] - min) * id;
+        let x1 = (x[j + 16] - min) * id;
+        let q0 = ((x0 + 0.5) as i8).min(15) as u8;
+        let q1 = ((x1 + 0.5) as i8).min(15) as u8;
+        y[4 + j] = q0 | (q1 << 4);
+    }
+}
+
+fn quantize_q8_0(x: &[f32], y: &mut [u8]) {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    put_f16(&mut y[0..2], d);
+    for (o, &v) in y[2..].iter_mut().zip(x) {
+        *o = (v * id).round() as i8 as u8;
+    }
+}
+
+fn dequantize_block(format: GgufFormat, y: &[u8], out: &mut [f32]) {
+    let d = get_f16(&y[0..2]);
+    match format {
+        GgufFormat::Q4_0 => {
+            for j in 0..16 {
+                let b = y[2 + j];
+                out[j] = ((b & 0x0f) as i32 - 8) as f32 * d;
+                out[j + 16] = ((b >> 4) as i32 - 8) as f32 * d;
+            }
+        }
+        GgufFormat::Q4_1 => {
+            let m = get_f16(&y[2..4]);
+            for j in 0..16 {
+                let b = y[4 + j];
+                out[j] = (b & 0x0f) as f32 * d + m;
+                out[j + 16] = (b >> 4) as f32 * d + m;
+            }
+        }
+        GgufFormat::Q8_0 => {
+            for (o, &q) in out.iter_mut().zip(&y[2..]) {
+                *o = (q as i8) as f32 * d;
+            }
+        }
+    }
+}
+
+/// Encode `data` (length a multiple of 32, all finite) as ggml blocks.
+pub fn gguf_quantize(data: &[f32], format: GgufFormat) -> Result<Vec<u8>, QuantError> {
+    check_len(data.len())?;
+    if let Some(index) = data.iter().position(|x| !x.is_finite()) {
+        return Err(QuantError::NonFinite {
+            index,
+            value: data[index],
+        });
+    }
+    let bb = format.block_bytes();
+    let mut out = vec![0u8; format.encoded_len(data.len())];
+    out.par_chunks_mut(bb * BATCH_BLOCKS)
+        .zip(data.par_chunks(GGUF_BLOCK * BATCH_BLOCKS))
+        .for_each(|(y, x)| {
+            for (yb, xb) in y.chunks_exact_mut(bb).zip(x.chunks_exact(GGUF_BLOCK)) {
+                match format {
+                    GgufFormat::Q4_0 => quantize_q4_0(xb, yb),
+                    GgufFormat::Q4_1 => quantize_q4_1(xb, yb),
+                    GgufFormat::Q8_0 => quantize_q8_0(xb, yb),
+                }
+            }
+        });
+    Ok(out)
+}
+
+/// Decode ggml blocks into `out`, whose length must be 32 × the block count.
+pub fn gguf_dequantize_into(
+    bytes: &[u8],
+    format: GgufFormat,
+    out: &mut [f32],
+) -> Result<(), QuantError> {
+    let bb = format.block_bytes();
+    check_len(out.len())?;
+    if bytes.len() != format.encoded_len(out.len()) {
+        return Err(QuantError::BadLength {
+            len: bytes.len(),
+            block: bb,
+        });
+    }
+    out.par_chunks_mut(GGUF_BLOCK * BATCH_BLOCKS)
+        .zip(bytes.par_chunks(bb * BATCH_BLOCKS))
+        .for_each(|(x, y)| {
+            for (xb, yb) in x.chunks_exact_mut(GGUF_BLOCK).zip(y.chunks_exact(bb)) {
+                dequantize_block(format, yb, xb);
+            }
+        });
+    Ok(())
+}
+
+/// Decode a whole ggml byte stream (length a multiple of the block size).
+pub fn gguf_dequantize(bytes: &[u8], format: GgufFormat) -> Result<Vec<f32>, QuantError> {
+    let bb = format.block_bytes();
+    if bytes.len() % bb != 0 || bytes.is_empty() {
+        return Err(QuantError::BadLength {
+            len: bytes.len(),
+            block: bb,
+        });
+    }
+    let mut out = vec![0f32; bytes.len() / bb * GGUF_BLOCK];
+    gguf_dequantize_into(bytes, format, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q4_0_known_block() {
+        // First half -8..7, second half 0.5·(j − 8). amax = 8 at x[0] = −8, so
+        // d = −8/−8 = 1, id = 1: q = trunc(x + 8.5).
+        let x: Vec<f32> = (0..16)
+            .map(|j| j as f32 - 8.0)
+            .chain((0..16).map(|j| 0.5 * (j as f32 - 8.0)))
+            .collect();
+        let y = gguf_quantize(&x, GgufFormat::Q4_0).unwrap();
+        assert_eq!(y.len(), 18);
+        assert_eq!(&y[..2], &[0x00, 0x3c]); // f16 1.0
+        // byte j: low = j, high = trunc(0.5j + 4.5)
+        assert_eq!(&y[2..6], &[0x40, 0x51, 0x52, 0x63]);
+        assert_eq!(y[17], 0xcf);
+        let back = gguf_dequantize(&y, GgufFormat::Q4_0).unwrap();
+        assert_eq!(&back[..16], &x[..16]);
+        // -4 → q 4 → -4; -3.5 → trunc(5.0) = 5 → -3; -3.0 → 5 → -3 (half rounds up).
+        assert_eq!(&back[16..19], &[-4.0, -3.0, -3.0]);
+    }
+
+    #[test]
+    fn q4_0_positive_extreme_gives_negative_d() {
+        let mut x = vec![0.0f32; 32];
+        x[5] = 8.0;
+        x[6] = -8.0; // same magnitude later: the first one wins
+        let y = gguf_quantize(&x, GgufFormat::Q4_0).unwrap();
+        assert_eq!(&y[..2], &[0x00, 0xbc]); // f16 −1.0
+        let back = gguf_dequantize(&y, GgufFormat::Q4_0).unwrap();
+        assert_eq!(back[5], 8.0);
+        // −8 · id(−1) + 8.5 = 16.5 → 16 → min(15): the value saturates to −7.
+        assert_eq!(back[6], -7.0);
+    }
+
+    #[test]
+    fn q4_1_known_block() {
+        // min 0, max 15 → d = 1, m = 0; q = trunc(x + 0.5).
+        let x: Vec<f32> = (0..16)
+            .map(|j| j as f32)
+            .chain((0..16).map(|j| 0.5 * j as f32 + 0.25))
+            .collect();
+        let y = gguf_quantize(&x, GgufFormat::Q4_1).unwrap();
+        assert_eq!(y.len(), 20);
+        assert_eq!(&y[..4], &[0x00, 0x3c, 0x00, 0x00]);
+        assert_eq!(&y[4..8], &[0x00, 0x11, 0x12, 0x23]);
+        let back = gguf_dequantize(&y, GgufFormat::Q4_1).unwrap();
+        assert_eq!(&back[..16], &x[..16]);
+        assert_eq!(&back[16..20], &[0.0, 1.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn q8_0_known_block() {
+        let mut x = vec![0.0f32; 32];
+        x[..6].copy_from_slice(&[127.0, -127.0, 2.5, -2.5, 3.5, 0.49]);
+        let y = gguf_quantize(&x, GgufFormat::Q8_0).unwrap();
+        assert_eq!(y.len(), 34);
+        // d = 127/127 = 1; roundf rounds half away from zero.
+        assert_eq!(&y[..8], &[0x00, 0x3c, 0x7f, 0x81, 0x03, 0xfd, 0x04, 0x00]);
+        let back = gguf_dequantize(&y, GgufFormat::Q8_0).unwrap();
+        assert_eq!(&back[..6], &[127.0, -127.0, 3.0, -3.0, 4.0, 0.0]);
+    }
+
+    #[test]
+    fn zero_blocks_and_bad_lengths() {
+        for f in [GgufFormat::Q4_0, GgufFormat::Q4_1, GgufFormat::Q8_0] {
+            let y = gguf_quantize(&[0.0; 64], f).unwrap();
+            assert_eq!(gguf_dequantize(&y, f).unwrap(), vec![0.0; 64]);
+            assert_eq!(
+                gguf_quantize(&[0.0; 33], f),
+                Err(QuantError::BadLength { len: 33, block: 32 })
+            );
+            assert!(gguf_dequantize(&y[1..], f).is_err());
+            assert!(matches!(
+                gguf_quantize(&[f32::NAN; 32], f),
+                Err(QuantError::NonFinite { index: 0, .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn error_is_bounded_by_the_step_on_smooth_data() {
+        let x: Vec<f32> = (0..32 * 100).map(|i| (i as f32 * 0.173).sin()).collect();
+        for (f, steps) in [
+            (GgufFormat::Q4_0, 8.0f32),
+            (GgufFormat::Q4_1, 15.0),
+            (GgufFormat::Q8_0, 127.0),
+        ] {
+            let back = gguf_dequantize(&gguf_quantize(&x, f).unwrap(), f).unwrap();
+            for (xb, bb) in x.chunks(32).zip(back.chunks(32)) {
+                let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+                // One full step (+ f16 rounding of d) bounds the error.
+                let step = 2.0 * amax / steps * 1.01;
+                for (a, b) in xb.iter().zip(bb) {
+                    assert!((a - b).abs() <= step, "{f:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The quantization request: plain data with serde names, so studies can take it
+//! straight from TOML params (`scheme = "asymmetric"`) and the CLI can build it
+//! from flags. Sizes that belong to a variant (group size, percentile) are
+//! separate fields to keep TOML flat.
+
+use serde::{Deserialize, Serialize};
+
+/// How a group's range maps to integer codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// Zero maps to code 0; scale = max|w| / qmax.
+    Symmetric,
+    /// Affine with a zero point; scale = (max − min) / (2^bits − 1).
+    Asymmetric,
+    /// Symmetric with the scale rounded up to a power of two (shift-only hardware).
+    PowerOfTwo,
+}
+
+/// Which values share one scale (and zero point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    /// One scale for the whole tensor.
+    PerTensor,
+    /// One scale per output row (`shape[0]`).
+    PerChannel,
+    /// Groups of `group_size` along the last (input) dimension within each row.
+    PerGroup,
+    /// Contiguous blocks of `group_size` over the flattened tensor; the last may be short.
+    Block,
+}
+
+/// How a group's clipping range is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Calibration {
+    /// The observed minimum and maximum.
+    MinMax,
+    /// The `percentile`-th percentile (of |w| for symmetric schemes).
+    Percentile,
+    /// The clip ratio of the min-max range minimising the group's MSE.
+    Mse,
+    /// KL-divergence histogram calibration in the style of TensorRT.
+    Entropy,
+}
+
+/// Storage type of scales; f16 halves the metadata but rounds the scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleDtype {
+    F16,
+    F32,
+}
+
+impl ScaleDtype {
+    pub fn bytes(self) -> usize {
+        match self {
+            ScaleDtype::F16 => 2,
+            ScaleDtype::F32 => 4,
+        }
+    }
+}
+
+/// A full quantization request.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantSpec {
+    /// Integer bit width, 1..=16 (symmetric and power-of-two need at least 2).
+    pub bits: u8,
+    pub scheme: Scheme,
+    pub granularity: Granularity,
+    /// Group size for `PerGroup`, block size for `Block`; ignored otherwise.
+    pub group_size: usize,
+    pub calibration: Calibration,
+    /// Percentile in [50, 100] used by `Calibration::Percentile`.
+    pub percentile: f32,
+    pub scale_dtype: ScaleDtype,
+}
+
+/// Why a quantization request could not run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum QuantError {
+    #[error("invalid quantization spec: {0}")]
+    InvalidSpec(String),
+    #[error("shape {shape:?} holds {expected} values but {actual} were given")]
+    ShapeMismatch {
+        shape: Vec<usize>,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("tensor is empty")]
+    Empty,
+    #[error("{len} values is not a positive multiple of the block size {block}")]
+    BadLength { len: usize, block: usize },
+    #[error("value at flat index {index} is not finite ({value})")]
+    NonFinite { index: usize, value: f32 },
+}
+
+impl QuantSpec {
+    /// The chaos-evolve document's quantizer: asymmetric signed INT4 over
+    /// contiguous blocks, min-max range, f32 scales.
+    pub fn chaos_int4(block_size: usize) -> QuantSpec {
+        QuantSpec {
+            bits: 4,
+            scheme: Scheme::Asymmetric,
+            granularity: Granularity::Block,
+            group_size: block_size,
+            calibration: Calibration::MinMax,
+            percentile: 99.9,
+            scale_dtype: ScaleDtype::F32,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=16).contains(&self.bits) {
+            return Err(format!("bits must be in 1..=16, got {}", self.bits));
+        }
+        if self.bits < 2 && self.scheme != Scheme::Asymmetric {
+            return Err(format!(
+                "{:?} quantization needs at least 2 bits (1 bit leaves no positive code); use asymmetric",
+                self.scheme
+            ));
+        }
+        if matches!(self.granularity, Granularity::PerGroup | Granularity::Block)
+            && self.group_size == 0
+        {
+            return Err("group_size must be at least 1".into());
+        }
+        if self.calibration == Calibration::Percentile && !(50.0..=100.0).contains(&self.percentile)
+        {
+            return Err(format!(
+                "percentile must be in [50, 100], got {}",
+                self.percentile
+            ));
+        }
+        Ok(())
+    }
+
+    /// Signed code range [−2^(b−1), 2^(b−1) − 1].
+    pub fn qrange(&self) -> (i32, i32) {
+        qrange(self.bits)
+    }
+}
+
+pub(crate) fn qrange(bits: u8) -> (i32, i32) {
+    let half = 1i32 << (bits - 1);
+    (-half, half - 1)
+}

@@ -1,0 +1,531 @@
+//! The packed quantized tensor, and `fake_quantize`, its allocation-free twin.
+//!
+//! Work is split into batches of whole groups (about `BATCH_VALUES` values, a
+//! multiple of 8 so each batch's codes start on a byte boundary); rayon runs
+//! batches in parallel and every value's result depends only on its group, so
+//! the bits are the same for any thread count. Inside a batch, pass 1 computes
+//! each group's scale and zero point, pass 2 quantizes tile by tile into a
+//! stack buffer and packs it — the batch stays in cache between the passes.
+
+use super::calibrate::{calibrate_with, min_max};
+use super::kernel::{Kernel, kernel_for_range};
+use super::layout::Layout;
+use super::pack::{pack, packed_len, unpack};
+use super::spec::{Calibration, QuantError, QuantSpec, Scheme};
+use rayon::prelude::*;
+
+/// Target values per parallel batch (a batch is never split inside a group).
+const BATCH_VALUES: usize = 1 << 15;
+/// Codes quantized into the stack buffer before packing (multiple of 8).
+const TILE: usize = 1024;
+
+/// A tensor of packed integer codes with per-group scales and zero points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedTensor {
+    shape: Vec<usize>,
+    spec: QuantSpec,
+    /// Codes q − qmin (unsigned), `spec.bits` bits each, LSB first (see `pack`).
+    codes: Vec<u8>,
+    /// One per group, already rounded to `spec.scale_dtype`.
+    scales: Vec<f32>,
+    /// One per group for asymmetric schemes, empty otherwise.
+    zero_points: Vec<i32>,
+}
+
+/// Batch geometry: `values` per batch and the `groups` it holds.
+#[derive(Clone, Copy)]
+struct Batching {
+    values: usize,
+    groups: usize,
+}
+
+fn batching(l: &Layout) -> Batching {
+    // Groups are all `group_len` long when rows divide evenly (or there is a
+    // single row, whose short group is the tensor's last); otherwise a batch
+    // must hold whole rows.
+    let uniform = l.row_len % l.group_len == 0 || l.row_len == l.numel;
+    let unit = if uniform { l.group_len } else { l.row_len };
+    let units = (BATCH_VALUES / unit).max(1).next_multiple_of(8);
+    let groups_per_unit = if uniform { 1 } else { l.groups_per_row };
+    Batching {
+        values: unit * units,
+        groups: groups_per_unit * units,
+    }
+}
+
+/// Min, max and whether every value is finite (one vectorisable pass).
+#[inline]
+fn stats(xs: &[f32]) -> (f32, f32, bool) {
+    let (lo, hi) = min_max(xs);
+    // x·0 is ±0 for finite x and NaN for ±inf or NaN.
+    let probe: f32 = xs.iter().map(|&x| x * 0.0).sum();
+    (lo, hi, probe == 0.0)
+}
+
+#[inline]
+fn group_kernel(xs: &[f32], spec: &QuantSpec) -> Option<Kernel> {
+    let (lo, hi, finite) = stats(xs);
+    if !finite {
+        return None;
+    }
+    let (lo, hi) = match spec.calibration {
+        Calibration::MinMax => (lo, hi),
+        m => calibrate_with(
+            xs,
+            spec.bits,
+            spec.scheme,
+            m,
+            spec.percentile,
+            spec.scale_dtype,
+        ),
+    };
+    Some(kernel_for_range(
+        lo,
+        hi,
+        spec.bits,
+        spec.scheme,
+        spec.scale_dtype,
+    ))
+}
+
+fn non_finite(data: &[f32]) -> QuantError {
+    let index = data.iter().position(|x| !x.is_finite()).unwrap_or(0);
+    QuantError::NonFinite {
+        index,
+        value: data.get(index).copied().unwrap_or(f32::NAN),
+    }
+}
+
+impl QuantizedTensor {
+    /// Quantize and pack `data` (row-major `shape`). Fails on an invalid spec,
+    /// a shape that does not match, an empty tensor or non-finite values.
+    pub fn quantize(
+        data: &[f32],
+        shape: &[usize],
+        spec: &QuantSpec,
+    ) -> Result<QuantizedTensor, QuantError> {
+        let l = Layout::new(shape, data.len(), spec)?;
+        let b = batching(&l);
+        let bits = spec.bits;
+        let (qmin, _) = spec.qrange();
+        let n_groups = l.n_groups();
+        let mut codes = vec![0u8; packed_len(l.numel, bits)];
+        let mut scales = vec![0f32; n_groups];
+        let mut zps = vec![0i32; n_groups];
+        let batch_bytes = b.values * bits as usize / 8;
+        let ok = codes
+            .par_chunks_mut(batch_bytes)
+            .zip(scales.par_chunks_mut(b.groups))
+            .zip(zps.par_chunks_mut(b.groups))
+            .enumerate()
+            .map(|(bi, ((codes, scales), zps))| {
+                let start = bi * b.values;
+                let end = (start + b.values).min(l.numel);
+                let g0 = bi * b.groups;
+                let mut ok = true;
+                l.for_segments(start, end, |g, a, e| {
+                    match group_kernel(&data[a..e], spec) {
+                        Some(k) => {
+                            scales[g - g0] = k.scale;
+                            zps[g - g0] = k.zp;
+                        }
+                        None => ok = false,
+                    }
+                });
+                if !ok {
+                    return false;
+                }
+                let mut buf = [0u16; TILE];
+                let mut t = start;
+                while t < end {
+                    let te = (t + TILE).min(end);
+                    l.for_segments(t, te, |g, a, e| {
+                        let k = Kernel::new(scales[g - g0], zps[g - g0], qmin, k_qmax(bits));
+                        for (o, &w) in buf[a - t..e - t].iter_mut().zip(&data[a..e]) {
+                            *o = (k.code(w) - qmin) as u16;
+                        }
+                    });
+                    let off = (t - start) * bits as usize / 8;
+                    pack(&buf[..te - t], bits, &mut codes[off..]);
+                    t = te;
+                }
+                true
+            })
+            .reduce(|| true, |a, b| a && b);
+        if !ok {
+            return Err(non_finite(data));
+        }
+        if spec.scheme != Scheme::Asymmetric {
+            zps = Vec::new();
+        }
+        Ok(QuantizedTensor {
+            shape: shape.to_vec(),
+            spec: *spec,
+            codes,
+            scales,
+            zero_points: zps,
+        })
+    }
+
+    /// Rebuild from stored parts (a packed file); checks that sizes agree.
+    pub fn from_parts(
+        shape: Vec<usize>,
+        spec: QuantSpec,
+        codes: Vec<u8>,
+        scales: Vec<f32>,
+        zero_points: Vec<i32>,
+    ) -> Result<QuantizedTensor, QuantError> {
+        let numel: usize = shape.iter().product();
+        let l = Layout::new(&shape, numel, &spec)?;
+        let (qmin, qmax) = spec.qrange();
+        let want_zp = if spec.scheme == Scheme::Asymmetric {
+            l.n_groups()
+        } else {
+            0
+        };
+        if codes.len() != packed_len(numel, spec.bits)
+            || scales.len() != l.n_groups()
+            || zero_points.len() != want_zp
+        {
+            return Err(QuantError::InvalidSpec(format!(
+                "stored sizes do not match shape {shape:?}: {} code bytes, {} scales, {} zero points",
+                codes.len(),
+                scales.len(),
+                zero_points.len()
+            )));
+        }
+        if scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(QuantError::InvalidSpec(
+                "a stored scale is not positive and finite".into(),
+            ));
+        }
+        if zero_points.iter().any(|z| !(qmin..=qmax).contains(z)) {
+            return Err(QuantError::InvalidSpec(format!(
+                "a stored zero point is outside [{qmin}, {qmax}]"
+            )));
+        }
+        Ok(QuantizedTensor {
+            shape,
+            spec,
+            codes,
+            scales,
+            zero_points,
+        })
+    }
+
+    /// Unpack and dequantize into `out` (length `numel`).
+    ///
+    /// # Panics
+    /// If `out.len()` differs from the number of values.
+    pub fn dequantize_into(&self, out: &mut [f32]) {
+        let l = Layout::new(&self.shape, out.len(), &self.spec)
+            .expect("dequantize_into: output length must equal numel");
+        let b = batching(&l);
+        let bits = self.spec.bits;
+        let (qmin, qmax) = self.spec.qrange();
+        let batch_bytes = b.values * bits as usize / 8;
+        let zp_of = |g: usize| self.zero_points.get(g).copied().unwrap_or(0);
+        out.par_chunks_mut(b.values)
+            .zip(self.codes.par_chunks(batch_bytes))
+            .enumerate()
+            .for_each(|(bi, (out, codes))| {
+                let start = bi * b.values;
+                let end = start + out.len();
+                let mut buf = [0u16; TILE];
+                let mut t = start;
+                while t < end {
+                    let te = (t + TILE).min(end);
+                    let off = (t - start) * bits as usize / 8;
+                    unpack(&codes[off..], bits, &mut buf[..te - t]);
+                    l.for_segments(t, te, |g, a, e| {
+                        let k = Kernel::new(self.scales[g], zp_of(g), qmin, qmax);
+                        for (o, &c) in out[a - start..e - start].iter_mut().zip(&buf[a - t..e - t])
+                        {
+                            *o = k.value(i32::from(c) + qmin);
+                        }
+                    });
+                    t = te;
+                }
+            });
+    }
+
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.numel()];
+        self.dequantize_into(&mut out);
+        out
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True storage size: packed codes + scales (in their dtype) + zero points
+    /// (one byte each up to 8 bits, two bytes above).
+    pub fn size_bytes(&self) -> usize {
+        self.codes.len()
+            + self.scales.len() * self.spec.scale_dtype.bytes()
+            + self.zero_points.len() * zero_point_bytes(self.spec.bits)
+    }
+
+    /// size_bytes · 8 / numel, metadata included.
+    pub fn bits_per_weight(&self) -> f64 {
+        self.size_bytes() as f64 * 8.0 / self.numel() as f64
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    pub fn spec(&self) -> &QuantSpec {
+        &self.spec
+    }
+    /// Packed codes (q − qmin), LSB first.
+    pub fn codes(&self) -> &[u8] {
+        &self.codes
+    }
+    pub fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+    /// Empty unless the scheme is asymmetric.
+    pub fn zero_points(&self) -> &[i32] {
+        &self.zero_points
+    }
+    /// Signed code of value `i` (for inspection and tests).
+    pub fn code(&self, i: usize) -> i32 {
+        let bits = self.spec.bits;
+        let first = i * bits as usize / 8;
+        let shift = i * bits as usize % 8;
+        let mut acc = 0u32;
+        for (j, &b) in self.codes[first..(first + 3).min(self.codes.len())]
+            .iter()
+            .enumerate()
+        {
+            acc |= u32::from(b) << (8 * j);
+        }
+        let u = (acc >> shift) & ((1u32 << bits) - 1);
+        u as i32 + self.spec.qrange().0
+    }
+}
+
+/// Bytes per stored zero point: i8 up to 8 bits, i16 above.
+pub(crate) fn zero_point_bytes(bits: u8) -> usize {
+    if bits <= 8 { 1 } else { 2 }
+}
+
+#[inline(always)]
+fn k_qmax(bits: u8) -> i32 {
+    (1i32 << (bits - 1)) - 1
+}
+
+/// quantize → dequantize without packing, into `out`: the fast path for
+/// fitness evaluation. Bit-identical to `QuantizedTensor::quantize` followed by
+/// `dequantize_into`, and allocation-free.
+pub fn fake_quantize(
+    data: &[f32],
+    shape: &[usize],
+    spec: &QuantSpec,
+    out: &mut [f32],
+) -> Result<(), QuantError> {
+    let l = Layout::new(shape, data.len(), spec)?;
+    if out.len() != data.len() {
+        return Err(QuantError::ShapeMismatch {
+            shape: shape.to_vec(),
+            expected: data.len(),
+            actual: out.len(),
+        });
+    }
+    let b = batching(&l);
+    let ok = out
+        .par_chunks_mut(b.values)
+        .enumerate()
+        .map(|(bi, out)| {
+            let start = bi * b.values;
+            let mut ok = true;
+            l.for_segments(start, start + out.len(), |_, a, e| {
+                match group_kernel(&data[a..e], spec) {
+                    Some(k) => {
+                        for (o, &w) in out[a - start..e - start].iter_mut().zip(&data[a..e]) {
+                            *o = k.fake(w);
+                        }
+                    }
+                    None => ok = false,
+                }
+            });
+            ok
+        })
+        .reduce(|| true, |a, b| a && b);
+    if ok { Ok(()) } else { Err(non_finite(data)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::spec::{Granularity, ScaleDtype};
+
+    /// The chaos-evolve formula written out literally, on values checked by hand.
+    #[test]
+    fn int4_block_is_the_documents_formula() {
+        // Block [-1.0, -0.5, 0.25, 2.0]: scale = 3/15 = 0.2,
+        // zp = clip(round(1/0.2) - 8) = round(5.0) - 8 = -3,
+        // q = clip(round(w/0.2) - 3) = [-5-3, round(-2.5)-3, round(1.25)-3, 10-3]
+        //   = [-8, -2-3, 1-3, 7] = [-8, -5, -2, 7]   (np.round(-2.5) = -2),
+        // w' = (q + 3)*0.2 = [-1.0, -0.4, 0.2, 2.0].
+        // Block [1, 2, 3, 4]: scale = 0.2, zp = clip(-5 - 8) = -8,
+        // q = clip([5, 10, 15, 20] - 8) = [-3, 2, 7, 7], w' = [1, 2, 3, 3]:
+        // the formula cannot reach 4 when the block excludes zero.
+        let w = [-1.0f32, -0.5, 0.25, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.0];
+        let spec = QuantSpec::chaos_int4(4);
+        let q = QuantizedTensor::quantize(&w, &[10], &spec).unwrap();
+        let s = 3.0f32 / 15.0;
+        assert_eq!(q.scales(), &[s, s, 5.0]);
+        assert_eq!(q.zero_points(), &[-3, -8, -8]);
+        let codes: Vec<i32> = (0..10).map(|i| q.code(i)).collect();
+        assert_eq!(codes, vec![-8, -5, -2, 7, -3, 2, 7, 7, -7, -7]);
+        let d = q.dequantize();
+        let want = [
+            -5.0 * s,
+            -2.0 * s,
+            1.0 * s,
+            10.0 * s,
+            5.0 * s,
+            10.0 * s,
+            15.0 * s,
+            15.0 * s,
+            5.0,
+            5.0,
+        ];
+        assert_eq!(d, want);
+        // Same numbers by the literal formula, generic over any block.
+        for (blk, out) in w.chunks(4).zip(d.chunks(4)) {
+            let (mn, mx) = blk
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            if mn == mx {
+                continue;
+            }
+            let scale = (mx - mn) / 15.0;
+            let zp = ((-mn / scale).round_ties_even() - 8.0).clamp(-8.0, 7.0);
+            for (&x, &y) in blk.iter().zip(out) {
+                let qv = ((x / scale).round_ties_even() + zp).clamp(-8.0, 7.0);
+                assert_eq!((qv - zp) * scale, y);
+            }
+        }
+        // 10 values: 5 code bytes + 3 f32 scales + 3 i8 zero points.
+        assert_eq!(q.size_bytes(), 5 + 12 + 3);
+    }
+
+    #[test]
+    fn block4_f32_costs_fourteen_bits_per_weight() {
+        let w: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.37).sin()).collect();
+        let q = QuantizedTensor::quantize(&w, &[64, 64], &QuantSpec::chaos_int4(4)).unwrap();
+        assert_eq!(q.bits_per_weight(), 14.0);
+    }
+
+    fn all_specs() -> Vec<QuantSpec> {
+        let mut v = Vec::new();
+        for bits in [1u8, 2, 3, 4, 6, 8, 12, 16] {
+            for scheme in [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo] {
+                if bits == 1 && scheme != Scheme::Asymmetric {
+                    continue;
+                }
+                for granularity in [
+                    Granularity::PerTensor,
+                    Granularity::PerChannel,
+                    Granularity::PerGroup,
+                    Granularity::Block,
+                ] {
+                    for calibration in [
+                        Calibration::MinMax,
+                        Calibration::Percentile,
+                        Calibration::Mse,
+                        Calibration::Entropy,
+                    ] {
+                        for scale_dtype in [ScaleDtype::F16, ScaleDtype::F32] {
+                            v.push(QuantSpec {
+                                bits,
+                                scheme,
+                                granularity,
+                                group_size: 7,
+                                calibration,
+                                percentile: 99.0,
+                                scale_dtype,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn fake_quantize_matches_packed_roundtrip_bit_for_bit() {
+        let w: Vec<f32> = (0..3 * 50)
+            .map(|i| (i as f32 * 0.91).sin() * (1.0 + (i % 13) as f32))
+            .collect();
+        for spec in all_specs() {
+            let q = QuantizedTensor::quantize(&w, &[3, 50], &spec).unwrap();
+            let mut fake = vec![0f32; w.len()];
+            fake_quantize(&w, &[3, 50], &spec, &mut fake).unwrap();
+            assert_eq!(q.dequantize(), fake, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn large_tensors_are_identical_across_thread_counts() {
+        let n = 300_007;
+        let w: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.013).sin() * 3.0).collect();
+        let spec = QuantSpec {
+            group_size: 5,
+            ..QuantSpec::chaos_int4(4)
+        };
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let a = one.install(|| QuantizedTensor::quantize(&w, &[n], &spec).unwrap());
+        let b = QuantizedTensor::quantize(&w, &[n], &spec).unwrap();
+        assert_eq!(a, b);
+        let mut fake = vec![0f32; n];
+        fake_quantize(&w, &[n], &spec, &mut fake).unwrap();
+        assert_eq!(b.dequantize(), fake);
+    }
+
+    #[test]
+    fn non_finite_input_is_reported_with_its_index() {
+        let mut w = vec![0.5f32; 100];
+        w[37] = f32::NAN;
+        let e = QuantizedTensor::quantize(&w, &[100], &QuantSpec::chaos_int4(4)).unwrap_err();
+        assert!(matches!(e, QuantError::NonFinite { index: 37, .. }));
+        w[37] = f32::INFINITY;
+        let mut out = vec![0f32; 100];
+        assert!(matches!(
+            fake_quantize(&w, &[100], &QuantSpec::chaos_int4(4), &mut out),
+            Err(QuantError::NonFinite { index: 37, .. })
+        ));
+    }
+
+    #[test]
+    fn from_parts_rejects_inconsistent_sizes() {
+        let w = [1.0f32, 2.0, 3.0, 4.0];
+        let q = QuantizedTensor::quantize(&w, &[4], &QuantSpec::chaos_int4(2)).unwrap();
+        let back = QuantizedTensor::from_parts(
+            q.shape().to_vec(),
+            *q.spec(),
+            q.codes().to_vec(),
+            q.scales().to_vec(),
+            q.zero_points().to_vec(),
+        )
+        .unwrap();
+        assert_eq!(back, q);
+        assert!(
+            QuantizedTensor::from_parts(
+                vec![4],
+                *q.spec(),
+                vec![0],
+                q.scales().to_vec(),
+                q.zero_points().to_vec()
+            )
+            .is_err()
+        );
+    }
+}
