@@ -58,7 +58,7 @@ pub fn concat_weights(shape: &MlpShape, params: &[f32]) -> Vec<f32> {
 pub fn weight_mse(shape: &MlpShape, reference: &[f32], approx: &[f32]) -> f64 {
     let a = concat_weights(shape, reference);
     let b = concat_weights(shape, approx);
-    f64::from(error_metrics(&a, &b).mse)
+    error_metrics(&a, &b).mse
 }
 
 /// Write `params` with every weight matrix fake-quantized into `out` (the

@@ -22,16 +22,20 @@ fn mix(mut z: u64) -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayoutSeeds {
     pub train: Vec<Vec<u64>>,
+    /// Training-side layouts (disjoint from held-out) for picking the
+    /// champion among the final population's best.
+    pub select: Vec<u64>,
     pub eval: Vec<u64>,
 }
 
 impl LayoutSeeds {
-    /// `train` seeds for each of `generations + 1` generations, `eval`
-    /// held-out seeds.
+    /// `train` seeds for each of `generations + 1` generations, `select`
+    /// champion-selection seeds, `eval` held-out seeds.
     pub fn draw<R: Rng + ?Sized>(
         rng: &mut R,
         generations: usize,
         train: usize,
+        select: usize,
         eval: usize,
     ) -> Self {
         let base = rng.random::<u64>();
@@ -45,6 +49,9 @@ impl LayoutSeeds {
                         .map(|i| seed(2 * (g * train + i)) & !TOP)
                         .collect()
                 })
+                .collect(),
+            select: (0..select)
+                .map(|i| seed(2 * ((generations + 1) * train + i)) & !TOP)
                 .collect(),
             eval: (0..eval).map(|i| seed(2 * i + 1) | TOP).collect(),
         }
@@ -61,12 +68,12 @@ mod tests {
     #[test]
     fn train_and_eval_seeds_are_disjoint_and_reproducible() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let s = LayoutSeeds::draw(&mut rng, 9, 10, 100);
-        let train: BTreeSet<_> = s.train.iter().flatten().collect();
+        let s = LayoutSeeds::draw(&mut rng, 9, 10, 20, 100);
+        let train: BTreeSet<_> = s.train.iter().flatten().chain(&s.select).collect();
         let eval: BTreeSet<_> = s.eval.iter().collect();
-        assert_eq!((train.len(), eval.len()), (100, 100));
+        assert_eq!((train.len(), eval.len()), (120, 100));
         assert!(train.is_disjoint(&eval));
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        assert_eq!(LayoutSeeds::draw(&mut rng, 9, 10, 100), s);
+        assert_eq!(LayoutSeeds::draw(&mut rng, 9, 10, 20, 100), s);
     }
 }
