@@ -1,5 +1,6 @@
 //! Hot loop of the chaos_int4 study: one arena step plus one policy forward
-//! pass, and one full fitness evaluation (a genome over its training layouts).
+//! pass, one full fitness evaluation (a genome over its training layouts),
+//! and one whole default trial on one thread.
 //!
 //! Run briefly: `cargo bench --bench chaos -- --warm-up-time 1 --measurement-time 3`.
 //! Criterion's `Throughput::Elements` turns the step benchmark into
@@ -7,9 +8,10 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use evoquant::nn::MlpShape;
-use evoquant::studies::chaos_int4::Params;
 use evoquant::studies::chaos_int4::arena::Arena;
 use evoquant::studies::chaos_int4::episode::{Driver, actions};
+use evoquant::studies::chaos_int4::{ChaosInt4, Params};
+use evoquant::studies::{Study, TrialContext, TrialRng};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::hint::black_box;
@@ -55,6 +57,28 @@ fn bench(c: &mut Criterion) {
     c.bench_function("chaos/fitness_evaluation_default_params", |b| {
         b.iter(|| black_box(driver.mean_fitness(&parked, &seeds)))
     });
+
+    // One whole trial with default parameters on one thread (the runner
+    // runs trials in parallel, so this is the per-core cost of a trial).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("chaos_trial");
+    g.sample_size(10);
+    g.bench_function("default_trial_one_thread", |b| {
+        b.iter(|| {
+            pool.install(|| {
+                let mut rng = TrialRng::seed_from_u64(42);
+                black_box(
+                    ChaosInt4
+                        .run_trial(&p, &mut rng, &TrialContext::detached())
+                        .unwrap(),
+                )
+            })
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -94,6 +94,9 @@ pub struct Agent {
 #[derive(Clone, Debug)]
 pub struct Arena {
     cfg: ArenaConfig,
+    /// (cos, sin) of each sensor's angle offset from the heading, so a ray
+    /// direction is one rotation instead of a `sin_cos` per sensor and step.
+    fan: Vec<(f32, f32)>,
     rng: Xoshiro256PlusPlus,
     pub agent: Agent,
     pub obstacles: Vec<Obstacle>,
@@ -107,8 +110,21 @@ pub struct Arena {
 impl Arena {
     pub fn new(cfg: ArenaConfig) -> Self {
         let n = cfg.obstacles;
+        let s = cfg.sensors;
+        let fan = (0..s)
+            .map(|k| {
+                let offset = if s == 1 {
+                    0.0
+                } else {
+                    FIELD_OF_VIEW * (k as f32 / (s - 1) as f32 - 0.5)
+                };
+                let (sin, cos) = offset.sin_cos();
+                (cos, sin)
+            })
+            .collect();
         let mut arena = Arena {
             cfg,
+            fan,
             rng: Xoshiro256PlusPlus::seed_from_u64(0),
             agent: Agent {
                 pos: Vec2::default(),
@@ -193,13 +209,9 @@ impl Arena {
         assert_eq!(out.len(), n + 1, "observation length");
         let range = self.cfg.sensor_range;
         let p = self.agent.pos;
-        for (k, slot) in out[..n].iter_mut().enumerate() {
-            let offset = if n == 1 {
-                0.0
-            } else {
-                FIELD_OF_VIEW * (k as f32 / (n - 1) as f32 - 0.5)
-            };
-            let dir = Vec2::from_angle(self.agent.heading + offset);
+        let h = Vec2::from_angle(self.agent.heading);
+        for (slot, &(c, s)) in out[..n].iter_mut().zip(&self.fan) {
+            let dir = Vec2::new(h.x * c - h.y * s, h.x * s + h.y * c);
             let mut d = ray_box_exit(p, dir, SIZE).min(range);
             for o in &self.obstacles {
                 if let Some(t) = ray_circle(p, dir, o.pos, o.radius) {

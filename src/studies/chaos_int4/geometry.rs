@@ -23,9 +23,6 @@ impl Vec2 {
     pub fn dot(self, o: Vec2) -> f32 {
         self.x * o.x + self.y * o.y
     }
-    pub fn sub(self, o: Vec2) -> Vec2 {
-        Vec2::new(self.x - o.x, self.y - o.y)
-    }
     pub fn add_scaled(self, d: Vec2, t: f32) -> Vec2 {
         Vec2::new(self.x + d.x * t, self.y + d.y * t)
     }
@@ -34,11 +31,18 @@ impl Vec2 {
     }
 }
 
+impl std::ops::Sub for Vec2 {
+    type Output = Vec2;
+    fn sub(self, o: Vec2) -> Vec2 {
+        Vec2::new(self.x - o.x, self.y - o.y)
+    }
+}
+
 /// Distance along the unit ray `origin + t·dir` (t ≥ 0) to the first point of
 /// a circle, or `None` if the ray misses it. An origin inside the circle hits
 /// at distance 0.
 pub fn ray_circle(origin: Vec2, dir: Vec2, center: Vec2, radius: f32) -> Option<f32> {
-    let f = origin.sub(center);
+    let f = origin - center;
     let c = f.norm_sq() - radius * radius;
     if c <= 0.0 {
         return Some(0.0);
@@ -73,7 +77,7 @@ pub fn ray_box_exit(origin: Vec2, dir: Vec2, size: f32) -> f32 {
 /// Do two discs overlap (touching counts)?
 pub fn discs_overlap(a: Vec2, ra: f32, b: Vec2, rb: f32) -> bool {
     let r = ra + rb;
-    a.sub(b).norm_sq() <= r * r
+    (a - b).norm_sq() <= r * r
 }
 
 /// Does a disc stick out of the box `[0, size]²` (touching counts)?

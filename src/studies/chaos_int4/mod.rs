@@ -213,11 +213,13 @@ mod tests {
     use rand::SeedableRng;
 
     fn small() -> Params {
-        let mut p = Params::default();
-        p.population = 24;
-        p.generations = 12;
-        p.train_episodes = 3;
-        p.eval_episodes = 6;
+        let mut p = Params {
+            population: 24,
+            generations: 12,
+            train_episodes: 3,
+            eval_episodes: 6,
+            ..Params::default()
+        };
         p.arena.steps = 200;
         p
     }
@@ -308,48 +310,5 @@ mod tests {
         assert!(metric(&out, "block_bits_per_weight") > 4.0);
         let r = metric(&out, "block_retention");
         assert!((r - metric(&out, "block_fitness") / metric(&out, "fp32_fitness")).abs() < 1e-12);
-    }
-}
-#[cfg(test)]
-mod explore {
-    use super::*;
-    use rand::SeedableRng;
-    #[test]
-    #[ignore]
-    fn explore() {
-        let mut p = Params::default();
-        if let Ok(g) = std::env::var("GENS") {
-            p.generations = g.parse().unwrap();
-        }
-        if std::env::var("SS").is_ok() {
-            p.mode = crate::evo::Mode::SteadyState;
-        }
-        if std::env::var("SMALL").is_ok() {
-            p.population = 24;
-            p.generations = 12;
-            p.train_episodes = 3;
-            p.eval_episodes = 6;
-            p.arena.steps = 200;
-        }
-        if let Ok(x) = std::env::var("POP") {
-            p.population = x.parse().unwrap();
-        }
-        if let Ok(x) = std::env::var("SEEDS") {
-            p.train_episodes = x.parse().unwrap();
-        }
-        for seed in 0..3 {
-            let t = std::time::Instant::now();
-            let mut rng = TrialRng::seed_from_u64(seed);
-            let out = ChaosInt4
-                .run_trial(&p, &mut rng, &TrialContext::detached())
-                .unwrap();
-            println!("seed {seed} {:?} in {:?}", &out.metrics[..5], t.elapsed());
-            for r in out.tables[0].rows.iter().step_by(3) {
-                println!(
-                    "  {:?}",
-                    r.iter().map(|v| v.to_string()).collect::<Vec<_>>()
-                );
-            }
-        }
     }
 }
