@@ -281,6 +281,48 @@ mod tests {
     }
 
     #[test]
+    fn quantization_aware_evolution_scores_the_quantized_network() {
+        let mut p = small();
+        p.generations = 1;
+        p.quant.bits = 1;
+        let fp = run(&p, 2);
+        p.quantization_aware = true;
+        let qat = run(&p, 2);
+        // Same seed, same initial population: generation 0 differs only
+        // because QAT scores the 1-bit network.
+        let gen0 = |o: &TrialOutput| o.tables[0].rows[0].clone();
+        assert_ne!(gen0(&fp), gen0(&qat));
+    }
+
+    #[test]
+    fn champion_document_holds_weights_and_quantized_form() {
+        let mut p = small();
+        p.generations = 1;
+        let out = run(&p, 5);
+        let doc = &out.documents[0].value;
+        let layers = doc["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), p.hidden.len() + 1);
+        let l0 = &layers[0];
+        let n = p.layer_sizes()[0] * p.layer_sizes()[1];
+        assert_eq!(l0["weights"].as_array().unwrap().len(), n);
+        assert_eq!(l0["block"]["codes"].as_array().unwrap().len(), n);
+        assert_eq!(l0["block"]["dequantized"].as_array().unwrap().len(), n);
+        assert_eq!(
+            l0["block"]["scales"].as_array().unwrap().len(),
+            n.div_ceil(p.quant.block_size)
+        );
+        assert_eq!(l0["per_tensor"]["scales"].as_array().unwrap().len(), 1);
+        let bytes: i64 = layers
+            .iter()
+            .map(|l| l["block"]["bytes"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            Some(bytes as f64),
+            out.get("block_bytes").and_then(|v| v.as_f64())
+        );
+    }
+
+    #[test]
     fn records_have_the_documented_shape() {
         let mut p = small();
         p.generations = 2;
