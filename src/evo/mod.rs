@@ -8,8 +8,10 @@
 //! Conventions: fitness is maximised; NaN fitness ranks below everything; all
 //! randomness comes from the caller's RNG so results are reproducible.
 
+pub mod ga;
 pub mod operators;
 pub mod selection;
 
+pub use ga::{Crossover, GaConfig, Mode, Population, evaluate_all, evolve};
 pub use operators::{arithmetic_crossover, gaussian_mutation, uniform_crossover};
 pub use selection::{elite_indices, rank_descending, tournament};

@@ -11,6 +11,7 @@
 //! receives cannot drift apart (a unit test below checks every study).
 
 pub mod bit_allocation;
+pub mod chaos_int4;
 
 use crate::value::Value;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -345,7 +346,8 @@ pub fn unflatten(params: &ParamSet) -> toml::Value {
 
 /// Every registered study kind, sorted by name.
 pub fn registry() -> Vec<&'static dyn DynStudy> {
-    let mut studies: Vec<&'static dyn DynStudy> = vec![&bit_allocation::BitAllocation];
+    let mut studies: Vec<&'static dyn DynStudy> =
+        vec![&bit_allocation::BitAllocation, &chaos_int4::ChaosInt4];
     studies.sort_by_key(|s| s.kind());
     studies
 }

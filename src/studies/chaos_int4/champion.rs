@@ -1,0 +1,138 @@
+//! Post-evolution evaluation of the champion: FP32 against each quantization
+//! method on the same held-out layouts, plus the outlier stress test.
+//!
+//! Metric names are stable across sweeps: the two headline methods are named
+//! by granularity (`per_tensor_*`, `block_*`, both at `quant.bits`, both
+//! asymmetric min-max with f32 scales, the Chaos-Evolve quantizer), and the
+//! extra widths of `quant.eval_bits` by width (`block_int<b>_*`).
+
+use super::Params;
+use super::episode::Driver;
+use super::heldout_fitness;
+use super::quantized::{QuantizedNet, concat_weights, fp32_weight_bytes, weight_mse};
+use crate::nn::MlpShape;
+use crate::quant::{Granularity, QuantSpec, QuantizedTensor, outlier_stress_test};
+use crate::studies::{StudyError, TrialOutput, TrialRng};
+use serde_json::json;
+
+/// The block-wise spec of the study at `bits` (asymmetric, min-max, f32
+/// scales — `QuantSpec::chaos_int4` with the width and block size swapped in).
+pub fn block_spec(bits: u32, block_size: usize) -> QuantSpec {
+    QuantSpec {
+        bits: bits as u8,
+        ..QuantSpec::chaos_int4(block_size)
+    }
+}
+
+/// Per-tensor counterpart of [`block_spec`]: one scale and zero point per
+/// weight matrix.
+pub fn per_tensor_spec(bits: u32) -> QuantSpec {
+    QuantSpec {
+        granularity: Granularity::PerTensor,
+        ..block_spec(bits, 1)
+    }
+}
+
+/// A packed tensor as JSON: signed codes (one per weight, row-major), the
+/// scales and zero points of its groups, and the dequantized weights.
+fn quantized_form(t: &QuantizedTensor) -> serde_json::Value {
+    let codes: Vec<i32> = (0..t.numel()).map(|i| t.code(i)).collect();
+    json!({
+        "codes": codes,
+        "scales": t.scales(),
+        "zero_points": t.zero_points(),
+        "dequantized": t.dequantize(),
+        "bytes": t.size_bytes(),
+    })
+}
+
+/// Evaluate `champion` and record every metric into `out`; returns the
+/// `champion` document (weights per layer, FP32 and dequantized).
+pub fn evaluate(
+    p: &Params,
+    shape: &MlpShape,
+    driver: &Driver,
+    champion: &[f32],
+    eval_seeds: &[u64],
+    stress_rng: &mut TrialRng,
+    out: &mut TrialOutput,
+) -> Result<serde_json::Value, StudyError> {
+    let fp32 = heldout_fitness(driver, champion, eval_seeds);
+    let fp32_bytes = fp32_weight_bytes(shape);
+    out.metric("weights", shape.weight_count());
+    out.metric("fp32_fitness", fp32);
+    out.metric("fp32_bytes", fp32_bytes);
+
+    let qerr = |e: crate::quant::QuantError| StudyError::new(format!("quantization failed: {e}"));
+    let mut method = |prefix: &str, spec: &QuantSpec| -> Result<QuantizedNet, StudyError> {
+        let q = QuantizedNet::new(shape, champion, spec).map_err(qerr)?;
+        let fitness = heldout_fitness(driver, &q.params, eval_seeds);
+        let bytes = q.weight_bytes();
+        out.metric(&format!("{prefix}_fitness"), fitness);
+        // Episode fitness is > 0 by construction, so the ratio is defined.
+        out.metric(&format!("{prefix}_retention"), fitness / fp32);
+        out.metric(&format!("{prefix}_beats_fp32"), fitness > fp32);
+        out.metric(
+            &format!("{prefix}_weight_mse"),
+            weight_mse(shape, champion, &q.params),
+        );
+        out.metric(&format!("{prefix}_bytes"), bytes);
+        out.metric(
+            &format!("{prefix}_bits_per_weight"),
+            (bytes * 8) as f64 / shape.weight_count() as f64,
+        );
+        out.metric(
+            &format!("{prefix}_compression"),
+            fp32_bytes as f64 / bytes as f64,
+        );
+        Ok(q)
+    };
+
+    let pt_spec = per_tensor_spec(p.quant.bits);
+    let bl_spec = block_spec(p.quant.bits, p.quant.block_size);
+    let per_tensor = method("per_tensor", &pt_spec)?;
+    let block = method("block", &bl_spec)?;
+    for &bits in &p.quant.eval_bits {
+        method(
+            &format!("block_int{bits}"),
+            &block_spec(bits, p.quant.block_size),
+        )?;
+    }
+
+    let weights = concat_weights(shape, champion);
+    let stress = outlier_stress_test(
+        &weights,
+        p.quant.bits as u8,
+        p.quant.block_size,
+        p.quant.outliers,
+        p.quant.outlier_magnitude as f32,
+        stress_rng,
+    );
+    out.metric("outlier_per_tensor_mse", stress.per_tensor_mse);
+    out.metric("outlier_block_mse", stress.blockwise_mse);
+    out.metric("outlier_mse_ratio", stress.ratio);
+
+    let layers: Vec<serde_json::Value> = shape
+        .layouts()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            json!({
+                "index": i,
+                "shape": l.weight_shape(),
+                "weights": &champion[l.weights.clone()],
+                "bias": &champion[l.bias.clone()],
+                "per_tensor": quantized_form(&per_tensor.tensors[i]),
+                "block": quantized_form(&block.tensors[i]),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "layer_sizes": shape.sizes(),
+        "layout": "per layer: weights row-major [outputs][inputs], bias [outputs]; hidden tanh, output linear; steer = tanh(out0), throttle = (tanh(out1) + 1) / 2",
+        "per_tensor_spec": pt_spec,
+        "block_spec": bl_spec,
+        "fp32_fitness": fp32,
+        "layers": layers,
+    }))
+}
