@@ -2,10 +2,12 @@
 //! parallel efficiency of `--jobs 2` over `--jobs 1`. A bench-local study does
 //! a fixed amount of arithmetic so only the runner is measured.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use evoquant::manifest::{GridAxis, Manifest, Origin, Setting, SourceFile};
 use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
-use evoquant::studies::{ParamDoc, ParamType, Study, StudyError, TrialContext, TrialOutput, TrialRng};
+use evoquant::studies::{
+    ParamDoc, ParamType, Study, StudyError, TrialContext, TrialOutput, TrialRng,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,7 +36,12 @@ impl Study for Busy {
             ParamDoc::new("work", ParamType::Int, "iterations of arithmetic"),
         ]
     }
-    fn run_trial(&self, p: &Params, rng: &mut TrialRng, _: &TrialContext) -> Result<TrialOutput, StudyError> {
+    fn run_trial(
+        &self,
+        p: &Params,
+        rng: &mut TrialRng,
+        _: &TrialContext,
+    ) -> Result<TrialOutput, StudyError> {
         let mut acc = rng.random::<f64>();
         for i in 0..p.work {
             acc = (acc * 1.000001 + i as f64).sin();
@@ -49,7 +56,10 @@ impl Study for Busy {
 static BUSY: Busy = Busy;
 
 fn manifest(points: i64, work: i64) -> Manifest {
-    let setting = |v: toml::Value| Setting { value: v, origin: Origin::Default };
+    let setting = |v: toml::Value| Setting {
+        value: v,
+        origin: Origin::Default,
+    };
     let mut fixed = BTreeMap::new();
     fixed.insert("work".to_string(), setting(toml::Value::Integer(work)));
     Manifest {
@@ -63,7 +73,9 @@ fn manifest(points: i64, work: i64) -> Manifest {
         grid: vec![GridAxis {
             key: "x".into(),
             key_origin: Origin::Default,
-            values: (0..points).map(|i| setting(toml::Value::Integer(i))).collect(),
+            values: (0..points)
+                .map(|i| setting(toml::Value::Integer(i)))
+                .collect(),
         }],
         zips: vec![],
         random: None,
@@ -73,7 +85,14 @@ fn manifest(points: i64, work: i64) -> Manifest {
 fn run_plan(plan: &Plan, jobs: usize) -> std::time::Duration {
     let dir = std::env::temp_dir().join(format!("evoquant-bench-{}-{jobs}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = RunOptions { out_dir: dir.clone(), jobs, resume: false, force: false, fail_fast: false, progress: ProgressMode::Quiet };
+    let opts = RunOptions {
+        out_dir: dir.clone(),
+        jobs,
+        resume: false,
+        force: false,
+        fail_fast: false,
+        progress: ProgressMode::Quiet,
+    };
     let t = Instant::now();
     runner::run(plan, &opts).expect("run");
     let elapsed = t.elapsed();
@@ -82,12 +101,16 @@ fn run_plan(plan: &Plan, jobs: usize) -> std::time::Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    c.bench_function("plan 10k trials", |b| b.iter(|| Plan::new(manifest(10_000, 0)).expect("plan")));
+    c.bench_function("plan 10k trials", |b| {
+        b.iter(|| Plan::new(manifest(10_000, 0)).expect("plan"))
+    });
 
     let plan = Plan::new(manifest(10_000, 0)).expect("plan");
     let mut g = c.benchmark_group("runner");
     g.sample_size(10);
-    g.bench_function("run 10k no-op trials (journal + reports), jobs 1", |b| b.iter(|| run_plan(&plan, 1)));
+    g.bench_function("run 10k no-op trials (journal + reports), jobs 1", |b| {
+        b.iter(|| run_plan(&plan, 1))
+    });
     g.finish();
 
     // Parallel efficiency: the same CPU-bound trials at 1 and 2 threads.

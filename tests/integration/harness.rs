@@ -32,7 +32,6 @@ impl Cmd {
         self
     }
 
-
     pub fn run(self) -> Outcome {
         let out = Command::new(env!("CARGO_BIN_EXE_evoquant"))
             .args(&self.args)
@@ -74,12 +73,20 @@ impl Outcome {
     }
 
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n{}", self.context());
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.context()
+        );
         self
     }
 
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n{}", self.context());
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.context()
+        );
         self
     }
 
@@ -101,7 +108,8 @@ impl TempDir {
     pub fn new(label: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("evoquant-test-{}-{label}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("evoquant-test-{}-{label}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create temp dir");
         TempDir(dir)

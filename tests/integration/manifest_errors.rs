@@ -1,11 +1,15 @@
 //! Every user mistake in a manifest: exit 2, a message naming file,
 //! line:column and key, nothing written, no panic.
 
-use crate::harness::{evoquant, TempDir};
+use crate::harness::{TempDir, evoquant};
 
 /// (case, manifest text, substrings the error must contain)
 const STUDY_INDEPENDENT: &[(&str, &str, &[&str])] = &[
-    ("toml syntax", "[study]\nname = \n", &["bad.toml:2:8", "invalid TOML"]),
+    (
+        "toml syntax",
+        "[study]\nname = \n",
+        &["bad.toml:2:8", "invalid TOML"],
+    ),
     (
         "unknown table",
         "[study]\nname = \"x\"\nkind = \"bit_allocation\"\n[sead]\nbase = 1\n",
@@ -15,7 +19,12 @@ const STUDY_INDEPENDENT: &[(&str, &str, &[&str])] = &[
     (
         "unknown kind",
         "[study]\nname = \"x\"\nkind = \"chaos_int5\"\n",
-        &["bad.toml:3:8", "study.kind", "unknown study kind `chaos_int5`", "known kinds:"],
+        &[
+            "bad.toml:3:8",
+            "study.kind",
+            "unknown study kind `chaos_int5`",
+            "known kinds:",
+        ],
     ),
     (
         "zero replicates",
@@ -48,7 +57,11 @@ fn study_independent_mistakes_exit_2_with_location() {
             .run();
         result.code(2).no_panic();
         for n in *needles {
-            assert!(result.stderr.contains(n), "case {case}: stderr lacks {n:?}:\n{}", result.stderr);
+            assert!(
+                result.stderr.contains(n),
+                "case {case}: stderr lacks {n:?}:\n{}",
+                result.stderr
+            );
         }
         assert!(!out.exists(), "case {case}: output folder was created");
     }
@@ -62,6 +75,10 @@ fn missing_manifest_and_bad_flags_exit_2() {
         .code(2)
         .stderr_has("no/such/manifest.toml")
         .no_panic();
-    evoquant().args(["run", "--jobs", "0", "experiments"]).run().code(2).stderr_has("--jobs");
+    evoquant()
+        .args(["run", "--jobs", "0", "experiments"])
+        .run()
+        .code(2)
+        .stderr_has("--jobs");
     evoquant().args(["frobnicate"]).run().code(2);
 }
