@@ -84,7 +84,14 @@ fn check_detects_drift_and_update_repairs_it() {
         }
     }
     let manifest = root.join(format!("experiments/{stem}.toml"));
-    let check = || evoquant().arg("check").arg(&manifest).arg("--snapshots").arg(&snaps).run();
+    let check = || {
+        evoquant()
+            .arg("check")
+            .arg(&manifest)
+            .arg("--snapshots")
+            .arg(&snaps)
+            .run()
+    };
     check().success().stdout_has(&format!("ok: {stem}"));
 
     let summary = snaps.join(format!("{stem}__summary.csv.snap"));
@@ -94,6 +101,13 @@ fn check_detects_drift_and_update_repairs_it() {
     std::fs::write(&summary, tampered).unwrap();
     check().code(1).stdout_has("DRIFT").stdout_has("(snapshot)");
 
-    evoquant().arg("check").arg(&manifest).arg("--snapshots").arg(&snaps).arg("--update").run().success();
+    evoquant()
+        .arg("check")
+        .arg(&manifest)
+        .arg("--snapshots")
+        .arg(&snaps)
+        .arg("--update")
+        .run()
+        .success();
     check().success();
 }
