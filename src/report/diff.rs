@@ -129,17 +129,12 @@ pub fn diff(old: &Frame, new: &Frame, opts: &DiffOptions) -> DiffReport {
                 .per_metric
                 .get(column.as_str())
                 .unwrap_or(&opts.default);
-            let delta = match (a.parse::<f64>(), b.parse::<f64>()) {
-                (Ok(x), Ok(y)) => Some(y - x),
-                _ => None,
-            };
-            let within = match (a.parse::<f64>(), b.parse::<f64>()) {
-                (Ok(x), Ok(y)) => {
-                    let d = (y - x).abs();
-                    d <= tol.abs || d <= tol.rel * x.abs().max(y.abs())
-                }
-                _ => false,
-            };
+            let numbers = a.parse::<f64>().ok().zip(b.parse::<f64>().ok());
+            let delta = numbers.map(|(x, y)| y - x);
+            let within = numbers.is_some_and(|(x, y)| {
+                let d = (y - x).abs();
+                d <= tol.abs || d <= tol.rel * x.abs().max(y.abs())
+            });
             if within {
                 report.within_tolerance += 1;
             } else {
