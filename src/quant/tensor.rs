@@ -7,7 +7,7 @@
 //! each group's scale and zero point, pass 2 quantizes tile by tile into a
 //! stack buffer and packs it — the batch stays in cache between the passes.
 
-use super::calibrate::{calibrate_with, min_max};
+use super::calibrate::{calibrate_with, stats};
 use super::kernel::{Kernel, kernel_for_range};
 use super::layout::Layout;
 use super::pack::{pack, packed_len, unpack};
@@ -51,15 +51,6 @@ fn batching(l: &Layout) -> Batching {
         values: unit * units,
         groups: groups_per_unit * units,
     }
-}
-
-/// Min, max and whether every value is finite (one vectorisable pass).
-#[inline]
-fn stats(xs: &[f32]) -> (f32, f32, bool) {
-    let (lo, hi) = min_max(xs);
-    // x·0 is ±0 for finite x and NaN for ±inf or NaN.
-    let probe: f32 = xs.iter().map(|&x| x * 0.0).sum();
-    (lo, hi, probe == 0.0)
 }
 
 #[inline]
@@ -142,7 +133,7 @@ impl QuantizedTensor {
                     l.for_segments(t, te, |g, a, e| {
                         let k = Kernel::new(scales[g - g0], zps[g - g0], qmin, k_qmax(bits));
                         for (o, &w) in buf[a - t..e - t].iter_mut().zip(&data[a..e]) {
-                            *o = (k.code(w) - qmin) as u16;
+                            *o = k.ucode(w);
                         }
                     });
                     let off = (t - start) * bits as usize / 8;
@@ -241,7 +232,7 @@ impl QuantizedTensor {
                         let k = Kernel::new(self.scales[g], zp_of(g), qmin, qmax);
                         for (o, &c) in out[a - start..e - start].iter_mut().zip(&buf[a - t..e - t])
                         {
-                            *o = k.value(i32::from(c) + qmin);
+                            *o = k.value_u(c);
                         }
                     });
                     t = te;
