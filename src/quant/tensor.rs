@@ -104,6 +104,8 @@ impl QuantizedTensor {
         let mut scales = vec![0f32; n_groups];
         let mut zps = vec![0i32; n_groups];
         let batch_bytes = b.values * bits as usize / 8;
+        // Small groups that tile the tensor evenly take a fused one-pass route.
+        let small = (b.groups * l.group_len == b.values && l.group_len <= TILE / 8).then_some(l.group_len);
         let ok = codes
             .par_chunks_mut(batch_bytes)
             .zip(scales.par_chunks_mut(b.groups))
@@ -113,15 +115,16 @@ impl QuantizedTensor {
                 let start = bi * b.values;
                 let end = (start + b.values).min(l.numel);
                 let g0 = bi * b.groups;
+                if let Some(g) = small {
+                    return quantize_small_groups(&data[start..end], g, spec, codes, scales, zps);
+                }
                 let mut ok = true;
-                l.for_segments(start, end, |g, a, e| {
-                    match group_kernel(&data[a..e], spec) {
-                        Some(k) => {
-                            scales[g - g0] = k.scale;
-                            zps[g - g0] = k.zp;
-                        }
-                        None => ok = false,
+                l.for_segments(start, end, |g, a, e| match group_kernel(&data[a..e], spec) {
+                    Some(k) => {
+                        scales[g - g0] = k.scale;
+                        zps[g - g0] = k.zp;
                     }
+                    None => ok = false,
                 });
                 if !ok {
                     return false;
@@ -295,6 +298,39 @@ impl QuantizedTensor {
         let u = (acc >> shift) & ((1u32 << bits) - 1);
         u as i32 + self.spec.qrange().0
     }
+}
+
+/// One pass over a batch of equal groups of `g` values (the last may be
+/// short): each group's kernel is computed and used at once, codes go to a
+/// stack tile whose length is a multiple of both `g` and 8 so packing stays
+/// byte-aligned.
+fn quantize_small_groups(
+    data: &[f32],
+    g: usize,
+    spec: &QuantSpec,
+    codes: &mut [u8],
+    scales: &mut [f32],
+    zps: &mut [i32],
+) -> bool {
+    let bits = spec.bits;
+    let tile = (TILE / (8 * g)) * 8 * g;
+    let mut buf = [0u16; TILE];
+    let mut gi = 0;
+    for (ti, chunk) in data.chunks(tile).enumerate() {
+        for (grp, out) in chunk.chunks(g).zip(buf.chunks_mut(g)) {
+            let Some(k) = group_kernel(grp, spec) else {
+                return false;
+            };
+            scales[gi] = k.scale;
+            zps[gi] = k.zp;
+            gi += 1;
+            for (o, &w) in out.iter_mut().zip(grp) {
+                *o = k.ucode(w);
+            }
+        }
+        pack(&buf[..chunk.len()], bits, &mut codes[ti * tile * bits as usize / 8..]);
+    }
+    true
 }
 
 /// Bytes per stored zero point: i8 up to 8 bits, i16 above.
