@@ -66,8 +66,12 @@ pub(crate) fn stats(xs: &[f32]) -> (f32, f32, bool) {
         hi[j] = if x > hi[j] { x } else { hi[j] };
         bad[j] |= flag(x);
     }
-    let l = lo.iter().fold(f32::INFINITY, |a, &b| if b < a { b } else { a });
-    let h = hi.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    let l = lo
+        .iter()
+        .fold(f32::INFINITY, |a, &b| if b < a { b } else { a });
+    let h = hi
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
     let b = bad.iter().fold(0, |a, &b| a | b);
     (l, h, b & 0x8000_0000 == 0)
 }

@@ -12,6 +12,7 @@
 //! - `tensor`: the packed quantized tensor and its size accounting;
 //! - `metrics`, `outlier`: error measures and the outlier stress test.
 
+mod block4;
 mod calibrate;
 pub mod command;
 mod gguf;

@@ -7,6 +7,7 @@
 //! each group's scale and zero point, pass 2 quantizes tile by tile into a
 //! stack buffer and packs it — the batch stays in cache between the passes.
 
+use super::block4;
 use super::calibrate::{calibrate_with, stats};
 use super::kernel::{Kernel, kernel_for_range};
 use super::layout::Layout;
@@ -105,7 +106,8 @@ impl QuantizedTensor {
         let mut zps = vec![0i32; n_groups];
         let batch_bytes = b.values * bits as usize / 8;
         // Small groups that tile the tensor evenly take a fused one-pass route.
-        let small = (b.groups * l.group_len == b.values && l.group_len <= TILE / 8).then_some(l.group_len);
+        let small =
+            (b.groups * l.group_len == b.values && l.group_len <= TILE / 8).then_some(l.group_len);
         let ok = codes
             .par_chunks_mut(batch_bytes)
             .zip(scales.par_chunks_mut(b.groups))
@@ -119,12 +121,14 @@ impl QuantizedTensor {
                     return quantize_small_groups(&data[start..end], g, spec, codes, scales, zps);
                 }
                 let mut ok = true;
-                l.for_segments(start, end, |g, a, e| match group_kernel(&data[a..e], spec) {
-                    Some(k) => {
-                        scales[g - g0] = k.scale;
-                        zps[g - g0] = k.zp;
+                l.for_segments(start, end, |g, a, e| {
+                    match group_kernel(&data[a..e], spec) {
+                        Some(k) => {
+                            scales[g - g0] = k.scale;
+                            zps[g - g0] = k.zp;
+                        }
+                        None => ok = false,
                     }
-                    None => ok = false,
                 });
                 if !ok {
                     return false;
@@ -316,8 +320,26 @@ fn quantize_small_groups(
     let tile = (TILE / (8 * g)) * 8 * g;
     let mut buf = [0u16; TILE];
     let mut gi = 0;
+    let soa = block4::applies(g, spec);
     for (ti, chunk) in data.chunks(tile).enumerate() {
-        for (grp, out) in chunk.chunks(g).zip(buf.chunks_mut(g)) {
+        let mut done = 0;
+        if soa {
+            // Eight blocks at a time; a short remainder goes the scalar way.
+            for (xs, out) in chunk.chunks_exact(32).zip(buf.chunks_exact_mut(32)) {
+                if !block4::eight_blocks(
+                    xs,
+                    spec,
+                    &mut scales[gi..gi + 8],
+                    &mut zps[gi..gi + 8],
+                    out,
+                ) {
+                    return false;
+                }
+                gi += 8;
+                done += 32;
+            }
+        }
+        for (grp, out) in chunk[done..].chunks(g).zip(buf[done..].chunks_mut(g)) {
             let Some(k) = group_kernel(grp, spec) else {
                 return false;
             };
@@ -328,7 +350,11 @@ fn quantize_small_groups(
                 *o = k.ucode(w);
             }
         }
-        pack(&buf[..chunk.len()], bits, &mut codes[ti * tile * bits as usize / 8..]);
+        pack(
+            &buf[..chunk.len()],
+            bits,
+            &mut codes[ti * tile * bits as usize / 8..],
+        );
     }
     true
 }
@@ -361,11 +387,35 @@ pub fn fake_quantize(
         });
     }
     let b = batching(&l);
+    let soa = b.groups * l.group_len == b.values && block4::applies(l.group_len, spec);
+    let (qmin, qmax) = spec.qrange();
     let ok = out
         .par_chunks_mut(b.values)
         .enumerate()
         .map(|(bi, out)| {
-            let start = bi * b.values;
+            let mut start = bi * b.values;
+            let mut out = out;
+            if soa {
+                let (s, z, u) = (&mut [0f32; 8], &mut [0i32; 8], &mut [0u16; 32]);
+                let n = out.len() / 32 * 32;
+                let (head, tail) = out.split_at_mut(n);
+                for (xs, o) in data[start..start + n]
+                    .chunks_exact(32)
+                    .zip(head.chunks_exact_mut(32))
+                {
+                    if !block4::eight_blocks(xs, spec, s, z, u) {
+                        return false;
+                    }
+                    for (j, (o, u)) in o.chunks_exact_mut(4).zip(u.chunks_exact(4)).enumerate() {
+                        let k = Kernel::new(s[j], z[j], qmin, qmax);
+                        for (o, &u) in o.iter_mut().zip(u) {
+                            *o = k.value_u(u);
+                        }
+                    }
+                }
+                start += n;
+                out = tail;
+            }
             let mut ok = true;
             l.for_segments(start, start + out.len(), |_, a, e| {
                 match group_kernel(&data[a..e], spec) {
@@ -501,20 +551,25 @@ mod tests {
     fn large_tensors_are_identical_across_thread_counts() {
         let n = 300_007;
         let w: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.013).sin() * 3.0).collect();
-        let spec = QuantSpec {
-            group_size: 5,
-            ..QuantSpec::chaos_int4(4)
-        };
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap();
-        let a = one.install(|| QuantizedTensor::quantize(&w, &[n], &spec).unwrap());
-        let b = QuantizedTensor::quantize(&w, &[n], &spec).unwrap();
-        assert_eq!(a, b);
-        let mut fake = vec![0f32; n];
-        fake_quantize(&w, &[n], &spec, &mut fake).unwrap();
-        assert_eq!(b.dequantize(), fake);
+        for group_size in [4, 5] {
+            let spec = QuantSpec {
+                group_size,
+                ..QuantSpec::chaos_int4(4)
+            };
+            let a = one.install(|| QuantizedTensor::quantize(&w, &[n], &spec).unwrap());
+            let b = QuantizedTensor::quantize(&w, &[n], &spec).unwrap();
+            assert_eq!(a, b);
+            let mut fake = vec![0f32; n];
+            fake_quantize(&w, &[n], &spec, &mut fake).unwrap();
+            assert_eq!(b.dequantize(), fake);
+            let mut fake1 = vec![0f32; n];
+            one.install(|| fake_quantize(&w, &[n], &spec, &mut fake1).unwrap());
+            assert_eq!(fake, fake1);
+        }
     }
 
     #[test]

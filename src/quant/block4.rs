@@ -1,0 +1,156 @@
+//! The chaos-evolve hot case — asymmetric, min-max, f32 scales, blocks of 4 —
+//! computed eight blocks at a time in structure-of-arrays form, so scales,
+//! zero points and codes are all lane-wise arithmetic the compiler turns into
+//! SIMD (a scalar loop spends most of its time in per-block divisions).
+//! Results are identical to `kernel_for_range` + `Kernel` (a test checks); any
+//! block whose scale is not a normal positive number falls back to them.
+
+use super::kernel::{Kernel, kernel_for_range, round_even_small};
+use super::spec::{QuantSpec, qrange};
+
+const L: usize = 8;
+const G: usize = 4;
+const TWO_POW_23: f32 = 8_388_608.0;
+
+/// Quantize 8 blocks of 4 (`xs.len() == 32`): writes 8 scales and zero points
+/// and 32 codes q − qmin. Returns false if a value is not finite.
+#[inline]
+pub(crate) fn eight_blocks(
+    xs: &[f32],
+    spec: &QuantSpec,
+    scales: &mut [f32],
+    zps: &mut [i32],
+    out: &mut [u16],
+) -> bool {
+    let (qmin, qmax) = qrange(spec.bits);
+    let (qminf, qmaxf) = (qmin as f32, qmax as f32);
+    let levels = ((1u32 << spec.bits) - 1) as f32;
+    let mut x = [[0f32; L]; G];
+    for j in 0..L {
+        for k in 0..G {
+            x[k][j] = xs[j * G + k];
+        }
+    }
+    let mut lo = x[0];
+    let mut hi = x[0];
+    let mut bad = [0u32; L];
+    for xk in &x {
+        for j in 0..L {
+            let v = xk[j];
+            lo[j] = if v < lo[j] { v } else { lo[j] };
+            hi[j] = if v > hi[j] { v } else { hi[j] };
+            bad[j] |= (v.to_bits() & 0x7f80_0000).wrapping_add(0x0080_0000);
+        }
+    }
+    if bad.iter().fold(0, |a, &b| a | b) & 0x8000_0000 != 0 {
+        return false;
+    }
+    let mut s = [0f32; L];
+    let mut normal = true;
+    for j in 0..L {
+        s[j] = (hi[j] - lo[j]) / levels;
+        normal &= s[j] >= f32::MIN_POSITIVE && s[j] <= f32::MAX;
+    }
+    if !normal {
+        // Constant blocks, overflowing ranges, subnormal scales: the scalar path.
+        for j in 0..L {
+            let k = kernel_for_range(lo[j], hi[j], spec.bits, spec.scheme, spec.scale_dtype);
+            scales[j] = k.scale;
+            zps[j] = k.zp;
+            for kk in 0..G {
+                out[j * G + kk] = k.ucode(xs[j * G + kk]);
+            }
+        }
+        return true;
+    }
+    let mut zpf = [0f32; L];
+    for j in 0..L {
+        let z = -lo[j] / s[j];
+        let z = if z < -131_072.0 { -131_072.0 } else { z };
+        let z = if z > 131_072.0 { 131_072.0 } else { z };
+        let q = round_even_small(z) + qminf;
+        let q = if q < qminf { qminf } else { q };
+        zpf[j] = if q > qmaxf { qmaxf } else { q };
+    }
+    let mut u = [[0u32; L]; G];
+    for k in 0..G {
+        for j in 0..L {
+            let (clo, chi) = (qminf - zpf[j] - 1.0, qmaxf - zpf[j] + 1.0);
+            let v = x[k][j] / s[j];
+            let v = if v < clo { clo } else { v };
+            let v = if v > chi { chi } else { v };
+            let q = round_even_small(v) + zpf[j];
+            let q = if q < qminf { qminf } else { q };
+            let q = if q > qmaxf { qmaxf } else { q };
+            u[k][j] = (q - qminf + TWO_POW_23).to_bits() - TWO_POW_23.to_bits();
+        }
+    }
+    for j in 0..L {
+        scales[j] = s[j];
+        zps[j] = zpf[j] as i32;
+        for k in 0..G {
+            out[j * G + k] = u[k][j] as u16;
+        }
+    }
+    true
+}
+
+/// Whether `eight_blocks` applies to groups of `g` under `spec`.
+pub(crate) fn applies(g: usize, spec: &QuantSpec) -> bool {
+    use super::spec::{Calibration, ScaleDtype, Scheme};
+    g == G
+        && spec.scheme == Scheme::Asymmetric
+        && spec.calibration == Calibration::MinMax
+        && spec.scale_dtype == ScaleDtype::F32
+}
+
+/// The scalar reference for one block, for tests.
+#[cfg(test)]
+fn scalar(xs: &[f32], spec: &QuantSpec) -> (Kernel, Vec<u16>) {
+    let (lo, hi) = super::calibrate::min_max(xs);
+    let k = kernel_for_range(lo, hi, spec.bits, spec.scheme, spec.scale_dtype);
+    (k, xs.iter().map(|&w| k.ucode(w)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn matches_the_scalar_kernel(bits in 1u8..=16, mag in prop::sample::select(vec![1e-30f32, 1e-3, 1.0, 1e6, 1e30]),
+                                     raw in prop::collection::vec(-1.0f32..1.0, 32), consts in any::<u8>()) {
+            let mut xs: Vec<f32> = raw.iter().map(|v| v * mag).collect();
+            // Make some blocks constant to exercise the fallback.
+            for j in 0..8 {
+                if consts & (1 << j) != 0 {
+                    let c = xs[j * 4];
+                    xs[j * 4..j * 4 + 4].fill(c);
+                }
+            }
+            let spec = QuantSpec { bits, ..QuantSpec::chaos_int4(4) };
+            let (mut s, mut z, mut u) = ([0f32; 8], [0i32; 8], [0u16; 32]);
+            prop_assert!(eight_blocks(&xs, &spec, &mut s, &mut z, &mut u));
+            for j in 0..8 {
+                let (k, codes) = scalar(&xs[j * 4..j * 4 + 4], &spec);
+                prop_assert_eq!((s[j], z[j]), (k.scale, k.zp));
+                prop_assert_eq!(&u[j * 4..j * 4 + 4], &codes[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn non_finite_is_reported() {
+        let mut xs = [0.5f32; 32];
+        xs[13] = f32::NAN;
+        let (mut s, mut z, mut u) = ([0f32; 8], [0i32; 8], [0u16; 32]);
+        assert!(!eight_blocks(
+            &xs,
+            &QuantSpec::chaos_int4(4),
+            &mut s,
+            &mut z,
+            &mut u
+        ));
+    }
+}
