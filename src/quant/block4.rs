@@ -5,7 +5,7 @@
 //! Results are identical to `kernel_for_range` + `Kernel` (a test checks); any
 //! block whose scale is not a normal positive number falls back to them.
 
-use super::kernel::{Kernel, kernel_for_range, round_even_small};
+use super::kernel::{kernel_for_range, round_even_small};
 use super::spec::{QuantSpec, qrange};
 
 const L: usize = 8;
@@ -106,7 +106,7 @@ pub(crate) fn applies(g: usize, spec: &QuantSpec) -> bool {
 
 /// The scalar reference for one block, for tests.
 #[cfg(test)]
-fn scalar(xs: &[f32], spec: &QuantSpec) -> (Kernel, Vec<u16>) {
+fn scalar(xs: &[f32], spec: &QuantSpec) -> (super::kernel::Kernel, Vec<u16>) {
     let (lo, hi) = super::calibrate::min_max(xs);
     let k = kernel_for_range(lo, hi, spec.bits, spec.scheme, spec.scale_dtype);
     (k, xs.iter().map(|&w| k.ucode(w)).collect())
