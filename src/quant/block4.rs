@@ -12,16 +12,61 @@ const L: usize = 8;
 const G: usize = 4;
 const TWO_POW_23: f32 = 8_388_608.0;
 
-/// Quantize 8 blocks of 4 (`xs.len() == 32`): writes 8 scales and zero points
-/// and 32 codes q − qmin. Returns false if a value is not finite.
+/// Scales, zero points and codes of eight blocks, lane-major: `u[k][j]` is
+/// the code q − qmin of value k of block j.
+pub(crate) struct Lanes {
+    pub s: [f32; L],
+    pub zpf: [f32; L],
+    pub u: [[u32; L]; G],
+}
+
+impl Lanes {
+    /// Zero point of block j as stored.
+    #[inline(always)]
+    pub fn zp(&self, j: usize) -> i32 {
+        self.zpf[j] as i32
+    }
+
+    /// Codes of the 32 values in order, as u16 (for generic packing).
+    #[inline(always)]
+    pub fn write_codes(&self, out: &mut [u16]) {
+        for j in 0..L {
+            for k in 0..G {
+                out[j * G + k] = self.u[k][j] as u16;
+            }
+        }
+    }
+
+    /// 4-bit packing straight from the lanes: 16 bytes, low nibble first.
+    #[inline(always)]
+    pub fn write_nibbles(&self, out: &mut [u8]) {
+        for j in 0..L {
+            out[2 * j] = (self.u[0][j] | (self.u[1][j] << 4)) as u8;
+            out[2 * j + 1] = (self.u[2][j] | (self.u[3][j] << 4)) as u8;
+        }
+    }
+
+    /// Dequantized values in order: (u + qmin − zp) · scale, as `Kernel::value_u`.
+    #[inline(always)]
+    pub fn write_values(&self, qmin: i32, out: &mut [f32]) {
+        let qminf = qmin as f32;
+        let mut v = [[0f32; L]; G];
+        for k in 0..G {
+            for j in 0..L {
+                v[k][j] = (self.u[k][j] as f32 + qminf - self.zpf[j]) * self.s[j];
+            }
+        }
+        for j in 0..L {
+            for k in 0..G {
+                out[j * G + k] = v[k][j];
+            }
+        }
+    }
+}
+
+/// Quantize 8 blocks of 4 (`xs.len() == 32`); `None` if a value is not finite.
 #[inline]
-pub(crate) fn eight_blocks(
-    xs: &[f32],
-    spec: &QuantSpec,
-    scales: &mut [f32],
-    zps: &mut [i32],
-    out: &mut [u16],
-) -> bool {
+pub(crate) fn eight_blocks(xs: &[f32], spec: &QuantSpec) -> Option<Lanes> {
     let (qmin, qmax) = qrange(spec.bits);
     let (qminf, qmaxf) = (qmin as f32, qmax as f32);
     let levels = ((1u32 << spec.bits) - 1) as f32;
@@ -43,56 +88,52 @@ pub(crate) fn eight_blocks(
         }
     }
     if bad.iter().fold(0, |a, &b| a | b) & 0x8000_0000 != 0 {
-        return false;
+        return None;
     }
-    let mut s = [0f32; L];
+    let mut out = Lanes {
+        s: [0f32; L],
+        zpf: [0f32; L],
+        u: [[0u32; L]; G],
+    };
     let mut normal = true;
     for j in 0..L {
-        s[j] = (hi[j] - lo[j]) / levels;
-        normal &= s[j] >= f32::MIN_POSITIVE && s[j] <= f32::MAX;
+        out.s[j] = (hi[j] - lo[j]) / levels;
+        normal &= out.s[j] >= f32::MIN_POSITIVE && out.s[j] <= f32::MAX;
     }
     if !normal {
         // Constant blocks, overflowing ranges, subnormal scales: the scalar path.
         for j in 0..L {
             let k = kernel_for_range(lo[j], hi[j], spec.bits, spec.scheme, spec.scale_dtype);
-            scales[j] = k.scale;
-            zps[j] = k.zp;
+            out.s[j] = k.scale;
+            out.zpf[j] = k.zp as f32;
             for kk in 0..G {
-                out[j * G + kk] = k.ucode(xs[j * G + kk]);
+                out.u[kk][j] = u32::from(k.ucode(x[kk][j]));
             }
         }
-        return true;
+        return Some(out);
     }
-    let mut zpf = [0f32; L];
     for j in 0..L {
-        let z = -lo[j] / s[j];
+        let z = -lo[j] / out.s[j];
         let z = if z < -131_072.0 { -131_072.0 } else { z };
         let z = if z > 131_072.0 { 131_072.0 } else { z };
         let q = round_even_small(z) + qminf;
         let q = if q < qminf { qminf } else { q };
-        zpf[j] = if q > qmaxf { qmaxf } else { q };
+        out.zpf[j] = if q > qmaxf { qmaxf } else { q };
     }
-    let mut u = [[0u32; L]; G];
     for k in 0..G {
         for j in 0..L {
-            let (clo, chi) = (qminf - zpf[j] - 1.0, qmaxf - zpf[j] + 1.0);
-            let v = x[k][j] / s[j];
+            let zpf = out.zpf[j];
+            let (clo, chi) = (qminf - zpf - 1.0, qmaxf - zpf + 1.0);
+            let v = x[k][j] / out.s[j];
             let v = if v < clo { clo } else { v };
             let v = if v > chi { chi } else { v };
-            let q = round_even_small(v) + zpf[j];
+            let q = round_even_small(v) + zpf;
             let q = if q < qminf { qminf } else { q };
             let q = if q > qmaxf { qmaxf } else { q };
-            u[k][j] = (q - qminf + TWO_POW_23).to_bits() - TWO_POW_23.to_bits();
+            out.u[k][j] = (q - qminf + TWO_POW_23).to_bits() - TWO_POW_23.to_bits();
         }
     }
-    for j in 0..L {
-        scales[j] = s[j];
-        zps[j] = zpf[j] as i32;
-        for k in 0..G {
-            out[j * G + k] = u[k][j] as u16;
-        }
-    }
-    true
+    Some(out)
 }
 
 /// Whether `eight_blocks` applies to groups of `g` under `spec`.
@@ -130,12 +171,25 @@ mod tests {
                 }
             }
             let spec = QuantSpec { bits, ..QuantSpec::chaos_int4(4) };
-            let (mut s, mut z, mut u) = ([0f32; 8], [0i32; 8], [0u16; 32]);
-            prop_assert!(eight_blocks(&xs, &spec, &mut s, &mut z, &mut u));
+            let lanes = eight_blocks(&xs, &spec).unwrap();
+            let mut u = [0u16; 32];
+            lanes.write_codes(&mut u);
+            let mut vals = [0f32; 32];
+            lanes.write_values(spec.qrange().0, &mut vals);
             for j in 0..8 {
                 let (k, codes) = scalar(&xs[j * 4..j * 4 + 4], &spec);
-                prop_assert_eq!((s[j], z[j]), (k.scale, k.zp));
+                prop_assert_eq!((lanes.s[j], lanes.zp(j)), (k.scale, k.zp));
                 prop_assert_eq!(&u[j * 4..j * 4 + 4], &codes[..]);
+                for i in 0..4 {
+                    prop_assert_eq!(vals[j * 4 + i], k.fake(xs[j * 4 + i]));
+                }
+            }
+            if bits == 4 {
+                let mut nib = [0u8; 16];
+                lanes.write_nibbles(&mut nib);
+                let mut packed = [0u8; 16];
+                crate::quant::pack::pack(&u, 4, &mut packed);
+                prop_assert_eq!(nib, packed);
             }
         }
     }
@@ -144,13 +198,6 @@ mod tests {
     fn non_finite_is_reported() {
         let mut xs = [0.5f32; 32];
         xs[13] = f32::NAN;
-        let (mut s, mut z, mut u) = ([0f32; 8], [0i32; 8], [0u16; 32]);
-        assert!(!eight_blocks(
-            &xs,
-            &QuantSpec::chaos_int4(4),
-            &mut s,
-            &mut z,
-            &mut u
-        ));
+        assert!(eight_blocks(&xs, &QuantSpec::chaos_int4(4)).is_none());
     }
 }

@@ -307,7 +307,8 @@ impl QuantizedTensor {
 /// One pass over a batch of equal groups of `g` values (the last may be
 /// short): each group's kernel is computed and used at once, codes go to a
 /// stack tile whose length is a multiple of both `g` and 8 so packing stays
-/// byte-aligned.
+/// byte-aligned. Blocks of 4 under the chaos spec go eight at a time through
+/// `block4`, at 4 bits straight to nibbles.
 fn quantize_small_groups(
     data: &[f32],
     g: usize,
@@ -322,24 +323,35 @@ fn quantize_small_groups(
     let mut gi = 0;
     let soa = block4::applies(g, spec);
     for (ti, chunk) in data.chunks(tile).enumerate() {
+        let byte0 = ti * tile * bits as usize / 8;
         let mut done = 0;
         if soa {
-            // Eight blocks at a time; a short remainder goes the scalar way.
             for (xs, out) in chunk.chunks_exact(32).zip(buf.chunks_exact_mut(32)) {
-                if !block4::eight_blocks(
-                    xs,
-                    spec,
-                    &mut scales[gi..gi + 8],
-                    &mut zps[gi..gi + 8],
-                    out,
-                ) {
+                let Some(lanes) = block4::eight_blocks(xs, spec) else {
                     return false;
+                };
+                for j in 0..8 {
+                    scales[gi + j] = lanes.s[j];
+                    zps[gi + j] = lanes.zp(j);
+                }
+                if bits == 4 {
+                    let at = byte0 + done / 2;
+                    lanes.write_nibbles(&mut codes[at..at + 16]);
+                } else {
+                    lanes.write_codes(out);
                 }
                 gi += 8;
                 done += 32;
             }
         }
-        for (grp, out) in chunk[done..].chunks(g).zip(buf[done..].chunks_mut(g)) {
+        // With nibbles already written, the tile's remainder packs from the
+        // buffer start at its own (byte-aligned: done is a multiple of 32) offset.
+        let (from, skip) = if soa && bits == 4 {
+            (0, done)
+        } else {
+            (done, 0)
+        };
+        for (grp, out) in chunk[done..].chunks(g).zip(buf[from..].chunks_mut(g)) {
             let Some(k) = group_kernel(grp, spec) else {
                 return false;
             };
@@ -350,10 +362,11 @@ fn quantize_small_groups(
                 *o = k.ucode(w);
             }
         }
+        let n = chunk.len() - skip;
         pack(
-            &buf[..chunk.len()],
+            &buf[..n],
             bits,
-            &mut codes[ti * tile * bits as usize / 8..],
+            &mut codes[byte0 + skip * bits as usize / 8..],
         );
     }
     true
@@ -388,7 +401,7 @@ pub fn fake_quantize(
     }
     let b = batching(&l);
     let soa = b.groups * l.group_len == b.values && block4::applies(l.group_len, spec);
-    let (qmin, qmax) = spec.qrange();
+    let qmin = spec.qrange().0;
     let ok = out
         .par_chunks_mut(b.values)
         .enumerate()
@@ -396,22 +409,16 @@ pub fn fake_quantize(
             let mut start = bi * b.values;
             let mut out = out;
             if soa {
-                let (s, z, u) = (&mut [0f32; 8], &mut [0i32; 8], &mut [0u16; 32]);
                 let n = out.len() / 32 * 32;
                 let (head, tail) = out.split_at_mut(n);
                 for (xs, o) in data[start..start + n]
                     .chunks_exact(32)
                     .zip(head.chunks_exact_mut(32))
                 {
-                    if !block4::eight_blocks(xs, spec, s, z, u) {
+                    let Some(lanes) = block4::eight_blocks(xs, spec) else {
                         return false;
-                    }
-                    for (j, (o, u)) in o.chunks_exact_mut(4).zip(u.chunks_exact(4)).enumerate() {
-                        let k = Kernel::new(s[j], z[j], qmin, qmax);
-                        for (o, &u) in o.iter_mut().zip(u) {
-                            *o = k.value_u(u);
-                        }
-                    }
+                    };
+                    lanes.write_values(qmin, o);
                 }
                 start += n;
                 out = tail;
