@@ -5,6 +5,9 @@
 //! Results are identical to `kernel_for_range` + `Kernel` (a test checks); any
 //! block whose scale is not a normal positive number falls back to them.
 
+// Lane-indexed loops over several arrays at once are the point here.
+#![allow(clippy::needless_range_loop)]
+
 use super::kernel::{kernel_for_range, round_even_small};
 use super::spec::{QuantSpec, qrange};
 
@@ -50,15 +53,10 @@ impl Lanes {
     #[inline(always)]
     pub fn write_values(&self, qmin: i32, out: &mut [f32]) {
         let qminf = qmin as f32;
-        let mut v = [[0f32; L]; G];
-        for k in 0..G {
-            for j in 0..L {
-                v[k][j] = (self.u[k][j] as f32 + qminf - self.zpf[j]) * self.s[j];
-            }
-        }
         for j in 0..L {
+            let (base, s) = (qminf - self.zpf[j], self.s[j]);
             for k in 0..G {
-                out[j * G + k] = v[k][j];
+                out[j * G + k] = (self.u[k][j] as f32 + base) * s;
             }
         }
     }
