@@ -63,7 +63,7 @@ impl Lanes {
 }
 
 /// Quantize 8 blocks of 4 (`xs.len() == 32`); `None` if a value is not finite.
-#[inline]
+#[inline(always)]
 pub(crate) fn eight_blocks(xs: &[f32], spec: &QuantSpec) -> Option<Lanes> {
     let (qmin, qmax) = qrange(spec.bits);
     let (qminf, qmaxf) = (qmin as f32, qmax as f32);
