@@ -33,13 +33,47 @@ pub fn calibrate_range(
 }
 
 pub(crate) fn min_max(xs: &[f32]) -> (f32, f32) {
-    let mut lo = f32::INFINITY;
-    let mut hi = f32::NEG_INFINITY;
-    for &x in xs {
-        lo = lo.min(x);
-        hi = hi.max(x);
-    }
+    let (lo, hi, _) = stats(xs);
     (lo, hi)
+}
+
+/// Min, max and whether every value is finite, in one pass over eight
+/// independent lanes (compare-select and integer OR only, so it vectorises).
+/// NaN never updates min/max; it is caught by the finiteness flag.
+#[inline]
+pub(crate) fn stats(xs: &[f32]) -> (f32, f32, bool) {
+    // (exponent bits + one exponent step) sets bit 31 only for an all-ones
+    // exponent, i.e. ±inf or NaN.
+    #[inline(always)]
+    fn flag(x: f32) -> u32 {
+        (x.to_bits() & 0x7f80_0000).wrapping_add(0x0080_0000)
+    }
+    let mut lo = [f32::INFINITY; 8];
+    let mut hi = [f32::NEG_INFINITY; 8];
+    let mut bad = [0u32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..8 {
+            let x = c[j];
+            lo[j] = if x < lo[j] { x } else { lo[j] };
+            hi[j] = if x > hi[j] { x } else { hi[j] };
+            bad[j] |= flag(x);
+        }
+    }
+    for (j, &x) in rest.iter().enumerate() {
+        lo[j] = if x < lo[j] { x } else { lo[j] };
+        hi[j] = if x > hi[j] { x } else { hi[j] };
+        bad[j] |= flag(x);
+    }
+    let l = lo
+        .iter()
+        .fold(f32::INFINITY, |a, &b| if b < a { b } else { a });
+    let h = hi
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    let b = bad.iter().fold(0, |a, &b| a | b);
+    (l, h, b & 0x8000_0000 == 0)
 }
 
 pub(crate) fn calibrate_with(

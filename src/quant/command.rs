@@ -192,12 +192,12 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
             } else {
                 req.shape.clone()
             };
-            if shape.iter().product::<usize>() != values.len() {
+            let held = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            if held != Some(values.len()) {
                 return Err(Error::user(format!(
-                    "--shape {shape:?} holds {} values but {} decodes to {}",
-                    shape.iter().product::<usize>(),
-                    req.input.display(),
-                    values.len()
+                    "--shape {shape:?} does not hold the {} values {} decodes to",
+                    values.len(),
+                    req.input.display()
                 )));
             }
             (shape, values, bytes.len())

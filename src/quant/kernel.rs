@@ -19,16 +19,26 @@ pub(crate) fn round_even_small(x: f32) -> f32 {
 }
 
 /// Scale and zero point of one group, plus the clamp window that keeps the
-/// rounding trick exact.
+/// rounding trick exact. Everything the hot loop touches is f32 so the loop
+/// is compare-select and add/multiply only (no saturating float→int casts),
+/// which vectorises on baseline SSE2; the small integers involved are exact
+/// in f32, so the results equal the integer formula bit for bit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Kernel {
     pub scale: f32,
     pub zp: i32,
     pub qmin: i32,
     pub qmax: i32,
+    zpf: f32,
+    qminf: f32,
+    qmaxf: f32,
     lo: f32,
     hi: f32,
 }
+
+/// 2^23: for an integer-valued 0 ≤ u < 2^23, the bits of u + 2^23 minus the
+/// bits of 2^23 are u.
+const TWO_POW_23: f32 = 8_388_608.0;
 
 impl Kernel {
     #[inline(always)]
@@ -40,27 +50,47 @@ impl Kernel {
             zp,
             qmin,
             qmax,
+            zpf: zp as f32,
+            qminf: qmin as f32,
+            qmaxf: qmax as f32,
             lo: (qmin - zp - 1) as f32,
             hi: (qmax - zp + 1) as f32,
         }
     }
 
-    /// q = clip(round(w / scale) + zp, qmin, qmax).
+    /// q = clip(round(w / scale) + zp, qmin, qmax), as an exact f32.
     #[inline(always)]
-    pub fn code(&self, w: f32) -> i32 {
-        let x = (w / self.scale).max(self.lo).min(self.hi);
-        (round_even_small(x) as i32 + self.zp).clamp(self.qmin, self.qmax)
+    fn qf(&self, w: f32) -> f32 {
+        let x = w / self.scale;
+        let x = if x < self.lo { self.lo } else { x };
+        let x = if x > self.hi { self.hi } else { x };
+        let q = round_even_small(x) + self.zpf;
+        let q = if q < self.qminf { self.qminf } else { q };
+        if q > self.qmaxf { self.qmaxf } else { q }
     }
 
-    /// w' = (q − zp) · scale.
+    /// The signed code of `w`.
     #[inline(always)]
-    pub fn value(&self, q: i32) -> f32 {
-        (q - self.zp) as f32 * self.scale
+    pub fn code(&self, w: f32) -> i32 {
+        self.qf(w) as i32
+    }
+
+    /// The stored code q − qmin of `w`.
+    #[inline(always)]
+    pub fn ucode(&self, w: f32) -> u16 {
+        let u = self.qf(w) - self.qminf;
+        ((u + TWO_POW_23).to_bits() - TWO_POW_23.to_bits()) as u16
+    }
+
+    /// w' from a stored code q − qmin.
+    #[inline(always)]
+    pub fn value_u(&self, u: u16) -> f32 {
+        (f32::from(u) + self.qminf - self.zpf) * self.scale
     }
 
     #[inline(always)]
     pub fn fake(&self, w: f32) -> f32 {
-        self.value(self.code(w))
+        (self.qf(w) - self.zpf) * self.scale
     }
 }
 

@@ -10,10 +10,16 @@
 //! - `calibrate`: choosing the clipping range of a group or of activation samples;
 //! - `pack`: real bit packing, so reported sizes are true sizes;
 //! - `tensor`: the packed quantized tensor and its size accounting;
-//! - `metrics`, `outlier`: error measures and the outlier stress test.
+//! - `block4`: the chaos-evolve case (blocks of 4) eight blocks at a time;
+//! - `gguf`: llama.cpp Q4_0 / Q4_1 / Q8_0 blocks, byte-compatible with ggml;
+//! - `float`: FP16/FP32 as non-integer precisions;
+//! - `metrics`, `outlier`: error measures and the outlier stress test;
+//! - `npy`, `packed_file`, `command`: file I/O behind `evoquant quantize`.
 
+mod block4;
 mod calibrate;
 pub mod command;
+mod float;
 mod gguf;
 mod kernel;
 mod layout;
@@ -28,6 +34,7 @@ mod spec;
 mod tensor;
 
 pub use calibrate::calibrate_range;
+pub use float::{float_bytes, fp16_round_trip_in_place};
 pub use gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_dequantize_into, gguf_quantize};
 pub use kernel::AffineParams;
 pub use metrics::{ErrorMetrics, error_metrics};

@@ -7,7 +7,8 @@
 //! each group's scale and zero point, pass 2 quantizes tile by tile into a
 //! stack buffer and packs it — the batch stays in cache between the passes.
 
-use super::calibrate::{calibrate_with, min_max};
+use super::block4;
+use super::calibrate::{calibrate_with, stats};
 use super::kernel::{Kernel, kernel_for_range};
 use super::layout::Layout;
 use super::pack::{pack, packed_len, unpack};
@@ -51,15 +52,6 @@ fn batching(l: &Layout) -> Batching {
         values: unit * units,
         groups: groups_per_unit * units,
     }
-}
-
-/// Min, max and whether every value is finite (one vectorisable pass).
-#[inline]
-fn stats(xs: &[f32]) -> (f32, f32, bool) {
-    let (lo, hi) = min_max(xs);
-    // x·0 is ±0 for finite x and NaN for ±inf or NaN.
-    let probe: f32 = xs.iter().map(|&x| x * 0.0).sum();
-    (lo, hi, probe == 0.0)
 }
 
 #[inline]
@@ -113,6 +105,9 @@ impl QuantizedTensor {
         let mut scales = vec![0f32; n_groups];
         let mut zps = vec![0i32; n_groups];
         let batch_bytes = b.values * bits as usize / 8;
+        // Small groups that tile the tensor evenly take a fused one-pass route.
+        let small =
+            (b.groups * l.group_len == b.values && l.group_len <= TILE / 8).then_some(l.group_len);
         let ok = codes
             .par_chunks_mut(batch_bytes)
             .zip(scales.par_chunks_mut(b.groups))
@@ -122,6 +117,9 @@ impl QuantizedTensor {
                 let start = bi * b.values;
                 let end = (start + b.values).min(l.numel);
                 let g0 = bi * b.groups;
+                if let Some(g) = small {
+                    return quantize_small_groups(&data[start..end], g, spec, codes, scales, zps);
+                }
                 let mut ok = true;
                 l.for_segments(start, end, |g, a, e| {
                     match group_kernel(&data[a..e], spec) {
@@ -142,7 +140,7 @@ impl QuantizedTensor {
                     l.for_segments(t, te, |g, a, e| {
                         let k = Kernel::new(scales[g - g0], zps[g - g0], qmin, k_qmax(bits));
                         for (o, &w) in buf[a - t..e - t].iter_mut().zip(&data[a..e]) {
-                            *o = (k.code(w) - qmin) as u16;
+                            *o = k.ucode(w);
                         }
                     });
                     let off = (t - start) * bits as usize / 8;
@@ -241,7 +239,7 @@ impl QuantizedTensor {
                         let k = Kernel::new(self.scales[g], zp_of(g), qmin, qmax);
                         for (o, &c) in out[a - start..e - start].iter_mut().zip(&buf[a - t..e - t])
                         {
-                            *o = k.value(i32::from(c) + qmin);
+                            *o = k.value_u(c);
                         }
                     });
                     t = te;
@@ -306,6 +304,74 @@ impl QuantizedTensor {
     }
 }
 
+/// One pass over a batch of equal groups of `g` values (the last may be
+/// short): each group's kernel is computed and used at once, codes go to a
+/// stack tile whose length is a multiple of both `g` and 8 so packing stays
+/// byte-aligned. Blocks of 4 under the chaos spec go eight at a time through
+/// `block4`, at 4 bits straight to nibbles.
+fn quantize_small_groups(
+    data: &[f32],
+    g: usize,
+    spec: &QuantSpec,
+    codes: &mut [u8],
+    scales: &mut [f32],
+    zps: &mut [i32],
+) -> bool {
+    let bits = spec.bits;
+    let tile = (TILE / (8 * g)) * 8 * g;
+    let mut buf = [0u16; TILE];
+    let mut gi = 0;
+    let soa = block4::applies(g, spec);
+    for (ti, chunk) in data.chunks(tile).enumerate() {
+        let byte0 = ti * tile * bits as usize / 8;
+        let mut done = 0;
+        if soa {
+            for (xs, out) in chunk.chunks_exact(32).zip(buf.chunks_exact_mut(32)) {
+                let Some(lanes) = block4::eight_blocks(xs, spec) else {
+                    return false;
+                };
+                for j in 0..8 {
+                    scales[gi + j] = lanes.s[j];
+                    zps[gi + j] = lanes.zp(j);
+                }
+                if bits == 4 {
+                    let at = byte0 + done / 2;
+                    lanes.write_nibbles(&mut codes[at..at + 16]);
+                } else {
+                    lanes.write_codes(out);
+                }
+                gi += 8;
+                done += 32;
+            }
+        }
+        // With nibbles already written, the tile's remainder packs from the
+        // buffer start at its own (byte-aligned: done is a multiple of 32) offset.
+        let (from, skip) = if soa && bits == 4 {
+            (0, done)
+        } else {
+            (done, 0)
+        };
+        for (grp, out) in chunk[done..].chunks(g).zip(buf[from..].chunks_mut(g)) {
+            let Some(k) = group_kernel(grp, spec) else {
+                return false;
+            };
+            scales[gi] = k.scale;
+            zps[gi] = k.zp;
+            gi += 1;
+            for (o, &w) in out.iter_mut().zip(grp) {
+                *o = k.ucode(w);
+            }
+        }
+        let n = chunk.len() - skip;
+        pack(
+            &buf[..n],
+            bits,
+            &mut codes[byte0 + skip * bits as usize / 8..],
+        );
+    }
+    true
+}
+
 /// Bytes per stored zero point: i8 up to 8 bits, i16 above.
 pub(crate) fn zero_point_bytes(bits: u8) -> usize {
     if bits <= 8 { 1 } else { 2 }
@@ -334,11 +400,29 @@ pub fn fake_quantize(
         });
     }
     let b = batching(&l);
+    let soa = b.groups * l.group_len == b.values && block4::applies(l.group_len, spec);
+    let qmin = spec.qrange().0;
     let ok = out
         .par_chunks_mut(b.values)
         .enumerate()
         .map(|(bi, out)| {
-            let start = bi * b.values;
+            let mut start = bi * b.values;
+            let mut out = out;
+            if soa {
+                let n = out.len() / 32 * 32;
+                let (head, tail) = out.split_at_mut(n);
+                for (xs, o) in data[start..start + n]
+                    .chunks_exact(32)
+                    .zip(head.chunks_exact_mut(32))
+                {
+                    let Some(lanes) = block4::eight_blocks(xs, spec) else {
+                        return false;
+                    };
+                    lanes.write_values(qmin, o);
+                }
+                start += n;
+                out = tail;
+            }
             let mut ok = true;
             l.for_segments(start, start + out.len(), |_, a, e| {
                 match group_kernel(&data[a..e], spec) {
@@ -474,20 +558,25 @@ mod tests {
     fn large_tensors_are_identical_across_thread_counts() {
         let n = 300_007;
         let w: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.013).sin() * 3.0).collect();
-        let spec = QuantSpec {
-            group_size: 5,
-            ..QuantSpec::chaos_int4(4)
-        };
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap();
-        let a = one.install(|| QuantizedTensor::quantize(&w, &[n], &spec).unwrap());
-        let b = QuantizedTensor::quantize(&w, &[n], &spec).unwrap();
-        assert_eq!(a, b);
-        let mut fake = vec![0f32; n];
-        fake_quantize(&w, &[n], &spec, &mut fake).unwrap();
-        assert_eq!(b.dequantize(), fake);
+        for group_size in [4, 5] {
+            let spec = QuantSpec {
+                group_size,
+                ..QuantSpec::chaos_int4(4)
+            };
+            let a = one.install(|| QuantizedTensor::quantize(&w, &[n], &spec).unwrap());
+            let b = QuantizedTensor::quantize(&w, &[n], &spec).unwrap();
+            assert_eq!(a, b);
+            let mut fake = vec![0f32; n];
+            fake_quantize(&w, &[n], &spec, &mut fake).unwrap();
+            assert_eq!(b.dequantize(), fake);
+            let mut fake1 = vec![0f32; n];
+            one.install(|| fake_quantize(&w, &[n], &spec, &mut fake1).unwrap());
+            assert_eq!(fake, fake1);
+        }
     }
 
     #[test]
