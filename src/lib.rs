@@ -8,9 +8,12 @@
 pub mod cli;
 pub mod error;
 pub mod evo;
+pub mod manifest;
 pub mod models;
 pub mod nn;
 pub mod quant;
+pub mod report;
+pub mod runner;
 pub mod studies;
 pub mod value;
 

@@ -1,14 +1,25 @@
-//! The command line: clap arguments become a validated plan here, and clap
-//! types go no further. `run()` prints each error once and returns the exit code.
+//! The command line: clap arguments become plain options here, and clap
+//! types go no further. `run()` prints each error once and returns the exit
+//! code (see [`crate::error::exit`]).
+
+mod check;
+mod data;
+mod diff;
+mod list;
+mod quantize;
+mod run;
 
 use crate::error::{Result, exit};
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "evoquant",
     version,
-    about = "Reproducible studies of automated neural-network quantization"
+    about = "Reproducible studies of automated neural-network quantization",
+    after_help = "Exit codes: 0 ok, 1 a trial failed / results differ / snapshots drifted, \
+                  2 bad input (manifest, flag, file), 3 internal or I/O failure."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -17,8 +28,35 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run manifests (a folder means every *.toml in it) and write reports.
+    Run(run::RunArgs),
+    /// Print the expanded trial table of a manifest without running it.
+    Plan(run::PlanArgs),
+    /// Validate manifests without running them.
+    Validate(run::ValidateArgs),
     /// List the registered study kinds and their parameters.
-    List,
+    List(list::ListArgs),
+    /// Compare two results folders or two CSV files.
+    Diff(diff::DiffArgs),
+    /// Rerun manifests and compare their outputs with the committed snapshots.
+    Check(check::CheckArgs),
+    /// Quantize a tensor file (.npy or raw .f32) to ggml blocks or evoquant's packed form.
+    Quantize(quantize::QuantizeArgs),
+    /// Decode a file written by `quantize` into a .npy tensor.
+    Dequantize(quantize::DequantizeArgs),
+    /// Write built-in datasets as files.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// The bit-allocation study's TRAIN/VALID/TEST layer inventories as JSON.
+    BitAlloc {
+        /// Folder to write train.json, valid.json and test.json into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Parse arguments, dispatch, print errors once; returns the process exit code.
@@ -46,11 +84,24 @@ pub fn run() -> i32 {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::List => {
-            for study in crate::studies::registry() {
-                println!("{}  {}", study.kind(), study.about());
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => run::plan(args),
+        Command::Validate(args) => run::validate(args),
+        Command::List(args) => list::list(args),
+        Command::Diff(args) => diff::diff(args),
+        Command::Check(args) => check::check(args),
+        Command::Quantize(args) => quantize::quantize(&args),
+        Command::Dequantize(args) => quantize::dequantize(&args),
+        Command::Data(DataCommand::BitAlloc { out }) => {
+            for path in data::write_bit_alloc(&out)? {
+                println!("wrote {}", path.display());
             }
             Ok(exit::OK)
         }
     }
+}
+
+/// Worker threads when `--jobs` is not given: every core.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

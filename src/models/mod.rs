@@ -1,1 +1,15 @@
-//! Layer inventories: synthetic model families and imported tensors.
+//! Layer inventories shared by the bit-allocation and mixed-precision studies:
+//! the precision set, layer types, synthetic model families with fixed seeds,
+//! JSON files with located errors, and the accuracy model that turns per-layer
+//! losses into model accuracy and bit counts into compression.
+
+pub mod accuracy;
+pub mod io;
+pub mod layer;
+pub mod precision;
+pub mod synthetic;
+
+pub use accuracy::{Evaluation, evaluate, log_retention};
+pub use layer::{Inventory, LayerInfo, LayerType, SensitivityCurve};
+pub use precision::Precision;
+pub use synthetic::{Family, Split};

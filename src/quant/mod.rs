@@ -13,12 +13,17 @@
 //! - `metrics`, `outlier`: error measures and the outlier stress test.
 
 mod calibrate;
+pub mod command;
 mod gguf;
 mod kernel;
 mod layout;
 mod metrics;
+pub mod npy;
 mod outlier;
 pub mod pack;
+pub mod packed_file;
+#[cfg(test)]
+mod proptests;
 mod spec;
 mod tensor;
 

@@ -10,6 +10,7 @@
 //! docs, so `evoquant list`, manifest validation and the typed value the study
 //! receives cannot drift apart (a unit test below checks every study).
 
+pub mod bit_allocation;
 pub mod chaos_int4;
 
 use crate::value::Value;
@@ -345,7 +346,8 @@ pub fn unflatten(params: &ParamSet) -> toml::Value {
 
 /// Every registered study kind, sorted by name.
 pub fn registry() -> Vec<&'static dyn DynStudy> {
-    let mut studies: Vec<&'static dyn DynStudy> = vec![&chaos_int4::ChaosInt4];
+    let mut studies: Vec<&'static dyn DynStudy> =
+        vec![&bit_allocation::BitAllocation, &chaos_int4::ChaosInt4];
     studies.sort_by_key(|s| s.kind());
     studies
 }

@@ -1,0 +1,58 @@
+"""NumPy baseline for benches/quant.rs: the chaos-evolve block-wise INT4
+quantizer (asymmetric, block 4, f32 scales) vectorized over 16M float32 values,
+plus packing two codes per byte. Not run in CI; numpy is optional.
+
+    pip install numpy && python3 benches/quant_numpy.py
+"""
+import time
+
+import numpy as np
+
+N = 1 << 24
+BLOCK = 4
+
+
+def quantize_pack(w):
+    b = w.reshape(-1, BLOCK)
+    mn = b.min(axis=1, keepdims=True)
+    mx = b.max(axis=1, keepdims=True)
+    scale = (mx - mn) / np.float32(15)
+    # Constant blocks: scale = |value| (or 1 for zero), as evoquant does.
+    const = scale == 0
+    scale = np.where(const, np.where(np.abs(mx) > 0, np.abs(mx), np.float32(1)), scale)
+    zp = np.clip(np.round(-mn / scale) - 8, -8, 7)
+    q = np.clip(np.round(b / scale) + zp, -8, 7).astype(np.int8)
+    u = (q.reshape(-1) + 8).astype(np.uint8)
+    packed = u[0::2] | (u[1::2] << 4)
+    return packed, scale.astype(np.float32), zp.astype(np.int8)
+
+
+def dequantize(packed, scale, zp):
+    u = np.empty(packed.size * 2, dtype=np.uint8)
+    u[0::2] = packed & 0x0F
+    u[1::2] = packed >> 4
+    q = u.astype(np.float32).reshape(-1, BLOCK) - 8
+    return ((q - zp) * scale).reshape(-1)
+
+
+def best_of(f, reps=5):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main():
+    i = np.arange(N, dtype=np.float32)
+    w = (np.sin(i * np.float32(0.618034)) * ((np.arange(N) % 97).astype(np.float32) * np.float32(0.01) + np.float32(0.05))).astype(np.float32)
+    t_q = best_of(lambda: quantize_pack(w))
+    packed, scale, zp = quantize_pack(w)
+    t_d = best_of(lambda: dequantize(packed, scale, zp))
+    print(f"numpy {np.__version__}: int4 block4 quantize+pack 16M f32: {t_q * 1e3:.1f} ms ({N * 4 / t_q / 1e9:.2f} GB/s)")
+    print(f"numpy {np.__version__}: int4 block4 unpack+dequantize 16M: {t_d * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+//! `list`: study kinds and their parameters.
+
+use crate::error::{Error, Result, exit};
+use crate::manifest::suggest;
+use crate::runner::display_value;
+use crate::studies;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Show only this kind.
+    kind: Option<String>,
+}
+
+pub fn list(args: ListArgs) -> Result<i32> {
+    let all = studies::registry();
+    let shown: Vec<_> = match &args.kind {
+        Some(k) => {
+            let found: Vec<_> = all.iter().filter(|s| s.kind() == k).copied().collect();
+            if found.is_empty() {
+                let names: Vec<&str> = all.iter().map(|s| s.kind()).collect();
+                return Err(Error::user(format!(
+                    "unknown study kind `{k}`{}; known kinds: {}",
+                    suggest(k, names.iter().copied()),
+                    names.join(", ")
+                )));
+            }
+            found
+        }
+        None => all,
+    };
+    for study in shown {
+        println!("{}\n  {}\n", study.kind(), study.about());
+        let defaults = study.defaults();
+        for doc in study.param_docs() {
+            let default = defaults.get(doc.key).map(display_value).unwrap_or_default();
+            println!("  {:<28} {:<22} default {default}", doc.key, doc.ty.name());
+            println!("      {}", doc.doc);
+        }
+        println!();
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,178 @@
+//! Flags of `evoquant quantize` / `dequantize`, turned into plain requests for
+//! `quant::command`; clap types stop here.
+
+use crate::error::{Result, exit};
+use crate::quant::command::{
+    DequantizeRequest, FileFormat, QuantReport, QuantizeRequest, run_dequantize, run_quantize,
+};
+use crate::quant::{Calibration, GgufFormat, Granularity, QuantSpec, ScaleDtype, Scheme};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    #[value(name = "q4_0")]
+    Q4_0,
+    #[value(name = "q4_1")]
+    Q4_1,
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// evoquant's packed form with a self-describing header.
+    Int,
+}
+
+impl From<FormatArg> for FileFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Q4_0 => FileFormat::Gguf(GgufFormat::Q4_0),
+            FormatArg::Q4_1 => FileFormat::Gguf(GgufFormat::Q4_1),
+            FormatArg::Q8_0 => FileFormat::Gguf(GgufFormat::Q8_0),
+            FormatArg::Int => FileFormat::Int,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SchemeArg {
+    Symmetric,
+    Asymmetric,
+    PowerOfTwo,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum GranularityArg {
+    PerTensor,
+    PerChannel,
+    PerGroup,
+    Block,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CalibrationArg {
+    Minmax,
+    Percentile,
+    Mse,
+    Entropy,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScaleDtypeArg {
+    F16,
+    F32,
+}
+
+/// Quantize a tensor (.npy f32/f16, or raw little-endian .f32) and write the packed result.
+#[derive(Args, Debug)]
+pub struct QuantizeArgs {
+    /// Input tensor: .npy (f32 or f16, C order) or raw little-endian .f32.
+    pub input: PathBuf,
+    /// Output format: ggml block bytes (q4_0, q4_1, q8_0; no header) or `int`.
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// Bit width for `int` (1..=16).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub bits: u8,
+    #[arg(long, value_enum, default_value = "asymmetric")]
+    pub scheme: SchemeArg,
+    #[arg(long, value_enum, default_value = "block")]
+    pub granularity: GranularityArg,
+    /// Block size (granularity block) or group size (per-group).
+    #[arg(long, default_value_t = 32)]
+    pub block_size: usize,
+    #[arg(long, value_enum, default_value = "minmax")]
+    pub calibration: CalibrationArg,
+    /// Percentile for --calibration percentile, in [50, 100].
+    #[arg(long, default_value_t = 99.9)]
+    pub percentile: f32,
+    /// Storage type of scales for `int`.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub scale_dtype: ScaleDtypeArg,
+    /// Output file (written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Decode a file written by `quantize` into a .npy f32 tensor.
+#[derive(Args, Debug)]
+pub struct DequantizeArgs {
+    /// Packed input written by `evoquant quantize`.
+    pub input: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// Shape for GGUF inputs, e.g. 64,128 (default: 1-D). `int` files carry their own.
+    #[arg(long, value_delimiter = ',')]
+    pub shape: Vec<usize>,
+    /// Original tensor to report MSE, SQNR and max error against.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Output .npy file (written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl QuantizeArgs {
+    pub fn request(&self) -> QuantizeRequest {
+        QuantizeRequest {
+            input: self.input.clone(),
+            format: self.format.into(),
+            spec: QuantSpec {
+                bits: self.bits,
+                scheme: match self.scheme {
+                    SchemeArg::Symmetric => Scheme::Symmetric,
+                    SchemeArg::Asymmetric => Scheme::Asymmetric,
+                    SchemeArg::PowerOfTwo => Scheme::PowerOfTwo,
+                },
+                granularity: match self.granularity {
+                    GranularityArg::PerTensor => Granularity::PerTensor,
+                    GranularityArg::PerChannel => Granularity::PerChannel,
+                    GranularityArg::PerGroup => Granularity::PerGroup,
+                    GranularityArg::Block => Granularity::Block,
+                },
+                group_size: self.block_size,
+                calibration: match self.calibration {
+                    CalibrationArg::Minmax => Calibration::MinMax,
+                    CalibrationArg::Percentile => Calibration::Percentile,
+                    CalibrationArg::Mse => Calibration::Mse,
+                    CalibrationArg::Entropy => Calibration::Entropy,
+                },
+                percentile: self.percentile,
+                scale_dtype: match self.scale_dtype {
+                    ScaleDtypeArg::F16 => ScaleDtype::F16,
+                    ScaleDtypeArg::F32 => ScaleDtype::F32,
+                },
+            },
+            out: self.out.clone(),
+        }
+    }
+}
+
+impl DequantizeArgs {
+    pub fn request(&self) -> DequantizeRequest {
+        DequantizeRequest {
+            input: self.input.clone(),
+            format: self.format.into(),
+            shape: self.shape.clone(),
+            reference: self.reference.clone(),
+            out: self.out.clone(),
+        }
+    }
+}
+
+fn print(report: &QuantReport, out: &std::path::Path) {
+    println!("wrote {}", out.display());
+    for line in report.lines() {
+        println!("{line}");
+    }
+}
+
+pub fn quantize(args: &QuantizeArgs) -> Result<i32> {
+    let report = run_quantize(&args.request())?;
+    print(&report, &args.out);
+    Ok(exit::OK)
+}
+
+pub fn dequantize(args: &DequantizeArgs) -> Result<i32> {
+    let report = run_dequantize(&args.request())?;
+    print(&report, &args.out);
+    Ok(exit::OK)
+}

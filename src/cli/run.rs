@@ -1,0 +1,217 @@
+//! `run`, `plan` and `validate`: everything that starts from manifests.
+
+use crate::error::{Error, Result, exit};
+use crate::manifest::{Manifest, Overrides, collect_paths};
+use crate::runner::{self, Plan, RunOptions, display_value, progress_mode};
+use clap::Args;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct OverrideArgs {
+    /// Set a parameter, e.g. `--set population=32` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Replace or add a grid axis, e.g. `--sweep quant.bits=2,3,4` (repeatable).
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,...")]
+    sweep: Vec<String>,
+}
+
+impl OverrideArgs {
+    fn to_overrides(&self) -> Overrides {
+        Overrides {
+            set: self.set.clone(),
+            sweep: self.sweep.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Manifest files or folders of manifests.
+    #[arg(required = true, value_name = "MANIFEST|DIR")]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+    /// Results folder (one manifest only); default: RESULTS/<study name>.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Parent folder of per-study results folders.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    results: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Continue a results folder: skip trials already in its journal.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Replace an existing results folder.
+    #[arg(long)]
+    force: bool,
+    /// Stop starting trials after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// No progress output; only failures and errors.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Load and validate every manifest before running any.
+fn load_all(inputs: &[PathBuf], overrides: &Overrides) -> Result<Vec<Plan>> {
+    let paths = collect_paths(inputs)?;
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match Manifest::load(&path, overrides).and_then(Plan::new) {
+            Ok(plan) => plans.push(plan),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(plans),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::user(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<i32> {
+    let plans = load_all(&args.inputs, &args.overrides.to_overrides())?;
+    if args.out.is_some() && plans.len() > 1 {
+        return Err(Error::user(
+            "--out names one results folder, but several manifests were given; use --results DIR",
+        ));
+    }
+    let out_dirs: Vec<PathBuf> = plans
+        .iter()
+        .map(|p| {
+            args.out
+                .clone()
+                .unwrap_or_else(|| args.results.join(&p.manifest.name))
+        })
+        .collect();
+    for (i, dir) in out_dirs.iter().enumerate() {
+        if let Some(j) = out_dirs[..i].iter().position(|d| d == dir) {
+            return Err(Error::user(format!(
+                "{} and {} both write to {}; give them different [study] names",
+                plans[j].manifest.source.path.display(),
+                plans[i].manifest.source.path.display(),
+                dir.display()
+            )));
+        }
+    }
+    let mode = progress_mode(std::io::stderr().is_terminal(), args.quiet);
+    let jobs = args.jobs.map_or_else(super::default_jobs, usize::from);
+    let mut code = exit::OK;
+    for (plan, out_dir) in plans.iter().zip(out_dirs) {
+        let opts = RunOptions {
+            out_dir,
+            jobs,
+            resume: args.resume,
+            force: args.force,
+            fail_fast: args.fail_fast,
+            progress: mode,
+        };
+        let result = runner::run(plan, &opts)?;
+        if !args.quiet {
+            eprintln!(
+                "{}: {} trials ({} ran, {} cached, {} failed{}) -> {}",
+                plan.manifest.name,
+                result.total,
+                result.ran,
+                result.cached,
+                result.failed,
+                if result.not_run > 0 {
+                    format!(", {} not run", result.not_run)
+                } else {
+                    String::new()
+                },
+                result.out_dir.display()
+            );
+        }
+        if result.failed > 0 || result.not_run > 0 {
+            code = exit::FAILURE;
+            if args.fail_fast {
+                break;
+            }
+        }
+    }
+    Ok(code)
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// The manifest to expand.
+    manifest: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+}
+
+pub fn plan(args: PlanArgs) -> Result<i32> {
+    let plan = Plan::new(Manifest::load(
+        &args.manifest,
+        &args.overrides.to_overrides(),
+    )?)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut header = vec![
+        "index".to_string(),
+        "trial_id".into(),
+        "replicate".into(),
+        "seed".into(),
+    ];
+    header.extend(plan.swept_keys.iter().cloned());
+    let write = |out: &mut dyn Write, s: String| {
+        out.write_all(s.as_bytes())
+            .map_err(|e| Error::io("cannot write to stdout", e))
+    };
+    write(&mut out, header.join("\t") + "\n")?;
+    for t in &plan.trials {
+        let mut row = vec![
+            t.index.to_string(),
+            t.id.clone(),
+            t.replicate.to_string(),
+            t.seed.to_string(),
+        ];
+        row.extend(plan.points[t.point].swept.iter().map(display_value));
+        write(&mut out, row.join("\t") + "\n")?;
+    }
+    write(
+        &mut out,
+        format!(
+            "{} trials: {} points x {} replicates ({})\n",
+            plan.trials.len(),
+            plan.points.len(),
+            plan.manifest.replicates,
+            plan.kind()
+        ),
+    )?;
+    out.flush()
+        .map_err(|e| Error::io("cannot write to stdout", e))?;
+    Ok(exit::OK)
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Manifest files or folders of manifests.
+    #[arg(required = true, value_name = "MANIFEST|DIR")]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+}
+
+pub fn validate(args: ValidateArgs) -> Result<i32> {
+    for plan in load_all(&args.inputs, &args.overrides.to_overrides())? {
+        println!(
+            "ok: {} ({}, {} trials)",
+            plan.manifest.source.path.display(),
+            plan.kind(),
+            plan.trials.len()
+        );
+    }
+    Ok(exit::OK)
+}

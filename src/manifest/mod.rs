@@ -1,0 +1,173 @@
+//! Manifests: one TOML file describing one study.
+//!
+//! Parsing happens in passes, each with its own types: the TOML text is read
+//! into a spanned tree (`parse`), checked key by key against the study kind's
+//! parameter schema into a [`Manifest`] whose every setting remembers where it
+//! came from, adjusted by command-line overrides (`overrides`), and finally
+//! expanded into sweep points (`sweep`) that the study validates. Every
+//! problem found on the way becomes a located diagnostic; nothing runs until
+//! the whole manifest is clean.
+
+mod overrides;
+mod parse;
+mod source;
+mod sweep;
+
+pub use overrides::Overrides;
+pub use source::{Origin, SourceFile, suggest};
+pub use sweep::{Distribution, GridAxis, Point, RandomDim, RandomSweep, ZipGroup};
+
+use crate::error::{Error, Result};
+use crate::studies::{CheckContext, DynStudy, ParamSet};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A value and where it was set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    pub value: toml::Value,
+    pub origin: Origin,
+}
+
+/// A validated manifest.
+pub struct Manifest {
+    pub source: SourceFile,
+    pub name: String,
+    pub description: String,
+    pub study: &'static dyn DynStudy,
+    pub base_seed: u64,
+    pub replicates: u32,
+    /// Parameters set explicitly (in `[params]` or by `--set`).
+    pub fixed: BTreeMap<String, Setting>,
+    pub grid: Vec<GridAxis>,
+    pub zips: Vec<ZipGroup>,
+    pub random: Option<RandomSweep>,
+}
+
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manifest")
+            .field("name", &self.name)
+            .field("kind", &self.study.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manifest {
+    /// Read, parse, apply overrides and validate every sweep point.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+        let source = SourceFile::new(path, text);
+        let mut manifest = parse::parse(source)?;
+        overrides.apply(&mut manifest)?;
+        manifest.check_points()?;
+        Ok(manifest)
+    }
+
+    /// Folder that relative paths in parameters resolve against.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.source.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Swept parameter keys, in axis order: grid, zip groups, random.
+    pub fn swept_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.grid.iter().map(|a| a.key.clone()).collect();
+        for z in &self.zips {
+            keys.extend(z.keys.iter().cloned());
+        }
+        if let Some(r) = &self.random {
+            keys.extend(r.dims.iter().map(|d| d.key.clone()));
+        }
+        keys
+    }
+
+    /// Defaults overlaid with the fixed parameters: the parameters every
+    /// point shares before its swept values are applied.
+    pub fn base_params(&self) -> ParamSet {
+        let mut params = self.study.defaults();
+        for (k, s) in &self.fixed {
+            params.insert(k.clone(), s.value.clone());
+        }
+        params
+    }
+
+    /// The full parameter set of one point.
+    pub fn point_params(&self, base: &ParamSet, point: &Point) -> ParamSet {
+        let mut params = base.clone();
+        for (k, s) in &point.values {
+            params.insert(k.clone(), s.value.clone());
+        }
+        params
+    }
+
+    /// Let the study validate every distinct point, attributing each
+    /// objection to the place its value was set.
+    fn check_points(&self) -> Result<()> {
+        let base = self.base_params();
+        let base_dir = self.base_dir();
+        let ctx = CheckContext {
+            base_dir: &base_dir,
+        };
+        let mut diags = Vec::new();
+        for point in self.points()? {
+            let params = self.point_params(&base, &point);
+            for issue in self.study.check(&params, &ctx) {
+                let origin = point
+                    .values
+                    .iter()
+                    .find(|(k, _)| *k == issue.key)
+                    .map(|(_, s)| s.origin.clone())
+                    .or_else(|| self.fixed.get(&issue.key).map(|s| s.origin.clone()))
+                    .unwrap_or(Origin::Default);
+                let key = if issue.key.is_empty() {
+                    "params".to_string()
+                } else {
+                    format!("params.{}", issue.key)
+                };
+                let diag = self.source.diag_at(&origin, &key, issue.message);
+                if !diags.contains(&diag) {
+                    diags.push(diag);
+                }
+            }
+        }
+        if diags.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Located(diags))
+        }
+    }
+}
+
+/// The manifests named on a command line: files as given, folders expanded
+/// to their `*.toml` files in name order.
+pub fn collect_paths(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(|e| Error::input(input, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(Error::user(format!(
+                    "{}: folder holds no *.toml manifests",
+                    input.display()
+                )));
+            }
+            out.extend(found);
+        } else if input.exists() {
+            out.push(input.clone());
+        } else {
+            return Err(Error::user(format!(
+                "{}: no such file or folder",
+                input.display()
+            )));
+        }
+    }
+    Ok(out)
+}

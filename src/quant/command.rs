@@ -1,0 +1,242 @@
+//! The `quantize` / `dequantize` commands as plain requests (the CLI builds
+//! them from flags). Inputs are checked before anything is written, and output
+//! goes to a temporary name that is renamed into place, so a failed run never
+//! leaves a partial file.
+
+use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
+use super::metrics::{ErrorMetrics, error_metrics};
+use super::npy::{Tensor, encode_npy, parse_npy, parse_raw_f32};
+use super::packed_file::{decode_int, encode_int};
+use super::spec::{QuantError, QuantSpec};
+use super::tensor::QuantizedTensor;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Output format of `quantize` (and input format of `dequantize`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Gguf(GgufFormat),
+    /// evoquant's packed form (see `packed_file`).
+    Int,
+}
+
+#[derive(Clone, Debug)]
+pub struct QuantizeRequest {
+    pub input: PathBuf,
+    pub format: FileFormat,
+    /// Used by `FileFormat::Int` only; GGUF formats fix their own scheme.
+    pub spec: QuantSpec,
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct DequantizeRequest {
+    pub input: PathBuf,
+    pub format: FileFormat,
+    /// Shape for GGUF inputs (which carry none); empty = 1-D.
+    pub shape: Vec<usize>,
+    /// Original tensor to measure the error against, if any.
+    pub reference: Option<PathBuf>,
+    pub out: PathBuf,
+}
+
+/// What both commands print.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantReport {
+    pub numel: usize,
+    pub shape: Vec<usize>,
+    /// Quantized payload: codes + scales + zero points (GGUF: the block bytes).
+    pub bytes: usize,
+    pub bits_per_weight: f64,
+    /// None when dequantizing without a reference.
+    pub metrics: Option<ErrorMetrics>,
+}
+
+impl QuantReport {
+    /// Human-readable lines, one measure per line.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = vec![
+            format!("values:          {} (shape {:?})", self.numel, self.shape),
+            format!("bytes:           {}", self.bytes),
+            format!("bits per weight: {:.4}", self.bits_per_weight),
+        ];
+        match &self.metrics {
+            Some(m) => {
+                v.push(format!("mse:             {:.6e}", m.mse));
+                v.push(format!("sqnr:            {:.3} dB", m.sqnr_db));
+                v.push(format!("max abs error:   {:.6e}", m.max_abs));
+                v.push(format!("cosine:          {:.9}", m.cosine));
+            }
+            None => v.push("mse, sqnr, max abs error: not measured (pass --reference)".into()),
+        }
+        v
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::input(path, e))
+}
+
+/// Read a `.npy` (f32/f16, C order) or raw little-endian `.f32` tensor and
+/// reject non-finite values.
+pub fn read_tensor(path: &Path) -> Result<Tensor> {
+    let bytes = read(path)?;
+    let is_raw = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("f32"));
+    let t = if is_raw {
+        parse_raw_f32(&bytes)
+    } else {
+        parse_npy(&bytes)
+    }
+    .map_err(|m| Error::user(format!("{}: {m}", path.display())))?;
+    if t.data.is_empty() {
+        return Err(Error::user(format!(
+            "{}: the tensor is empty",
+            path.display()
+        )));
+    }
+    if let Some(i) = t.data.iter().position(|x| !x.is_finite()) {
+        return Err(Error::user(format!(
+            "{}: value at flat index {i} is not finite ({}); quantization needs finite values",
+            path.display(),
+            t.data[i]
+        )));
+    }
+    Ok(t)
+}
+
+/// Write via a temporary sibling and rename, so readers never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::user(format!("--out {}: not a file path", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
+    })
+}
+
+fn quant_error(path: &Path, e: QuantError) -> Error {
+    Error::user(format!("{}: {e}", path.display()))
+}
+
+fn check_gguf_shape(path: &Path, shape: &[usize], numel: usize) -> Result<()> {
+    let last = shape.last().copied().unwrap_or(1);
+    if last % GGUF_BLOCK != 0 || numel % GGUF_BLOCK != 0 {
+        return Err(Error::user(format!(
+            "{}: shape {shape:?}: GGUF block formats need the last dimension to be a multiple of {GGUF_BLOCK}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Quantize a tensor file and write the packed result.
+pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
+    if let FileFormat::Int = req.format {
+        req.spec
+            .validate()
+            .map_err(|m| Error::user(format!("invalid quantization flags: {m}")))?;
+    }
+    let t = read_tensor(&req.input)?;
+    let (bytes, payload, approx) = match req.format {
+        FileFormat::Gguf(f) => {
+            check_gguf_shape(&req.input, &t.shape, t.data.len())?;
+            let enc = gguf_quantize(&t.data, f).map_err(|e| quant_error(&req.input, e))?;
+            let approx = gguf_dequantize(&enc, f).map_err(|e| quant_error(&req.input, e))?;
+            let n = enc.len();
+            (enc, n, approx)
+        }
+        FileFormat::Int => {
+            let q = QuantizedTensor::quantize(&t.data, &t.shape, &req.spec)
+                .map_err(|e| quant_error(&req.input, e))?;
+            (encode_int(&q), q.size_bytes(), q.dequantize())
+        }
+    };
+    let metrics = error_metrics(&t.data, &approx);
+    write_atomic(&req.out, &bytes)?;
+    Ok(QuantReport {
+        numel: t.data.len(),
+        shape: t.shape,
+        bytes: payload,
+        bits_per_weight: payload as f64 * 8.0 / approx.len() as f64,
+        metrics: Some(metrics),
+    })
+}
+
+/// Decode a packed file to `.npy` f32.
+pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
+    let bytes = read(&req.input)?;
+    let (shape, values, payload) = match req.format {
+        FileFormat::Gguf(f) => {
+            let values = gguf_dequantize(&bytes, f).map_err(|_| {
+                Error::user(format!(
+                    "{}: {} bytes is not a whole number of {} blocks ({} bytes each)",
+                    req.input.display(),
+                    bytes.len(),
+                    f.name(),
+                    f.block_bytes()
+                ))
+            })?;
+            let shape = if req.shape.is_empty() {
+                vec![values.len()]
+            } else {
+                req.shape.clone()
+            };
+            if shape.iter().product::<usize>() != values.len() {
+                return Err(Error::user(format!(
+                    "--shape {shape:?} holds {} values but {} decodes to {}",
+                    shape.iter().product::<usize>(),
+                    req.input.display(),
+                    values.len()
+                )));
+            }
+            (shape, values, bytes.len())
+        }
+        FileFormat::Int => {
+            let q = decode_int(&bytes)
+                .map_err(|m| Error::user(format!("{}: {m}", req.input.display())))?;
+            if !req.shape.is_empty() && req.shape != q.shape() {
+                return Err(Error::user(format!(
+                    "--shape {:?} differs from the shape {:?} stored in {}",
+                    req.shape,
+                    q.shape(),
+                    req.input.display()
+                )));
+            }
+            (q.shape().to_vec(), q.dequantize(), q.size_bytes())
+        }
+    };
+    let metrics = match &req.reference {
+        Some(path) => {
+            let r = read_tensor(path)?;
+            if r.data.len() != values.len() {
+                return Err(Error::user(format!(
+                    "--reference {}: holds {} values but the quantized tensor has {}",
+                    path.display(),
+                    r.data.len(),
+                    values.len()
+                )));
+            }
+            Some(error_metrics(&r.data, &values))
+        }
+        None => None,
+    };
+    write_atomic(&req.out, &encode_npy(&shape, &values))?;
+    Ok(QuantReport {
+        numel: values.len(),
+        bits_per_weight: payload as f64 * 8.0 / values.len() as f64,
+        shape,
+        bytes: payload,
+        metrics,
+    })
+}

@@ -1,0 +1,146 @@
+//! The `int` packed file: a `QuantizedTensor` that carries its own shape and
+//! spec, so `dequantize` needs nothing else.
+//!
+//! Layout (all little-endian):
+//! 1. magic `EVOQINT1` (8 bytes);
+//! 2. u32 length of the header, then the header: UTF-8 JSON
+//!    `{"shape": [...], "spec": {bits, scheme, granularity, group_size,
+//!    calibration, percentile, scale_dtype}}`;
+//! 3. packed codes: q − qmin as unsigned `bits`-bit fields, LSB first
+//!    (⌈numel·bits/8⌉ bytes);
+//! 4. one scale per group, f16 or f32 per `scale_dtype`;
+//! 5. for asymmetric specs, one zero point per group: i8 for bits ≤ 8, i16 above.
+//!
+//! Sections 3–5 are exactly `QuantizedTensor::size_bytes()` bytes.
+
+use super::spec::{QuantSpec, ScaleDtype};
+use super::tensor::{QuantizedTensor, zero_point_bytes};
+use serde::{Deserialize, Serialize};
+
+pub const INT_MAGIC: &[u8; 8] = b"EVOQINT1";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    shape: Vec<usize>,
+    spec: QuantSpec,
+}
+
+/// Serialize a quantized tensor to the `int` file format.
+pub fn encode_int(q: &QuantizedTensor) -> Vec<u8> {
+    let header = serde_json::to_vec(&Header {
+        shape: q.shape().to_vec(),
+        spec: *q.spec(),
+    })
+    .expect("header serializes");
+    let mut out = Vec::with_capacity(12 + header.len() + q.size_bytes());
+    out.extend_from_slice(INT_MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(q.codes());
+    for &s in q.scales() {
+        match q.spec().scale_dtype {
+            ScaleDtype::F16 => out.extend_from_slice(&half::f16::from_f32(s).to_le_bytes()),
+            ScaleDtype::F32 => out.extend_from_slice(&s.to_le_bytes()),
+        }
+    }
+    let zb = zero_point_bytes(q.spec().bits);
+    for &z in q.zero_points() {
+        if zb == 1 {
+            out.push(z as i8 as u8);
+        } else {
+            out.extend_from_slice(&(z as i16).to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Parse an `int` file; every size is checked against the header.
+pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
+    if bytes.len() < 12 || &bytes[..8] != INT_MAGIC {
+        return Err("not an evoquant int file (bad magic)".into());
+    }
+    let hl = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let header = bytes.get(12..12 + hl).ok_or("truncated header")?;
+    let h: Header = serde_json::from_slice(header).map_err(|e| format!("bad header: {e}"))?;
+    h.spec.validate()?;
+    let numel = h
+        .shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape overflows")?;
+    // Size the sections from the header alone, then let from_parts cross-check.
+    let mut rest = &bytes[12 + hl..];
+    let code_len = super::pack::packed_len(numel, h.spec.bits);
+    let take = |rest: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
+        if rest.len() < n {
+            return Err("file is truncated".into());
+        }
+        let (a, b) = rest.split_at(n);
+        *rest = b;
+        Ok(a.to_vec())
+    };
+    let codes = take(&mut rest, code_len)?;
+    let sb = h.spec.scale_dtype.bytes();
+    let zb = zero_point_bytes(h.spec.bits);
+    let asym = h.spec.scheme == super::spec::Scheme::Asymmetric;
+    // n_groups · (sb + zb·asym) must equal what is left.
+    let per_group = sb + if asym { zb } else { 0 };
+    if rest.len() % per_group != 0 {
+        return Err("file size does not match its header".into());
+    }
+    let n_groups = rest.len() / per_group;
+    let scale_bytes = take(&mut rest, n_groups * sb)?;
+    let scales: Vec<f32> = if sb == 2 {
+        scale_bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()
+    } else {
+        scale_bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    let zero_points: Vec<i32> = if !asym {
+        Vec::new()
+    } else if zb == 1 {
+        rest.iter().map(|&b| i32::from(b as i8)).collect()
+    } else {
+        rest.chunks_exact(2)
+            .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
+            .collect()
+    };
+    QuantizedTensor::from_parts(h.shape, h.spec, codes, scales, zero_points)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::spec::{Granularity, Scheme};
+
+    #[test]
+    fn roundtrip_and_size_accounting() {
+        let w: Vec<f32> = (0..60).map(|i| (i as f32 * 0.3).cos() * 2.0).collect();
+        for bits in [2u8, 4, 8, 12] {
+            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+                for scale_dtype in [ScaleDtype::F16, ScaleDtype::F32] {
+                    let spec = QuantSpec {
+                        bits,
+                        scheme,
+                        scale_dtype,
+                        granularity: Granularity::PerGroup,
+                        group_size: 7,
+                        ..QuantSpec::chaos_int4(4)
+                    };
+                    let q = QuantizedTensor::quantize(&w, &[4, 15], &spec).unwrap();
+                    let bytes = encode_int(&q);
+                    let hl = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+                    assert_eq!(bytes.len(), 12 + hl + q.size_bytes());
+                    assert_eq!(decode_int(&bytes).unwrap(), q);
+                    assert!(decode_int(&bytes[..bytes.len() - 1]).is_err());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! The final files of a run, built from journal entries in trial order.
+//!
+//! Everything here is a pure function of the plan and the entries, which is
+//! why a resumed run, a run with any `--jobs` and an uninterrupted run write
+//! the same bytes.
+
+use super::frame::Frame;
+use super::stats::stats;
+use super::write_atomic;
+use crate::error::Result;
+use crate::runner::{JournalEntry, Plan, Status, display_value};
+use crate::value::{Value, format_float};
+use serde_json::{Map, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const TRIALS_FILE: &str = "trials.csv";
+pub const SUMMARY_FILE: &str = "summary.csv";
+pub const REPORT_FILE: &str = "report.json";
+pub const TRIAL_DOCS_DIR: &str = "trials";
+
+/// Names in first-seen order without duplicates.
+fn union_in_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+fn metric_names(entries: &[Option<&JournalEntry>]) -> Vec<String> {
+    union_in_order(
+        entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.output.as_ref())
+            .flat_map(|o| o.metrics.iter().map(|(n, _)| n.as_str())),
+    )
+}
+
+fn status_text(entry: Option<&JournalEntry>) -> &'static str {
+    match entry.map(|e| e.status) {
+        Some(Status::Ok) => "ok",
+        Some(Status::Failed) => "failed",
+        None => "not_run",
+    }
+}
+
+fn trials_frame(plan: &Plan, entries: &[Option<&JournalEntry>], metrics: &[String]) -> Frame {
+    let mut header: Vec<String> = ["trial_id", "replicate", "seed"].map(String::from).to_vec();
+    header.extend(plan.swept_keys.iter().cloned());
+    header.extend(["status", "error"].map(String::from));
+    header.extend(metrics.iter().cloned());
+    let mut frame = Frame::new(header);
+    for (trial, entry) in plan.trials.iter().zip(entries) {
+        let mut row = vec![
+            trial.id.clone(),
+            trial.replicate.to_string(),
+            trial.seed.to_string(),
+        ];
+        row.extend(plan.points[trial.point].swept.iter().map(display_value));
+        row.push(status_text(*entry).to_string());
+        row.push(entry.and_then(|e| e.error.clone()).unwrap_or_default());
+        let output = entry.and_then(|e| e.output.as_ref());
+        for m in metrics {
+            row.push(
+                output
+                    .and_then(|o| o.get(m))
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+            );
+        }
+        frame.push(row);
+    }
+    frame
+}
+
+const STAT_COLUMNS: [&str; 6] = ["mean", "std", "min", "max", "ci95_lo", "ci95_hi"];
+
+/// Numeric metric values of each point's successful trials, in trial order.
+fn point_values(
+    plan: &Plan,
+    entries: &[Option<&JournalEntry>],
+    metrics: &[String],
+) -> Vec<(usize, usize, BTreeMap<String, Vec<f64>>)> {
+    let mut out: Vec<(usize, usize, BTreeMap<String, Vec<f64>>)> = (0..plan.points.len())
+        .map(|_| (0, 0, BTreeMap::new()))
+        .collect();
+    for (trial, entry) in plan.trials.iter().zip(entries) {
+        let slot = &mut out[trial.point];
+        match entry {
+            Some(e) if e.status == Status::Ok => {
+                slot.0 += 1;
+                if let Some(o) = &e.output {
+                    for m in metrics {
+                        if let Some(x) = o.get(m).and_then(Value::as_f64) {
+                            slot.2.entry(m.clone()).or_default().push(x);
+                        }
+                    }
+                }
+            }
+            Some(_) => slot.1 += 1,
+            None => {}
+        }
+    }
+    out
+}
+
+fn numeric_metrics(entries: &[Option<&JournalEntry>], metrics: &[String]) -> Vec<String> {
+    metrics
+        .iter()
+        .filter(|m| {
+            entries
+                .iter()
+                .flatten()
+                .filter_map(|e| e.output.as_ref())
+                .filter_map(|o| o.get(m))
+                .any(|v| v.as_f64().is_some())
+        })
+        .cloned()
+        .collect()
+}
+
+fn opt_float(x: Option<f64>) -> String {
+    x.map(format_float).unwrap_or_default()
+}
+
+fn summary_frame(plan: &Plan, entries: &[Option<&JournalEntry>], numeric: &[String]) -> Frame {
+    let mut header = plan.swept_keys.clone();
+    header.extend(["n", "failed"].map(String::from));
+    for m in numeric {
+        header.extend(STAT_COLUMNS.iter().map(|s| format!("{m}_{s}")));
+    }
+    let mut frame = Frame::new(header);
+    for (point, (n, failed, values)) in plan.points.iter().zip(point_values(plan, entries, numeric))
+    {
+        let mut row: Vec<String> = point.swept.iter().map(display_value).collect();
+        row.push(n.to_string());
+        row.push(failed.to_string());
+        for m in numeric {
+            match values.get(m).and_then(|xs| stats(xs)) {
+                Some(s) => row.extend([
+                    format_float(s.mean),
+                    opt_float(s.std),
+                    format_float(s.min),
+                    format_float(s.max),
+                    opt_float(s.ci95.map(|c| c.0)),
+                    opt_float(s.ci95.map(|c| c.1)),
+                ]),
+                None => row.extend(STAT_COLUMNS.iter().map(|_| String::new())),
+            }
+        }
+        frame.push(row);
+    }
+    frame
+}
+
+/// One frame per artifact table name: trial id, swept params and replicate
+/// prepended to the study's own columns.
+fn artifact_frames(plan: &Plan, entries: &[Option<&JournalEntry>]) -> Vec<(String, Frame)> {
+    let outputs: Vec<_> = plan
+        .trials
+        .iter()
+        .zip(entries)
+        .filter_map(|(t, e)| e.and_then(|e| e.output.as_ref()).map(|o| (t, o)))
+        .collect();
+    let names = union_in_order(
+        outputs
+            .iter()
+            .flat_map(|(_, o)| o.tables.iter().map(|t| t.name.as_str())),
+    );
+    names
+        .into_iter()
+        .map(|name| {
+            let tables: Vec<_> = outputs
+                .iter()
+                .flat_map(|(trial, o)| {
+                    o.tables
+                        .iter()
+                        .filter(|t| t.name == name)
+                        .map(move |t| (*trial, t))
+                })
+                .collect();
+            let columns = union_in_order(
+                tables
+                    .iter()
+                    .flat_map(|(_, t)| t.columns.iter().map(String::as_str)),
+            );
+            let mut header = vec!["trial_id".to_string()];
+            header.extend(plan.swept_keys.iter().cloned());
+            header.push("replicate".into());
+            header.extend(columns.iter().cloned());
+            let mut frame = Frame::new(header);
+            for (trial, table) in tables {
+                let index: Vec<Option<usize>> = columns
+                    .iter()
+                    .map(|c| table.columns.iter().position(|x| x == c))
+                    .collect();
+                for cells in &table.rows {
+                    let mut row = vec![trial.id.clone()];
+                    row.extend(plan.points[trial.point].swept.iter().map(display_value));
+                    row.push(trial.replicate.to_string());
+                    row.extend(index.iter().map(|i| {
+                        i.and_then(|i| cells.get(i))
+                            .map(Value::to_string)
+                            .unwrap_or_default()
+                    }));
+                    frame.push(row);
+                }
+            }
+            (format!("{name}.csv"), frame)
+        })
+        .collect()
+}
+
+/// JSON for a metric: numbers stay numbers; NaN and infinities become text.
+fn value_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Int(i) => json!(i),
+        Value::Float(x) if x.is_finite() => json!(x),
+        Value::Float(x) => json!(format_float(*x)),
+        Value::Bool(b) => json!(b),
+        Value::Text(s) => json!(s),
+    }
+}
+
+fn toml_json(v: &toml::Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+fn frame_json(frame: &Frame) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = frame
+        .rows
+        .iter()
+        .map(|r| {
+            let obj: Map<String, serde_json::Value> = frame
+                .header
+                .iter()
+                .zip(r)
+                .map(|(h, c)| (h.clone(), json!(c)))
+                .collect();
+            serde_json::Value::Object(obj)
+        })
+        .collect();
+    json!(rows)
+}
+
+fn report_json(
+    plan: &Plan,
+    entries: &[Option<&JournalEntry>],
+    summary: &Frame,
+    artifacts: &[String],
+) -> serde_json::Value {
+    let m = &plan.manifest;
+    let params: Map<String, serde_json::Value> = plan
+        .base
+        .iter()
+        .map(|(k, v)| (k.clone(), toml_json(v)))
+        .collect();
+    let trials: Vec<serde_json::Value> = plan
+        .trials
+        .iter()
+        .zip(entries)
+        .map(|(t, e)| {
+            let swept: Map<String, serde_json::Value> = plan
+                .swept_keys
+                .iter()
+                .zip(&plan.points[t.point].swept)
+                .map(|(k, v)| (k.clone(), toml_json(v)))
+                .collect();
+            let metrics: Map<String, serde_json::Value> = e
+                .and_then(|e| e.output.as_ref())
+                .map(|o| {
+                    o.metrics
+                        .iter()
+                        .map(|(n, v)| (n.clone(), value_json(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "id": t.id,
+                "replicate": t.replicate,
+                "seed": t.seed,
+                "params": swept,
+                "status": status_text(*e),
+                "error": e.and_then(|e| e.error.clone()),
+                "metrics": metrics,
+            })
+        })
+        .collect();
+    let file_name = m
+        .source
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    json!({
+        "study": {
+            "name": m.name,
+            "kind": m.study.kind(),
+            "description": m.description,
+            "manifest": file_name,
+            "manifest_sha256": crate::runner::hash_hex(&m.source.text),
+        },
+        "seeds": { "base": m.base_seed, "replicates": m.replicates },
+        "params": params,
+        "sweep": { "keys": plan.swept_keys, "points": plan.points.len() },
+        "trials": trials,
+        "summary": frame_json(summary),
+        "artifacts": artifacts,
+    })
+}
+
+/// Write trials.csv, summary.csv, the artifacts and report.json.
+pub fn write_results(plan: &Plan, entries: &[Option<&JournalEntry>], out_dir: &Path) -> Result<()> {
+    let metrics = metric_names(entries);
+    let numeric = numeric_metrics(entries, &metrics);
+    write_atomic(
+        &out_dir.join(TRIALS_FILE),
+        &trials_frame(plan, entries, &metrics).to_csv(),
+    )?;
+    let summary = summary_frame(plan, entries, &numeric);
+    write_atomic(&out_dir.join(SUMMARY_FILE), &summary.to_csv())?;
+
+    let mut artifacts = Vec::new();
+    for (file, frame) in artifact_frames(plan, entries) {
+        write_atomic(&out_dir.join(&file), &frame.to_csv())?;
+        artifacts.push(file);
+    }
+    // Per-trial documents. Stale folders from an earlier run into the same
+    // folder (resume after a manifest edit) are removed so the set of files
+    // always matches the plan.
+    let docs_dir = out_dir.join(TRIAL_DOCS_DIR);
+    if docs_dir.exists() {
+        std::fs::remove_dir_all(&docs_dir)
+            .map_err(|e| crate::Error::io(format!("cannot clear {}", docs_dir.display()), e))?;
+    }
+    for (trial, entry) in plan.trials.iter().zip(entries) {
+        let Some(output) = entry.and_then(|e| e.output.as_ref()) else {
+            continue;
+        };
+        for doc in &output.documents {
+            let rel = format!("{TRIAL_DOCS_DIR}/{}/{}.json", trial.id, doc.name);
+            let mut text = serde_json::to_string_pretty(&doc.value)
+                .map_err(|e| crate::Error::Internal(format!("{rel}: {e}")))?;
+            text.push('\n');
+            write_atomic(&out_dir.join(&rel), text.as_bytes())?;
+            artifacts.push(rel);
+        }
+    }
+    let report = report_json(plan, entries, &summary, &artifacts);
+    let mut text = serde_json::to_string_pretty(&report)
+        .map_err(|e| crate::Error::Internal(format!("report.json: {e}")))?;
+    text.push('\n');
+    write_atomic(&out_dir.join(REPORT_FILE), text.as_bytes())
+}

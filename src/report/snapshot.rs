@@ -1,0 +1,175 @@
+//! Snapshots of committed experiments: one source of truth for the test suite
+//! (which writes them through insta) and `evoquant check` (which compares a
+//! fresh run against them).
+//!
+//! The `.snap` format is insta's: a `---` delimited metadata header, then the
+//! contents; contents compare after trimming trailing whitespace, as insta
+//! does. We read it ourselves because insta's contents API is in its unstable
+//! `internals` module.
+
+use super::{SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, write_atomic};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The test file that owns the snapshots, recorded in their headers.
+pub const SNAPSHOT_SOURCE: &str = "tests/integration/snapshots.rs";
+
+/// Name and contents of every snapshot of one results folder: trials.csv,
+/// summary.csv, each artifact CSV, and each per-trial JSON document name
+/// (all trials' documents of one name concatenated, in trial-id order).
+pub fn entries(stem: &str, out_dir: &Path) -> Result<Vec<(String, String)>> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| Error::io(format!("cannot read {}", p.display()), e))
+    };
+    let mut out = Vec::new();
+    for file in [TRIALS_FILE, SUMMARY_FILE] {
+        out.push((format!("{stem}__{file}"), read(&out_dir.join(file))?));
+    }
+    let mut csvs: Vec<PathBuf> = list(out_dir)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default();
+            name != TRIALS_FILE && name != SUMMARY_FILE
+        })
+        .collect();
+    csvs.sort();
+    for p in csvs {
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        out.push((format!("{stem}__{name}"), read(&p)?));
+    }
+    let docs_dir = out_dir.join(TRIAL_DOCS_DIR);
+    if docs_dir.is_dir() {
+        let mut by_name: std::collections::BTreeMap<String, String> = Default::default();
+        let mut trial_dirs = list(&docs_dir)?;
+        trial_dirs.sort();
+        for dir in trial_dirs {
+            let id = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let mut docs = list(&dir)?;
+            docs.sort();
+            for doc in docs {
+                let name = doc
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string();
+                let text = by_name.entry(name).or_default();
+                text.push_str(&format!("## trial {id}\n"));
+                text.push_str(&read(&doc)?);
+            }
+        }
+        for (name, text) in by_name {
+            out.push((format!("{stem}__{name}"), text));
+        }
+    }
+    Ok(out)
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect())
+}
+
+pub fn snapshot_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.snap"))
+}
+
+/// Contents of a `.snap` file, without its header.
+pub fn read_snapshot(path: &Path) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    let text = text.replace("\r\n", "\n");
+    let body = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n").map(|(_, body)| body))
+        .ok_or_else(|| {
+            Error::user(format!(
+                "{}: not an insta snapshot (no --- header)",
+                path.display()
+            ))
+        })?;
+    Ok(Some(body.to_string()))
+}
+
+pub fn write_snapshot(path: &Path, contents: &str) -> Result<()> {
+    let text = format!(
+        "---\nsource: {SNAPSHOT_SOURCE}\n---\n{}\n",
+        contents.trim_end()
+    );
+    write_atomic(path, text.as_bytes())
+}
+
+/// Equal as insta compares snapshot contents.
+pub fn same_contents(a: &str, b: &str) -> bool {
+    a.trim_end() == b.trim_end()
+}
+
+/// Existing snapshot names that belong to `stem`.
+pub fn existing_names(dir: &Path, stem: &str) -> Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let prefix = format!("{stem}__");
+    let mut names: Vec<String> = list(dir)?
+        .into_iter()
+        .filter_map(|p| {
+            let f = p.file_name()?.to_string_lossy().to_string();
+            f.strip_suffix(".snap")
+                .filter(|n| n.starts_with(&prefix))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// A unified diff for a drifted snapshot, shortened for the terminal.
+pub fn drift_diff(name: &str, old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old.trim_end(), new.trim_end());
+    let text = diff
+        .unified_diff()
+        .context_radius(1)
+        .header(&format!("{name} (snapshot)"), &format!("{name} (this run)"))
+        .to_string();
+    const MAX_LINES: usize = 40;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() > MAX_LINES {
+        format!(
+            "{}\n... ({} more lines)\n",
+            lines[..MAX_LINES].join("\n"),
+            lines.len() - MAX_LINES
+        )
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_round_trip() {
+        let dir = std::env::temp_dir().join(format!("evoquant-snap-{}", std::process::id()));
+        let p = snapshot_path(&dir, "x__trials.csv");
+        write_snapshot(&p, "a,b\n1,2\n").unwrap();
+        let back = read_snapshot(&p).unwrap().unwrap();
+        assert!(same_contents(&back, "a,b\n1,2"));
+        assert!(!same_contents(&back, "a,b\n1,3"));
+        assert_eq!(read_snapshot(&dir.join("missing.snap")).unwrap(), None);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

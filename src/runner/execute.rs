@@ -1,0 +1,210 @@
+//! Running a plan: parallel trials, journal, resume, final reports.
+
+use super::journal::{JOURNAL_FILE, Journal, JournalEntry, Status};
+use super::plan::{Plan, Trial, display_value};
+use super::progress::{ProgressMode, Reporter, TrialProgress};
+use crate::error::{Error, Result};
+use crate::report;
+use crate::studies::{TrialContext, TrialRng};
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Instant, SystemTime};
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub out_dir: PathBuf,
+    /// Worker threads; trials and the studies' inner loops share them.
+    pub jobs: usize,
+    pub resume: bool,
+    pub force: bool,
+    pub fail_fast: bool,
+    pub progress: ProgressMode,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub out_dir: PathBuf,
+    pub total: usize,
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub not_run: usize,
+}
+
+/// Files that mark a folder as evoquant output, so `--force` never deletes a
+/// folder that is something else.
+const OWN_MARKERS: &[&str] = &[JOURNAL_FILE, "run.json", "trials.csv"];
+
+fn prepare_out_dir(opts: &RunOptions) -> Result<()> {
+    let dir = &opts.out_dir;
+    let non_empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    if non_empty && !opts.resume {
+        if !opts.force {
+            return Err(Error::user(format!(
+                "results folder {} already exists; pass --resume to continue it or --force to replace it",
+                dir.display()
+            )));
+        }
+        if !OWN_MARKERS.iter().any(|m| dir.join(m).exists()) {
+            return Err(Error::user(format!(
+                "{} is not an evoquant results folder; refusing to delete it with --force",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
+}
+
+fn label(plan: &Plan, trial: &Trial) -> String {
+    let point = &plan.points[trial.point];
+    let params: Vec<String> = plan
+        .swept_keys
+        .iter()
+        .zip(&point.swept)
+        .map(|(k, v)| format!("{k}={}", display_value(v)))
+        .collect();
+    let mut s = format!("{} r{}", trial.id, trial.replicate);
+    if !params.is_empty() {
+        s.push_str(&format!(" ({})", params.join(", ")));
+    }
+    s
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn run_one(plan: &Plan, trial: &Trial, base_dir: &Path, progress: &TrialProgress) -> JournalEntry {
+    let point = &plan.points[trial.point];
+    let mut rng = TrialRng::seed_from_u64(trial.seed);
+    let ctx = TrialContext { base_dir, progress };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        plan.manifest.study.run(&point.params, &mut rng, &ctx)
+    }));
+    let (status, error, output) = match outcome {
+        Ok(Ok(output)) => (Status::Ok, None, Some(output)),
+        Ok(Err(e)) => (Status::Failed, Some(e.to_string()), None),
+        Err(payload) => (
+            Status::Failed,
+            Some(format!(
+                "internal error: the study panicked: {}",
+                panic_message(&*payload)
+            )),
+            None,
+        ),
+    };
+    JournalEntry {
+        id: trial.id.clone(),
+        seed: trial.seed,
+        replicate: trial.replicate,
+        status,
+        error,
+        output,
+    }
+}
+
+/// Run every trial not already journaled, then write the final reports.
+pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    prepare_out_dir(opts)?;
+    let (mut journal, previous) = Journal::open(&opts.out_dir, opts.resume)?;
+
+    // Successful entries are reused when id and seed both match the plan;
+    // failed ones are retried.
+    let mut finished: BTreeMap<String, JournalEntry> = BTreeMap::new();
+    let wanted: BTreeMap<&str, u64> = plan
+        .trials
+        .iter()
+        .map(|t| (t.id.as_str(), t.seed))
+        .collect();
+    for entry in previous {
+        if entry.status == Status::Ok && wanted.get(entry.id.as_str()) == Some(&entry.seed) {
+            finished.insert(entry.id.clone(), entry);
+        }
+    }
+    let cached = finished.len();
+    let pending: Vec<&Trial> = plan
+        .trials
+        .iter()
+        .filter(|t| !finished.contains_key(&t.id))
+        .collect();
+
+    let reporter = Reporter::new(opts.progress, plan.trials.len(), cached);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs)
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let stop = AtomicBool::new(false);
+    let base_dir = plan.manifest.base_dir();
+    let mut write_error = None;
+    let (mut ran, mut failed) = (0, 0);
+
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(JournalEntry, TrialProgress, String)>();
+        let (stop, reporter, base_dir, pending) = (&stop, &reporter, &base_dir, &pending);
+        scope.spawn(move || {
+            pool.install(|| {
+                pending.par_iter().for_each_with(tx, |tx, trial| {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let name = label(plan, trial);
+                    let progress = reporter.trial_started(name.clone());
+                    let entry = run_one(plan, trial, base_dir, &progress);
+                    let _ = tx.send((entry, progress, name));
+                });
+            });
+        });
+        // The journal is written from this thread only, in completion order;
+        // final files are sorted later, so that order never reaches them.
+        for (entry, progress, name) in rx {
+            if write_error.is_none() {
+                if let Err(e) = journal.append(&entry) {
+                    write_error = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            ran += 1;
+            let error = entry.error.clone();
+            if entry.status == Status::Failed {
+                failed += 1;
+                if opts.fail_fast {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            reporter.trial_finished(progress, &name, error.as_deref());
+            finished.insert(entry.id.clone(), entry);
+        }
+    });
+    reporter.finish();
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+
+    let entries: Vec<Option<&JournalEntry>> =
+        plan.trials.iter().map(|t| finished.get(&t.id)).collect();
+    report::write_results(plan, &entries, &opts.out_dir)?;
+    let result = RunResult {
+        out_dir: opts.out_dir.clone(),
+        total: plan.trials.len(),
+        ran,
+        cached,
+        failed,
+        not_run: entries.iter().filter(|e| e.is_none()).count(),
+    };
+    report::write_run_json(plan, opts, &result, started_at, clock.elapsed())?;
+    Ok(result)
+}

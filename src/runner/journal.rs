@@ -1,0 +1,144 @@
+//! The crash-safe journal: one JSON line per finished trial, flushed before
+//! anything else happens, so a run killed at any instant can resume and still
+//! produce final files byte-identical to an uninterrupted run.
+
+use crate::error::{Error, Result};
+use crate::studies::TrialOutput;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub id: String,
+    pub seed: u64,
+    pub replicate: u32,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<TrialOutput>,
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Open for appending; when `resume`, first read back the entries already
+    /// there. A torn last line (the process died mid-write) is cut off.
+    pub fn open(dir: &Path, resume: bool) -> Result<(Journal, Vec<JournalEntry>)> {
+        let path = dir.join(JOURNAL_FILE);
+        let ctx = |what: &str| format!("{what} {}", path.display());
+        let mut entries = Vec::new();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(ctx("cannot open journal"), e))?;
+        if resume {
+            let mut good_len = 0u64;
+            let mut reader = BufReader::new(&file);
+            let mut line = String::new();
+            let mut line_no = 0;
+            loop {
+                line.clear();
+                let n = reader
+                    .read_line(&mut line)
+                    .map_err(|e| Error::io(ctx("cannot read journal"), e))?;
+                if n == 0 {
+                    break;
+                }
+                line_no += 1;
+                let complete = line.ends_with('\n');
+                match serde_json::from_str::<JournalEntry>(line.trim_end()) {
+                    Ok(entry) if complete => {
+                        entries.push(entry);
+                        good_len += n as u64;
+                    }
+                    _ if !complete => break, // torn final write: drop it
+                    Ok(_) => unreachable!(),
+                    Err(e) => {
+                        return Err(Error::user(format!(
+                            "{}:{line_no}: corrupt journal line ({e}); rerun with --force to start over",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+            file.set_len(good_len)
+                .map_err(|e| Error::io(ctx("cannot truncate journal"), e))?;
+            file.seek(SeekFrom::End(0))
+                .map_err(|e| Error::io(ctx("cannot seek journal"), e))?;
+        } else {
+            file.set_len(0)
+                .map_err(|e| Error::io(ctx("cannot truncate journal"), e))?;
+        }
+        Ok((Journal { path, file }, entries))
+    }
+
+    /// Append one entry as a single write and flush it to the OS.
+    pub fn append(&mut self, entry: &JournalEntry) -> Result<()> {
+        let mut line = serde_json::to_string(entry)
+            .map_err(|e| Error::Internal(format!("journal entry: {e}")))?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|_| self.file.flush())
+            .map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> JournalEntry {
+        JournalEntry {
+            id: id.into(),
+            seed: u64::MAX,
+            replicate: 0,
+            status: Status::Ok,
+            error: None,
+            output: Some(TrialOutput::default()),
+        }
+    }
+
+    #[test]
+    fn resume_drops_a_torn_last_line() {
+        let dir = tempdir();
+        {
+            let (mut j, _) = Journal::open(&dir, false).unwrap();
+            j.append(&entry("a")).unwrap();
+            j.append(&entry("b")).unwrap();
+        }
+        let path = dir.join(JOURNAL_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"id\":\"c\",\"se");
+        std::fs::write(&path, text).unwrap();
+        let (mut j, entries) = Journal::open(&dir, true).unwrap();
+        assert_eq!(entries, vec![entry("a"), entry("b")]);
+        j.append(&entry("d")).unwrap();
+        let (_, entries) = Journal::open(&dir, true).unwrap();
+        assert_eq!(entries, vec![entry("a"), entry("b"), entry("d")]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("evoquant-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

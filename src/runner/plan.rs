@@ -1,0 +1,171 @@
+//! The expanded trial list of a manifest.
+
+use super::{derive_u64, digest};
+use crate::error::Result;
+use crate::manifest::Manifest;
+use crate::studies::ParamSet;
+use crate::value::format_float;
+
+/// One point of the sweep with its full parameters.
+pub struct PlannedPoint {
+    pub params: ParamSet,
+    /// Values of the swept keys, in [`Plan::swept_keys`] order.
+    pub swept: Vec<toml::Value>,
+    /// Canonical text of the kind and every resolved parameter.
+    pub canonical: String,
+}
+
+/// One trial: a point and a replicate.
+#[derive(Clone, Debug)]
+pub struct Trial {
+    /// Position in trial order (points in sweep order, replicates innermost).
+    pub index: usize,
+    pub point: usize,
+    pub replicate: u32,
+    pub id: String,
+    pub seed: u64,
+}
+
+pub struct Plan {
+    pub manifest: Manifest,
+    pub swept_keys: Vec<String>,
+    pub base: ParamSet,
+    pub points: Vec<PlannedPoint>,
+    pub trials: Vec<Trial>,
+}
+
+/// Canonical text of a parameter value: typed (strings quoted, floats with a
+/// decimal point) so `4` and `4.0` and `"4"` never collide.
+pub fn canonical_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => format_float(*f),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(canonical_value).collect();
+            format!("[{}]", items.join(","))
+        }
+        toml::Value::Table(t) => {
+            let items: Vec<String> = t
+                .iter()
+                .map(|(k, v)| format!("{k}={}", canonical_value(v)))
+                .collect();
+            format!("{{{}}}", items.join(","))
+        }
+    }
+}
+
+/// A parameter value as a CSV cell: strings bare, the rest canonical.
+pub fn display_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => canonical_value(other),
+    }
+}
+
+fn canonical_params(kind: &str, params: &ParamSet) -> String {
+    let mut s = format!("kind={kind}");
+    for (k, v) in params {
+        s.push(';');
+        s.push_str(k);
+        s.push('=');
+        s.push_str(&canonical_value(v));
+    }
+    s
+}
+
+impl Trial {
+    fn new(index: usize, point: usize, canonical: &str, base_seed: u64, replicate: u32) -> Trial {
+        let rep = replicate.to_string();
+        let d = digest(&["trial", canonical, &rep]);
+        let id = d[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let seed = derive_u64(&["seed", &base_seed.to_string(), canonical, &rep]);
+        Trial {
+            index,
+            point,
+            replicate,
+            id,
+            seed,
+        }
+    }
+}
+
+impl Plan {
+    pub fn new(manifest: Manifest) -> Result<Plan> {
+        let swept_keys = manifest.swept_keys();
+        let base = manifest.base_params();
+        let kind = manifest.study.kind();
+        let points: Vec<PlannedPoint> = manifest
+            .points()?
+            .into_iter()
+            .map(|p| {
+                let params = manifest.point_params(&base, &p);
+                let swept = swept_keys
+                    .iter()
+                    .map(|k| params[k.as_str()].clone())
+                    .collect();
+                let canonical = canonical_params(kind, &params);
+                PlannedPoint {
+                    params,
+                    swept,
+                    canonical,
+                }
+            })
+            .collect();
+        let mut trials = Vec::with_capacity(points.len() * manifest.replicates as usize);
+        for (pi, point) in points.iter().enumerate() {
+            for r in 0..manifest.replicates {
+                trials.push(Trial::new(
+                    trials.len(),
+                    pi,
+                    &point.canonical,
+                    manifest.base_seed,
+                    r,
+                ));
+            }
+        }
+        Ok(Plan {
+            manifest,
+            swept_keys,
+            base,
+            points,
+            trials,
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.manifest.study.kind()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_values_are_typed() {
+        let int = toml::Value::Integer(4);
+        let float = toml::Value::Float(4.0);
+        let text = toml::Value::String("4".into());
+        let set: std::collections::BTreeSet<String> = [&int, &float, &text]
+            .iter()
+            .map(|v| canonical_value(v))
+            .collect();
+        assert_eq!(set.len(), 3);
+        assert_eq!(display_value(&text), "4");
+    }
+
+    #[test]
+    fn id_and_seed_depend_on_content_not_position() {
+        let a = Trial::new(0, 0, "kind=x;a=1", 42, 0);
+        let b = Trial::new(7, 3, "kind=x;a=1", 42, 0);
+        assert_eq!((a.id.clone(), a.seed), (b.id, b.seed));
+        let c = Trial::new(0, 0, "kind=x;a=1", 42, 1);
+        assert_ne!(a.id, c.id);
+        let d = Trial::new(0, 0, "kind=x;a=1", 43, 0);
+        assert_eq!(a.id, d.id);
+        assert_ne!(a.seed, d.seed);
+    }
+}

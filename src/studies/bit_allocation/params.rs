@@ -1,0 +1,342 @@
+//! Parameters of the bit-allocation study and their validation.
+
+use super::heuristic::Ladder;
+use crate::models::{Inventory, Precision, Split};
+use crate::studies::{CheckContext, ParamDoc, ParamIssue, ParamType};
+use serde::{Deserialize, Serialize};
+
+/// Where each split's layers come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DataParams {
+    pub train: String,
+    pub valid: String,
+    pub test: String,
+}
+
+impl Default for DataParams {
+    fn default() -> Self {
+        DataParams {
+            train: BUILTIN.into(),
+            valid: BUILTIN.into(),
+            test: BUILTIN.into(),
+        }
+    }
+}
+
+/// The sentinel for "use the built-in generator".
+pub const BUILTIN: &str = "builtin";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    pub threshold: f64,
+    pub precisions: Vec<String>,
+    pub population: usize,
+    pub generations: usize,
+    pub mutation_rate: f64,
+    pub crossover_rate: f64,
+    pub tournament_size: usize,
+    pub elitism: usize,
+    pub frontier_points: usize,
+    pub data: DataParams,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            threshold: 0.95,
+            precisions: Precision::ALL.map(|p| p.name().to_string()).to_vec(),
+            population: 24,
+            generations: 30,
+            mutation_rate: 0.2,
+            crossover_rate: 0.7,
+            tournament_size: 3,
+            elitism: 2,
+            frontier_points: 24,
+            data: DataParams::default(),
+        }
+    }
+}
+
+pub fn docs() -> Vec<ParamDoc> {
+    use ParamType::*;
+    vec![
+        ParamDoc::new(
+            "threshold",
+            Float,
+            "accuracy retention the fitness cliff and the exact optimum require, in (0, 1)",
+        ),
+        ParamDoc::new(
+            "precisions",
+            StrList,
+            "precisions a layer may use (INT2 INT3 INT4 INT6 INT8 FP16 FP32); the widest is the protected one",
+        ),
+        ParamDoc::new("population", Int, "heuristic genomes per generation (≥ 2)"),
+        ParamDoc::new("generations", Int, "generations of evolution (≥ 1)"),
+        ParamDoc::new(
+            "mutation_rate",
+            Float,
+            "probability each gene is mutated, in [0, 1]",
+        ),
+        ParamDoc::new(
+            "crossover_rate",
+            Float,
+            "probability a child has two parents, in [0, 1]",
+        ),
+        ParamDoc::new("tournament_size", Int, "entrants per tournament (≥ 1)"),
+        ParamDoc::new(
+            "elitism",
+            Int,
+            "best genomes copied unchanged to the next generation (< population)",
+        ),
+        ParamDoc::new(
+            "frontier_points",
+            Int,
+            "accuracy targets of the exact frontier per dataset, besides the threshold (0–200)",
+        ),
+        ParamDoc::new(
+            "data.train",
+            Path,
+            "TRAIN layers: `builtin` (LLaMA-7B-like, seed 42) or a JSON inventory file",
+        ),
+        ParamDoc::new(
+            "data.valid",
+            Path,
+            "VALID layers: `builtin` (GPT-2-medium-like, seed 123) or a JSON inventory file",
+        ),
+        ParamDoc::new(
+            "data.test",
+            Path,
+            "TEST layers: `builtin` (ResNet-50-like, seed 456) or a JSON inventory file",
+        ),
+    ]
+}
+
+impl Params {
+    /// The allowed precisions, sorted by bits, or the problem with them.
+    pub fn allowed(&self) -> Result<Vec<Precision>, String> {
+        if self.precisions.is_empty() {
+            return Err(format!(
+                "needs at least one precision (known: {})",
+                Precision::names()
+            ));
+        }
+        let mut out = Vec::new();
+        for name in &self.precisions {
+            let p = Precision::parse(name).ok_or_else(|| {
+                format!("unknown precision `{name}` (known: {})", Precision::names())
+            })?;
+            if out.contains(&p) {
+                return Err(format!("precision `{name}` is listed twice"));
+            }
+            out.push(p);
+        }
+        Ok(Ladder::new(&out).allowed)
+    }
+
+    /// The three inventories, in split order; errors are keyed by parameter.
+    pub fn load(
+        &self,
+        resolve: &dyn Fn(&str) -> std::path::PathBuf,
+    ) -> Result<[Inventory; 3], ParamIssue> {
+        let one = |split: Split, value: &str| -> Result<Inventory, ParamIssue> {
+            if value == BUILTIN {
+                Ok(split.builtin())
+            } else {
+                Inventory::load(&resolve(value))
+                    .map_err(|e| ParamIssue::new(format!("data.{}", split.name()), e.to_string()))
+            }
+        };
+        Ok([
+            one(Split::Train, &self.data.train)?,
+            one(Split::Valid, &self.data.valid)?,
+            one(Split::Test, &self.data.test)?,
+        ])
+    }
+
+    pub fn validate(&self, ctx: &CheckContext) -> Vec<ParamIssue> {
+        let mut issues = Vec::new();
+        let mut bad = |key: &str, msg: String| issues.push(ParamIssue::new(key, msg));
+        let t = self.threshold;
+        if !(t > 0.0 && t < 1.0) {
+            bad(
+                "threshold",
+                format!("must be strictly between 0 and 1, got {t}"),
+            );
+        }
+        let allowed = self.allowed();
+        if let Err(msg) = &allowed {
+            bad("precisions", msg.clone());
+        }
+        if self.population < 2 {
+            bad(
+                "population",
+                format!("must be at least 2, got {}", self.population),
+            );
+        }
+        if self.generations < 1 {
+            bad("generations", "must be at least 1".into());
+        }
+        for (key, rate) in [
+            ("mutation_rate", self.mutation_rate),
+            ("crossover_rate", self.crossover_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                bad(key, format!("must be in [0, 1], got {rate}"));
+            }
+        }
+        if self.tournament_size < 1 {
+            bad("tournament_size", "must be at least 1".into());
+        }
+        if self.elitism >= self.population.max(1) {
+            bad(
+                "elitism",
+                format!(
+                    "must be less than population ({}), got {}",
+                    self.population, self.elitism
+                ),
+            );
+        }
+        if self.frontier_points > 200 {
+            bad(
+                "frontier_points",
+                format!("at most 200, got {}", self.frontier_points),
+            );
+        }
+        let data = self.load(&|p| ctx.resolve(p));
+        match (&data, &allowed) {
+            (Err(issue), _) => issues.push(issue.clone()),
+            (Ok(invs), Ok(allowed)) if t > 0.0 && t < 1.0 => {
+                // Reject a threshold no allocation can reach before running.
+                for inv in invs {
+                    let best: Vec<Precision> = inv
+                        .layers
+                        .iter()
+                        .map(|l| {
+                            *allowed
+                                .iter()
+                                .max_by(|a, b| {
+                                    l.loss_at(**b).total_cmp(&l.loss_at(**a)).then(a.cmp(b))
+                                })
+                                .expect("non-empty")
+                        })
+                        .collect();
+                    let e = crate::models::evaluate(inv, &best);
+                    if !e.meets(t) {
+                        issues.push(ParamIssue::new(
+                            "threshold",
+                            format!(
+                                "unreachable on `{}`: the most accurate allocation over {:?} keeps only {:.4}",
+                                inv.name,
+                                allowed.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                                e.accuracy
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        issues
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn check(p: &Params) -> Vec<ParamIssue> {
+        p.validate(&CheckContext {
+            base_dir: Path::new("."),
+        })
+    }
+
+    fn keys(p: &Params) -> Vec<String> {
+        check(p).into_iter().map(|i| i.key).collect()
+    }
+
+    #[test]
+    fn defaults_pass_and_bad_values_name_their_key() {
+        assert!(check(&Params::default()).is_empty());
+        for t in [0.0, 1.0, -0.5, f64::NAN] {
+            let p = Params {
+                threshold: t,
+                ..Params::default()
+            };
+            assert_eq!(keys(&p), ["threshold"], "{t}");
+        }
+        for list in [
+            vec![],
+            vec!["INT5".to_string()],
+            vec!["INT8".into(), "int8".into()],
+        ] {
+            let p = Params {
+                precisions: list,
+                ..Params::default()
+            };
+            assert_eq!(keys(&p), ["precisions"]);
+        }
+        let p = Params {
+            elitism: 24,
+            ..Params::default()
+        };
+        assert_eq!(keys(&p), ["elitism"]);
+    }
+
+    #[test]
+    fn unreachable_threshold_and_missing_files_are_rejected() {
+        let p = Params {
+            precisions: vec!["INT2".into()],
+            ..Params::default()
+        };
+        let issues = check(&p);
+        assert!(issues.iter().all(|i| i.key == "threshold"), "{issues:?}");
+        assert!(issues[0].message.contains("unreachable"));
+        let p = Params {
+            data: DataParams {
+                test: "no/such/file.json".into(),
+                ..DataParams::default()
+            },
+            ..Params::default()
+        };
+        let issues = check(&p);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "data.test");
+        assert!(issues[0].message.contains("no/such/file.json"));
+    }
+
+    #[test]
+    fn data_files_load_exactly_and_bad_ones_are_located() {
+        let dir = std::env::temp_dir().join(format!("evoquant-bitalloc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let test = Split::Test.builtin();
+        test.save(&dir.join("test.json")).unwrap();
+        let bad = test
+            .to_json_pretty()
+            .replacen("\"params\": 9408", "\"params\": -9408", 1);
+        std::fs::write(dir.join("bad.json"), &bad).unwrap();
+        let ctx = CheckContext { base_dir: &dir };
+        let mut p = Params::default();
+        p.data.test = "test.json".into();
+        assert!(p.validate(&ctx).is_empty());
+        let loaded = p.load(&|f| ctx.resolve(f)).unwrap();
+        assert!(
+            loaded[2] == test,
+            "file data must equal the built-in data bit for bit"
+        );
+        p.data.test = "bad.json".into();
+        let issues = p.validate(&ctx);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        let line = bad.lines().position(|l| l.contains("-9408")).unwrap() + 1;
+        assert_eq!(issues[0].key, "data.test");
+        assert!(
+            issues[0].message.contains(&format!("bad.json:{line}:"))
+                && issues[0].message.contains("non-negative count, got -9408"),
+            "{}",
+            issues[0].message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

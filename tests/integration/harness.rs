@@ -1,0 +1,163 @@
+//! A small fluent helper for running the `evoquant` binary in tests.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub fn evoquant() -> Cmd {
+    Cmd {
+        args: Vec::new(),
+        cwd: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    }
+}
+
+pub struct Cmd {
+    args: Vec<OsString>,
+    cwd: PathBuf,
+}
+
+impl Cmd {
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(items.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn run(self) -> Outcome {
+        let out = Command::new(env!("CARGO_BIN_EXE_evoquant"))
+            .args(&self.args)
+            .current_dir(&self.cwd)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("spawn evoquant");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: self.args,
+        }
+    }
+}
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    args: Vec<OsString>,
+}
+
+impl Outcome {
+    fn context(&self) -> String {
+        format!(
+            "evoquant {:?}\n--- exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, expected, "{}", self.context());
+        self
+    }
+
+    pub fn success(&self) -> &Self {
+        self.code(0)
+    }
+
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.context()
+        );
+        self
+    }
+
+    /// User errors never show a panic or a backtrace.
+    pub fn no_panic(&self) -> &Self {
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("backtrace"),
+            "{}",
+            self.context()
+        );
+        self
+    }
+}
+
+/// A scratch folder removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("evoquant-test-{}-{label}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).expect("write file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Every file under `dir` except run.json and the journal (which may
+/// legitimately differ), as (relative path, bytes), sorted.
+pub fn deterministic_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                if rel != "run.json" && rel != "journal.jsonl" {
+                    out.push((rel, std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

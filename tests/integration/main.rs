@@ -1,0 +1,8 @@
+//! The one integration-test binary: the CLI as a user runs it, one module per area.
+
+mod data;
+mod harness;
+mod manifest_errors;
+mod quantize;
+mod runner;
+mod snapshots;
