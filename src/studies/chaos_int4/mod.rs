@@ -202,7 +202,9 @@ impl Study for ChaosInt4 {
             &mut out,
         )?;
         out.table(generations);
-        out.document("champion", doc);
+        if p.record_champion {
+            out.document("champion", doc);
+        }
         Ok(out)
     }
 }
