@@ -66,3 +66,48 @@ fn no_orphan_snapshots() {
         }
     }
 }
+
+/// `check` passes on the committed snapshots, exits 1 with a diff on drift,
+/// and `--update` repairs them.
+#[test]
+fn check_detects_drift_and_update_repairs_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = TempDir::new("check");
+    let snaps = dir.join("snaps");
+    std::fs::create_dir_all(&snaps).unwrap();
+    let stem = "bit_alloc_thresholds";
+    for e in std::fs::read_dir(root.join("snapshots")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with(&format!("{stem}__")) {
+            std::fs::copy(&p, snaps.join(&name)).unwrap();
+        }
+    }
+    let manifest = root.join(format!("experiments/{stem}.toml"));
+    let check = || {
+        evoquant()
+            .arg("check")
+            .arg(&manifest)
+            .arg("--snapshots")
+            .arg(&snaps)
+            .run()
+    };
+    check().success().stdout_has(&format!("ok: {stem}"));
+
+    let summary = snaps.join(format!("{stem}__summary.csv.snap"));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let tampered = text.replacen("0.9,", "0.91,", 1);
+    assert_ne!(text, tampered);
+    std::fs::write(&summary, tampered).unwrap();
+    check().code(1).stdout_has("DRIFT").stdout_has("(snapshot)");
+
+    evoquant()
+        .arg("check")
+        .arg(&manifest)
+        .arg("--snapshots")
+        .arg(&snaps)
+        .arg("--update")
+        .run()
+        .success();
+    check().success();
+}
