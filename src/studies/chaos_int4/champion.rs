@@ -33,17 +33,28 @@ pub fn per_tensor_spec(bits: u32) -> QuantSpec {
     }
 }
 
-/// A packed tensor as JSON: signed codes (one per weight, row-major), the
-/// scales and zero points of its groups, and the dequantized weights.
+/// A packed tensor as JSON: signed codes (one per weight, row-major) and the
+/// scales and zero points of its groups (weight i of group g dequantizes to
+/// `(codes[i] − zero_points[g]) · scales[g]`), plus its true byte size.
 fn quantized_form(t: &QuantizedTensor) -> serde_json::Value {
     let codes: Vec<i32> = (0..t.numel()).map(|i| t.code(i)).collect();
     json!({
         "codes": codes,
-        "scales": t.scales(),
+        "scales": short(t.scales()),
         "zero_points": t.zero_points(),
-        "dequantized": t.dequantize(),
         "bytes": t.size_bytes(),
     })
+}
+
+/// f32s as the shortest decimals that round-trip *as f32* (JSON would
+/// otherwise print each widened to f64 with ~17 digits).
+fn short(xs: &[f32]) -> Vec<serde_json::Value> {
+    xs.iter()
+        .map(|x| {
+            serde_json::Number::from_f64(x.to_string().parse::<f64>().unwrap_or(f64::NAN))
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)
+        })
+        .collect()
 }
 
 /// Evaluate `champion` and record every metric into `out`; returns the
@@ -120,8 +131,8 @@ pub fn evaluate(
             json!({
                 "index": i,
                 "shape": l.weight_shape(),
-                "weights": &champion[l.weights.clone()],
-                "bias": &champion[l.bias.clone()],
+                "weights": short(&champion[l.weights.clone()]),
+                "bias": short(&champion[l.bias.clone()]),
                 "per_tensor": quantized_form(&per_tensor.tensors[i]),
                 "block": quantized_form(&block.tensors[i]),
             })

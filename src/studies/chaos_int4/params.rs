@@ -27,6 +27,7 @@ pub struct Params {
     pub init_sigma: f64,
     pub hidden: Vec<usize>,
     pub quantization_aware: bool,
+    pub record_champion: bool,
     pub train_episodes: usize,
     pub eval_episodes: usize,
     pub arena: ArenaParams,
@@ -69,6 +70,7 @@ impl Default for Params {
             init_sigma: 0.5,
             hidden: vec![8],
             quantization_aware: false,
+            record_champion: true,
             train_episodes: 4,
             eval_episodes: 8,
             arena: ArenaParams::default(),
@@ -192,6 +194,11 @@ pub fn docs() -> Vec<ParamDoc> {
             "quantization_aware",
             Bool,
             "Evolve on the quantized network: training fitness is measured after fake-quantizing the weights block-wise at quant.bits / quant.block_size.",
+        ),
+        ParamDoc::new(
+            "record_champion",
+            Bool,
+            "Return the champion.json document (weights and quantized form); large sweeps may turn it off.",
         ),
         ParamDoc::new(
             "train_episodes",
