@@ -36,6 +36,8 @@ impl From<FormatArg> for FileFormat {
 pub enum SchemeArg {
     Symmetric,
     Asymmetric,
+    /// The chaos-evolve document's formula: range not widened to 0, zero point clipped.
+    AsymmetricClipped,
     PowerOfTwo,
 }
 
@@ -120,6 +122,7 @@ impl QuantizeArgs {
                 scheme: match self.scheme {
                     SchemeArg::Symmetric => Scheme::Symmetric,
                     SchemeArg::Asymmetric => Scheme::Asymmetric,
+                    SchemeArg::AsymmetricClipped => Scheme::AsymmetricClipped,
                     SchemeArg::PowerOfTwo => Scheme::PowerOfTwo,
                 },
                 granularity: match self.granularity {

@@ -9,7 +9,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::kernel::{kernel_for_range, round_even_small};
-use super::spec::{QuantSpec, qrange};
+use super::spec::{QuantSpec, Scheme, qrange};
 
 const L: usize = 8;
 const G: usize = 4;
@@ -93,9 +93,17 @@ pub(crate) fn eight_blocks(xs: &[f32], spec: &QuantSpec) -> Option<Lanes> {
         zpf: [0f32; L],
         u: [[0u32; L]; G],
     };
+    // The standard scheme widens each range to include 0 (see `kernel_for_range`).
+    let widen = spec.scheme == Scheme::Asymmetric;
+    let (mut wlo, mut whi) = (lo, hi);
     let mut normal = true;
     for j in 0..L {
-        out.s[j] = (hi[j] - lo[j]) / levels;
+        normal &= hi[j] > lo[j];
+        if widen {
+            wlo[j] = if wlo[j] > 0.0 { 0.0 } else { wlo[j] };
+            whi[j] = if whi[j] < 0.0 { 0.0 } else { whi[j] };
+        }
+        out.s[j] = (whi[j] - wlo[j]) / levels;
         normal &= out.s[j] >= f32::MIN_POSITIVE && out.s[j] <= f32::MAX;
     }
     if !normal {
@@ -111,7 +119,7 @@ pub(crate) fn eight_blocks(xs: &[f32], spec: &QuantSpec) -> Option<Lanes> {
         return Some(out);
     }
     for j in 0..L {
-        let z = -lo[j] / out.s[j];
+        let z = -wlo[j] / out.s[j];
         let z = if z < -131_072.0 { -131_072.0 } else { z };
         let z = if z > 131_072.0 { 131_072.0 } else { z };
         let q = round_even_small(z) + qminf;
@@ -136,9 +144,9 @@ pub(crate) fn eight_blocks(xs: &[f32], spec: &QuantSpec) -> Option<Lanes> {
 
 /// Whether `eight_blocks` applies to groups of `g` under `spec`.
 pub(crate) fn applies(g: usize, spec: &QuantSpec) -> bool {
-    use super::spec::{Calibration, ScaleDtype, Scheme};
+    use super::spec::{Calibration, ScaleDtype};
     g == G
-        && spec.scheme == Scheme::Asymmetric
+        && spec.scheme.has_zero_point()
         && spec.calibration == Calibration::MinMax
         && spec.scale_dtype == ScaleDtype::F32
 }
@@ -159,8 +167,10 @@ mod tests {
     proptest! {
         #[test]
         fn matches_the_scalar_kernel(bits in 1u8..=16, mag in prop::sample::select(vec![1e-30f32, 1e-3, 1.0, 1e6, 1e30]),
-                                     raw in prop::collection::vec(-1.0f32..1.0, 32), consts in any::<u8>()) {
-            let mut xs: Vec<f32> = raw.iter().map(|v| v * mag).collect();
+                                     raw in prop::collection::vec(-1.0f32..1.0, 32), consts in any::<u8>(),
+                                     shift in prop::sample::select(vec![0.0f32, 0.9, -0.9]), clipped in any::<bool>()) {
+            // Shifted blocks lie on one side of zero, where the two schemes differ.
+            let mut xs: Vec<f32> = raw.iter().map(|v| (v + shift) * mag).collect();
             // Make some blocks constant to exercise the fallback.
             for j in 0..8 {
                 if consts & (1 << j) != 0 {
@@ -168,7 +178,8 @@ mod tests {
                     xs[j * 4..j * 4 + 4].fill(c);
                 }
             }
-            let spec = QuantSpec { bits, ..QuantSpec::chaos_int4(4) };
+            let scheme = if clipped { Scheme::AsymmetricClipped } else { Scheme::Asymmetric };
+            let spec = QuantSpec { bits, scheme, ..QuantSpec::chaos_int4(4) };
             let lanes = eight_blocks(&xs, &spec).unwrap();
             let mut u = [0u16; 32];
             lanes.write_codes(&mut u);

@@ -112,7 +112,7 @@ fn percentile_range(samples: &[f32], scheme: Scheme, p: f32) -> (f32, f32) {
     let p = f64::from(p.clamp(50.0, 100.0));
     let mut v: Vec<f32> = samples.to_vec();
     match scheme {
-        Scheme::Asymmetric => {
+        Scheme::Asymmetric | Scheme::AsymmetricClipped => {
             v.sort_unstable_by(f32::total_cmp);
             (quantile(&v, 100.0 - p), quantile(&v, p))
         }

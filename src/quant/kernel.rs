@@ -138,9 +138,11 @@ fn pow2_ceil(s: f32) -> f32 {
 
 /// Scale and zero point for a clipping range [lo, hi].
 ///
-/// Asymmetric: scale = (hi − lo)/(2^b − 1), zp = clip(round(−lo/scale) + qmin).
-/// At b = 4 this is the chaos-evolve document's formula. A constant range gets
-/// scale = |value| (or 1 for zero) so its value reconstructs exactly.
+/// Asymmetric: the range is widened to include 0, scale = (hi − lo)/(2^b − 1),
+/// zp = round(−lo/scale) + qmin (always within the code range).
+/// AsymmetricClipped: the same without widening and with zp clipped to the
+/// code range — at b = 4 the chaos-evolve document's formula. A constant
+/// range gets scale = |value| (or 1 for zero) so its value reconstructs exactly.
 #[inline]
 pub(crate) fn kernel_for_range(
     lo: f32,
@@ -151,14 +153,20 @@ pub(crate) fn kernel_for_range(
 ) -> Kernel {
     let (qmin, qmax) = qrange(bits);
     match scheme {
-        Scheme::Asymmetric => {
+        Scheme::Asymmetric | Scheme::AsymmetricClipped => {
+            let constant = hi == lo;
+            let (lo, hi) = if scheme == Scheme::Asymmetric {
+                (lo.min(0.0), hi.max(0.0))
+            } else {
+                (lo, hi)
+            };
             let levels = ((1u32 << bits) - 1) as f32;
             let mut s = (hi - lo) / levels;
             if !s.is_finite() {
                 // hi − lo overflowed: divide first.
                 s = hi / levels - lo / levels;
             }
-            if s == 0.0 {
+            if constant || s == 0.0 {
                 // All values equal: any scale that hits the value exactly.
                 let m = hi.abs().max(lo.abs());
                 s = if m > 0.0 { m } else { 1.0 };
@@ -197,7 +205,7 @@ impl AffineParams {
     /// Parameters for the clipping range [lo, hi] (see `calibrate_range`).
     /// `bits` is clamped to 1..=16 (2..=16 for symmetric schemes).
     pub fn from_range(lo: f32, hi: f32, bits: u8, scheme: Scheme) -> AffineParams {
-        let min_bits = if scheme == Scheme::Asymmetric { 1 } else { 2 };
+        let min_bits = if scheme.has_zero_point() { 1 } else { 2 };
         let bits = bits.clamp(min_bits, 16);
         let k = kernel_for_range(lo, hi, bits, scheme, ScaleDtype::F32);
         AffineParams {
@@ -257,8 +265,10 @@ mod tests {
     fn constant_ranges_reconstruct_exactly() {
         for bits in [1u8, 2, 4, 8, 16] {
             for c in [3.7f32, -0.02, 0.0, 1e-30, -1e30] {
-                let k = kernel_for_range(c, c, bits, Scheme::Asymmetric, ScaleDtype::F32);
-                assert_eq!(k.fake(c), c, "bits {bits} value {c}");
+                for scheme in [Scheme::Asymmetric, Scheme::AsymmetricClipped] {
+                    let k = kernel_for_range(c, c, bits, scheme, ScaleDtype::F32);
+                    assert_eq!(k.fake(c), c, "{scheme:?} bits {bits} value {c}");
+                }
             }
         }
         for c in [3.7f32, -0.02, 0.0] {

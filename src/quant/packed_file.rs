@@ -82,7 +82,7 @@ pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
     let codes = take(&mut rest, code_len)?;
     let sb = h.spec.scale_dtype.bytes();
     let zb = zero_point_bytes(h.spec.bits);
-    let asym = h.spec.scheme == super::spec::Scheme::Asymmetric;
+    let asym = h.spec.scheme.has_zero_point();
     // n_groups · (sb + zb·asym) must equal what is left.
     let per_group = sb + if asym { zb } else { 0 };
     if rest.len() % per_group != 0 {
@@ -123,7 +123,11 @@ mod tests {
     fn roundtrip_and_size_accounting() {
         let w: Vec<f32> = (0..60).map(|i| (i as f32 * 0.3).cos() * 2.0).collect();
         for bits in [2u8, 4, 8, 12] {
-            for scheme in [Scheme::Asymmetric, Scheme::Symmetric] {
+            for scheme in [
+                Scheme::Asymmetric,
+                Scheme::AsymmetricClipped,
+                Scheme::Symmetric,
+            ] {
                 for scale_dtype in [ScaleDtype::F16, ScaleDtype::F32] {
                     let spec = QuantSpec {
                         bits,

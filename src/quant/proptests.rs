@@ -8,6 +8,7 @@ fn scheme() -> impl Strategy<Value = Scheme> {
     prop_oneof![
         Just(Scheme::Symmetric),
         Just(Scheme::Asymmetric),
+        Just(Scheme::AsymmetricClipped),
         Just(Scheme::PowerOfTwo)
     ]
 }
@@ -119,6 +120,25 @@ proptest! {
         });
     }
 
+    /// The standard asymmetric scheme with min-max ranges never clips: every
+    /// value lands within half a step of its group's scale (regression for
+    /// groups lying on one side of zero).
+    #[test]
+    fn standard_asymmetric_min_max_never_clips((r, c, w) in tensor(5.0), shift in -6.0f32..6.0, bits in 1u8..=12, granularity in granularity(), group in 1usize..12) {
+        let w: Vec<f32> = w.iter().map(|x| x + shift).collect();
+        let s = spec(bits, Scheme::Asymmetric, granularity, group, ScaleDtype::F32);
+        let q = QuantizedTensor::quantize(&w, &[r, c], &s).unwrap();
+        let d = q.dequantize();
+        let l = Layout::new(&[r, c], w.len(), &s).unwrap();
+        l.for_segments(0, w.len(), |g, a, e| {
+            let sc = q.scales()[g];
+            for i in a..e {
+                assert!((d[i] - w[i]).abs() <= 0.5 * sc * (1.0 + 1e-4) + w[i].abs() * 1e-6,
+                    "value {} -> {} with scale {sc}", w[i], d[i]);
+            }
+        });
+    }
+
     /// Constant, zero, tiny and huge tensors give finite results, and constants
     /// reconstruct exactly under the asymmetric scheme with f32 scales.
     #[test]
@@ -136,7 +156,7 @@ proptest! {
         let s = spec(bits, scheme, granularity, group, dtype);
         let d = QuantizedTensor::quantize(&w, &[n], &s).unwrap().dequantize();
         prop_assert!(d.iter().all(|x| x.is_finite()));
-        if kind <= 1 && scheme == Scheme::Asymmetric && dtype == ScaleDtype::F32 {
+        if kind <= 1 && scheme.has_zero_point() && dtype == ScaleDtype::F32 {
             prop_assert_eq!(&d, &w);
         }
         let m = error_metrics(&w, &d);

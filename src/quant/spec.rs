@@ -11,8 +11,16 @@ use serde::{Deserialize, Serialize};
 pub enum Scheme {
     /// Zero maps to code 0; scale = max|w| / qmax.
     Symmetric,
-    /// Affine with a zero point; scale = (max − min) / (2^bits − 1).
+    /// Affine with a zero point; scale = (max − min) / (2^bits − 1) over the
+    /// range widened to include 0 (the PyTorch/TFLite convention), so 0 is
+    /// exactly representable and the zero point always fits the code range.
     Asymmetric,
+    /// The chaos-evolve document's formula verbatim: the range is *not*
+    /// widened, zero_point = clip(round(−min/scale) + qmin). A group lying
+    /// entirely on one side of zero clips its zero point and loses part of
+    /// its range (block [1, 2, 3, 4] reconstructs as [1, 2, 3, 3]); kept so
+    /// the document's quantizer can be measured against the standard one.
+    AsymmetricClipped,
     /// Symmetric with the scale rounded up to a power of two (shift-only hardware).
     PowerOfTwo,
 }
@@ -51,6 +59,13 @@ pub enum Calibration {
 pub enum ScaleDtype {
     F16,
     F32,
+}
+
+impl Scheme {
+    /// Whether groups carry a zero point (the affine schemes).
+    pub fn has_zero_point(self) -> bool {
+        matches!(self, Scheme::Asymmetric | Scheme::AsymmetricClipped)
+    }
 }
 
 impl ScaleDtype {
@@ -97,12 +112,13 @@ pub enum QuantError {
 }
 
 impl QuantSpec {
-    /// The chaos-evolve document's quantizer: asymmetric signed INT4 over
+    /// The chaos-evolve document's quantizer: its asymmetric formula (zero
+    /// point clipped, see [`Scheme::AsymmetricClipped`]), signed INT4 over
     /// contiguous blocks, min-max range, f32 scales.
     pub fn chaos_int4(block_size: usize) -> QuantSpec {
         QuantSpec {
             bits: 4,
-            scheme: Scheme::Asymmetric,
+            scheme: Scheme::AsymmetricClipped,
             granularity: Granularity::Block,
             group_size: block_size,
             calibration: Calibration::MinMax,
@@ -115,7 +131,7 @@ impl QuantSpec {
         if !(1..=16).contains(&self.bits) {
             return Err(format!("bits must be in 1..=16, got {}", self.bits));
         }
-        if self.bits < 2 && self.scheme != Scheme::Asymmetric {
+        if self.bits < 2 && !self.scheme.has_zero_point() {
             return Err(format!(
                 "{:?} quantization needs at least 2 bits (1 bit leaves no positive code); use asymmetric",
                 self.scheme

@@ -12,7 +12,7 @@ use super::calibrate::{calibrate_with, stats};
 use super::kernel::{Kernel, kernel_for_range};
 use super::layout::Layout;
 use super::pack::{pack, packed_len, unpack};
-use super::spec::{Calibration, QuantError, QuantSpec, Scheme};
+use super::spec::{Calibration, QuantError, QuantSpec};
 use rayon::prelude::*;
 
 /// Target values per parallel batch (a batch is never split inside a group).
@@ -153,7 +153,7 @@ impl QuantizedTensor {
         if !ok {
             return Err(non_finite(data));
         }
-        if spec.scheme != Scheme::Asymmetric {
+        if !spec.scheme.has_zero_point() {
             zps = Vec::new();
         }
         Ok(QuantizedTensor {
@@ -176,7 +176,7 @@ impl QuantizedTensor {
         let numel: usize = shape.iter().product();
         let l = Layout::new(&shape, numel, &spec)?;
         let (qmin, qmax) = spec.qrange();
-        let want_zp = if spec.scheme == Scheme::Asymmetric {
+        let want_zp = if spec.scheme.has_zero_point() {
             l.n_groups()
         } else {
             0
@@ -443,7 +443,7 @@ pub fn fake_quantize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::spec::{Granularity, ScaleDtype};
+    use crate::quant::spec::{Granularity, ScaleDtype, Scheme};
 
     /// The chaos-evolve formula written out literally, on values checked by hand.
     #[test]
@@ -497,6 +497,44 @@ mod tests {
         assert_eq!(q.size_bytes(), 5 + 12 + 3);
     }
 
+    /// Regression: blocks that exclude zero used to clip their zero point and
+    /// collapse ([0.5, 0.55, 0.6, 0.58] all became one value). The standard
+    /// scheme widens the range to 0 and keeps every value within half a step.
+    #[test]
+    fn one_signed_blocks_keep_their_range_under_the_standard_scheme() {
+        let w = [
+            0.5f32, 0.55, 0.6, 0.58, 1.0, 2.0, 3.0, 4.0, -4.0, -3.0, -2.0, -1.5,
+        ];
+        let spec = QuantSpec {
+            scheme: Scheme::Asymmetric,
+            ..QuantSpec::chaos_int4(4)
+        };
+        let q = QuantizedTensor::quantize(&w, &[12], &spec).unwrap();
+        let d = q.dequantize();
+        for (g, blk) in w.chunks(4).enumerate() {
+            let s = q.scales()[g];
+            for (i, &x) in blk.iter().enumerate() {
+                let y = d[g * 4 + i];
+                assert!(
+                    (x - y).abs() <= 0.5 * s * (1.0 + 1e-6),
+                    "{x} -> {y}, scale {s}"
+                );
+            }
+            // Zero is a code of every block.
+            let zp = q.zero_points()[g];
+            assert!((-8..=7).contains(&zp));
+        }
+        assert_eq!(q.scales()[1], 4.0 / 15.0);
+        assert_eq!(q.zero_points()[1], -8);
+        assert_eq!(q.zero_points()[2], 7);
+        let distinct: std::collections::BTreeSet<u32> =
+            d[..4].iter().map(|x| x.to_bits()).collect();
+        assert!(distinct.len() >= 3, "{:?}", &d[..4]);
+        // The document's formula on the same data keeps its known defect.
+        let doc = QuantizedTensor::quantize(&w, &[12], &QuantSpec::chaos_int4(4)).unwrap();
+        assert_eq!(doc.dequantize()[4..8], [1.0, 2.0, 3.0, 3.0]);
+    }
+
     #[test]
     fn block4_f32_costs_fourteen_bits_per_weight() {
         let w: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -507,8 +545,13 @@ mod tests {
     fn all_specs() -> Vec<QuantSpec> {
         let mut v = Vec::new();
         for bits in [1u8, 2, 3, 4, 6, 8, 12, 16] {
-            for scheme in [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo] {
-                if bits == 1 && scheme != Scheme::Asymmetric {
+            for scheme in [
+                Scheme::Symmetric,
+                Scheme::Asymmetric,
+                Scheme::AsymmetricClipped,
+                Scheme::PowerOfTwo,
+            ] {
+                if bits == 1 && !scheme.has_zero_point() {
                     continue;
                 }
                 for granularity in [

@@ -148,7 +148,10 @@ fn int_roundtrip_with_self_describing_header() {
     let q = evoquant::quant::QuantizedTensor::quantize(
         &w,
         &[8, 12],
-        &evoquant::quant::QuantSpec::chaos_int4(4),
+        &evoquant::quant::QuantSpec {
+            scheme: evoquant::quant::Scheme::Asymmetric,
+            ..evoquant::quant::QuantSpec::chaos_int4(4)
+        },
     )
     .unwrap();
     assert_eq!(data, q.dequantize());

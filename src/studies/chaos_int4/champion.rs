@@ -2,34 +2,38 @@
 //! method on the same held-out layouts, plus the outlier stress test.
 //!
 //! Metric names are stable across sweeps: the two headline methods are named
-//! by granularity (`per_tensor_*`, `block_*`, both at `quant.bits`, both
-//! asymmetric min-max with f32 scales, the Chaos-Evolve quantizer), and the
-//! extra widths of `quant.eval_bits` by width (`block_int<b>_*`).
+//! by granularity (`per_tensor_*`, `block_*`, both at `quant.bits` and
+//! `quant.scheme`, min-max with f32 scales), and the extra widths of
+//! `quant.eval_bits` by width (`block_int<b>_*`). With
+//! `quant.scheme = "asymmetric_clipped"` the block method is the Chaos-Evolve
+//! quantizer verbatim; `block_doc_*` always reports that quantizer (at
+//! `quant.bits` and `quant.block_size`) on the same champion.
 
 use super::Params;
 use super::episode::Driver;
 use super::heldout_fitness;
 use super::quantized::{QuantizedNet, concat_weights, fp32_weight_bytes, weight_mse};
 use crate::nn::MlpShape;
-use crate::quant::{Granularity, QuantSpec, QuantizedTensor, outlier_stress_test};
+use crate::quant::{Granularity, QuantSpec, QuantizedTensor, Scheme, outlier_stress_test};
 use crate::studies::{StudyError, TrialOutput, TrialRng};
 use serde_json::json;
 
-/// The block-wise spec of the study at `bits` (asymmetric, min-max, f32
-/// scales — `QuantSpec::chaos_int4` with the width and block size swapped in).
-pub fn block_spec(bits: u32, block_size: usize) -> QuantSpec {
+/// The block-wise spec of the study at `bits` (min-max, f32 scales —
+/// `QuantSpec::chaos_int4` with the width, scheme and block size swapped in).
+pub fn block_spec(bits: u32, scheme: Scheme, block_size: usize) -> QuantSpec {
     QuantSpec {
         bits: bits as u8,
+        scheme,
         ..QuantSpec::chaos_int4(block_size)
     }
 }
 
 /// Per-tensor counterpart of [`block_spec`]: one scale and zero point per
 /// weight matrix.
-pub fn per_tensor_spec(bits: u32) -> QuantSpec {
+pub fn per_tensor_spec(bits: u32, scheme: Scheme) -> QuantSpec {
     QuantSpec {
         granularity: Granularity::PerTensor,
-        ..block_spec(bits, 1)
+        ..block_spec(bits, scheme, 1)
     }
 }
 
@@ -99,14 +103,20 @@ pub fn evaluate(
         Ok(q)
     };
 
-    let pt_spec = per_tensor_spec(p.quant.bits);
-    let bl_spec = block_spec(p.quant.bits, p.quant.block_size);
+    let pt_spec = per_tensor_spec(p.quant.bits, p.quant.scheme);
+    let bl_spec = block_spec(p.quant.bits, p.quant.scheme, p.quant.block_size);
     let per_tensor = method("per_tensor", &pt_spec)?;
     let block = method("block", &bl_spec)?;
+    // The document's own formula on the same champion, so the comparison
+    // with the standard scheme is paired rather than across agents.
+    method(
+        "block_doc",
+        &block_spec(p.quant.bits, Scheme::AsymmetricClipped, p.quant.block_size),
+    )?;
     for &bits in &p.quant.eval_bits {
         method(
             &format!("block_int{bits}"),
-            &block_spec(bits, p.quant.block_size),
+            &block_spec(bits, p.quant.scheme, p.quant.block_size),
         )?;
     }
 

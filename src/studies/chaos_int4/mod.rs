@@ -116,7 +116,7 @@ impl Study for ChaosInt4 {
         // spec the quantizer rejects is caught here, before evolving.
         let qat_spec = p
             .quantization_aware
-            .then(|| champion::block_spec(p.quant.bits, p.quant.block_size));
+            .then(|| champion::block_spec(p.quant.bits, p.quant.scheme, p.quant.block_size));
         if let Some(spec) = &qat_spec {
             let probe = vec![0.0; shape.param_count()];
             quantized::fake_quantize_weights(&shape, &probe, spec, &mut probe.clone())

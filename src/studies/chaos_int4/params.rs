@@ -5,6 +5,7 @@
 
 use super::arena::ArenaConfig;
 use crate::evo::{Crossover, GaConfig, Mode};
+use crate::quant::Scheme;
 use crate::studies::{ParamDoc, ParamIssue, ParamType};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,7 @@ pub struct ArenaParams {
 #[serde(default, deny_unknown_fields)]
 pub struct QuantParams {
     pub bits: u32,
+    pub scheme: Scheme,
     pub block_size: usize,
     pub eval_bits: Vec<u32>,
     pub outliers: usize,
@@ -96,6 +98,7 @@ impl Default for QuantParams {
     fn default() -> Self {
         QuantParams {
             bits: 4,
+            scheme: Scheme::Asymmetric,
             block_size: 4,
             eval_bits: vec![2, 3, 8],
             outliers: 8,
@@ -242,6 +245,16 @@ pub fn docs() -> Vec<ParamDoc> {
             "Bit width of the evaluated (and, if quantization_aware, evolved) INT quantizers (1..=16).",
         ),
         ParamDoc::new(
+            "quant.scheme",
+            Choice(&[
+                "asymmetric",
+                "asymmetric_clipped",
+                "symmetric",
+                "power_of_two",
+            ]),
+            "Scheme of every evaluated quantizer. asymmetric widens each range to include 0 (standard); asymmetric_clipped is the chaos-evolve document's formula verbatim, whose zero point clips for blocks on one side of zero.",
+        ),
+        ParamDoc::new(
             "quant.block_size",
             Int,
             "Weights per block of the block-wise quantizer (≥ 1).",
@@ -355,6 +368,12 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             format!("each must be within 1..=16, got {b}"),
         );
     }
+    if !p.quant.scheme.has_zero_point() && (p.quant.bits == 1 || p.quant.eval_bits.contains(&1)) {
+        bad(
+            "quant.scheme",
+            "symmetric schemes need at least 2 bits (quant.bits and quant.eval_bits); use asymmetric for 1 bit".into(),
+        );
+    }
     issues
 }
 
@@ -382,6 +401,10 @@ mod tests {
             ("quant.block_size", |p| p.quant.block_size = 0),
             ("quant.bits", |p| p.quant.bits = 0),
             ("quant.bits", |p| p.quant.bits = 17),
+            ("quant.scheme", |p| {
+                p.quant.scheme = Scheme::Symmetric;
+                p.quant.eval_bits = vec![1];
+            }),
             ("quant.eval_bits", |p| p.quant.eval_bits = vec![4, 33]),
             ("tournament_size", |p| p.tournament_size = 49),
             ("tournament_size", |p| p.tournament_size = 0),
