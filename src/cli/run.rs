@@ -134,7 +134,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 result.out_dir.display()
             );
         }
-        if result.failed > 0 || result.not_run > 0 {
+        if !result.complete() {
             code = exit::FAILURE;
             if args.fail_fast {
                 break;

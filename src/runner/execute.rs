@@ -36,6 +36,13 @@ pub struct RunResult {
     pub not_run: usize,
 }
 
+impl RunResult {
+    /// Every trial ran and succeeded; otherwise `run` exits 1.
+    pub fn complete(&self) -> bool {
+        self.failed == 0 && self.not_run == 0
+    }
+}
+
 /// Files that mark a folder as evoquant output, so `--force` never deletes a
 /// folder that is something else.
 const OWN_MARKERS: &[&str] = &[JOURNAL_FILE, "run.json", "trials.csv"];
