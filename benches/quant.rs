@@ -97,6 +97,11 @@ fn bench(c: &mut Criterion) {
                 pool.install(|| QuantizedTensor::quantize(black_box(&w), &shape, &spec).unwrap())
             })
         });
+        // What a fitness loop does: the same buffers quantized again and again.
+        let mut reused = QuantizedTensor::quantize(&w, &shape, &spec).unwrap();
+        g.bench_function(format!("requantize_pack/{name}"), |b| {
+            b.iter(|| pool.install(|| reused.requantize(black_box(&w), &shape, &spec).unwrap()))
+        });
         let q = QuantizedTensor::quantize(&w, &shape, &spec).unwrap();
         g.bench_function(format!("unpack_dequantize/{name}"), |b| {
             b.iter(|| pool.install(|| q.dequantize_into(black_box(&mut out))))

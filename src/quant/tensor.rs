@@ -96,14 +96,60 @@ impl QuantizedTensor {
         shape: &[usize],
         spec: &QuantSpec,
     ) -> Result<QuantizedTensor, QuantError> {
+        let mut q = QuantizedTensor {
+            shape: Vec::new(),
+            spec: *spec,
+            codes: Vec::new(),
+            scales: Vec::new(),
+            zero_points: Vec::new(),
+        };
+        q.requantize(data, shape, spec)?;
+        Ok(q)
+    }
+
+    /// [`quantize`](Self::quantize) into this tensor's buffers: a loop that
+    /// quantizes same-sized tensors again and again (a fitness evaluation)
+    /// allocates nothing after the first call. On error the tensor is left
+    /// empty (numel 0) and must be requantized before other use.
+    pub fn requantize(
+        &mut self,
+        data: &[f32],
+        shape: &[usize],
+        spec: &QuantSpec,
+    ) -> Result<(), QuantError> {
+        let result = self.requantize_inner(data, shape, spec);
+        if result.is_err() {
+            self.shape.clear();
+            self.shape.push(0);
+            self.codes.clear();
+            self.scales.clear();
+            self.zero_points.clear();
+        }
+        result
+    }
+
+    fn requantize_inner(
+        &mut self,
+        data: &[f32],
+        shape: &[usize],
+        spec: &QuantSpec,
+    ) -> Result<(), QuantError> {
         let l = Layout::new(shape, data.len(), spec)?;
         let b = batching(&l);
         let bits = spec.bits;
         let (qmin, _) = spec.qrange();
         let n_groups = l.n_groups();
-        let mut codes = vec![0u8; packed_len(l.numel, bits)];
-        let mut scales = vec![0f32; n_groups];
-        let mut zps = vec![0i32; n_groups];
+        // Every byte, scale and zero point below is overwritten, so stale
+        // contents of reused buffers never leak into the result.
+        let QuantizedTensor {
+            codes,
+            scales,
+            zero_points: zps,
+            ..
+        } = self;
+        codes.resize(packed_len(l.numel, bits), 0);
+        scales.resize(n_groups, 0.0);
+        zps.resize(n_groups, 0);
         let batch_bytes = b.values * bits as usize / 8;
         // Small groups that tile the tensor evenly take a fused one-pass route.
         let small =
@@ -154,15 +200,12 @@ impl QuantizedTensor {
             return Err(non_finite(data));
         }
         if !spec.scheme.has_zero_point() {
-            zps = Vec::new();
+            zps.clear();
         }
-        Ok(QuantizedTensor {
-            shape: shape.to_vec(),
-            spec: *spec,
-            codes,
-            scales,
-            zero_points: zps,
-        })
+        self.shape.clear();
+        self.shape.extend_from_slice(shape);
+        self.spec = *spec;
+        Ok(())
     }
 
     /// Rebuild from stored parts (a packed file); checks that sizes agree.
@@ -533,6 +576,36 @@ mod tests {
         // The document's formula on the same data keeps its known defect.
         let doc = QuantizedTensor::quantize(&w, &[12], &QuantSpec::chaos_int4(4)).unwrap();
         assert_eq!(doc.dequantize()[4..8], [1.0, 2.0, 3.0, 3.0]);
+    }
+
+    /// Reused buffers carry nothing over: requantizing a bigger, then a
+    /// smaller tensor under other specs equals quantizing each afresh.
+    #[test]
+    fn requantize_equals_a_fresh_quantize() {
+        let big: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.7).sin() * 3.0).collect();
+        let small: Vec<f32> = (0..37).map(|i| (i as f32 * 1.3).cos()).collect();
+        let sym = QuantSpec {
+            bits: 3,
+            scheme: Scheme::Symmetric,
+            ..QuantSpec::chaos_int4(8)
+        };
+        let mut q = QuantizedTensor::quantize(&big, &[1000], &QuantSpec::chaos_int4(4)).unwrap();
+        for (data, spec) in [
+            (&small, sym),
+            (&big, QuantSpec::chaos_int4(4)),
+            (&small, QuantSpec::chaos_int4(4)),
+            (&big, sym),
+        ] {
+            q.requantize(data, &[data.len()], &spec).unwrap();
+            assert_eq!(
+                q,
+                QuantizedTensor::quantize(data, &[data.len()], &spec).unwrap()
+            );
+        }
+        let bad = [1.0f32, f32::NAN];
+        assert!(q.requantize(&bad, &[2], &sym).is_err());
+        assert_eq!(q.numel(), 0);
+        assert!(q.codes().is_empty() && q.scales().is_empty());
     }
 
     #[test]
