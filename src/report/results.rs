@@ -5,13 +5,13 @@
 //! the same bytes.
 
 use super::frame::Frame;
-use super::stats::stats;
+use super::stats::{proportion_stats, stats};
 use super::write_atomic;
 use crate::error::Result;
 use crate::runner::{JournalEntry, Plan, Status, display_value};
 use crate::value::{Value, format_float};
 use serde_json::{Map, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub const TRIALS_FILE: &str = "trials.csv";
@@ -123,6 +123,23 @@ fn numeric_metrics(entries: &[Option<&JournalEntry>], metrics: &[String]) -> Vec
         .collect()
 }
 
+/// Metrics every observed value of which is a boolean: they summarise as
+/// proportions.
+fn boolean_metrics(entries: &[Option<&JournalEntry>], metrics: &[String]) -> BTreeSet<String> {
+    metrics
+        .iter()
+        .filter(|m| {
+            entries
+                .iter()
+                .flatten()
+                .filter_map(|e| e.output.as_ref())
+                .filter_map(|o| o.get(m))
+                .all(|v| matches!(v, Value::Bool(_)))
+        })
+        .cloned()
+        .collect()
+}
+
 fn opt_float(x: Option<f64>) -> String {
     x.map(format_float).unwrap_or_default()
 }
@@ -134,13 +151,19 @@ fn summary_frame(plan: &Plan, entries: &[Option<&JournalEntry>], numeric: &[Stri
         header.extend(STAT_COLUMNS.iter().map(|s| format!("{m}_{s}")));
     }
     let mut frame = Frame::new(header);
+    let booleans = boolean_metrics(entries, numeric);
     for (point, (n, failed, values)) in plan.points.iter().zip(point_values(plan, entries, numeric))
     {
         let mut row: Vec<String> = point.swept.iter().map(display_value).collect();
         row.push(n.to_string());
         row.push(failed.to_string());
         for m in numeric {
-            match values.get(m).and_then(|xs| stats(xs)) {
+            let summarise = if booleans.contains(m) {
+                proportion_stats
+            } else {
+                stats
+            };
+            match values.get(m).and_then(|xs| summarise(xs)) {
                 Some(s) => row.extend([
                     format_float(s.mean),
                     opt_float(s.std),

@@ -50,9 +50,46 @@ pub fn stats(xs: &[f64]) -> Option<Stats> {
     })
 }
 
+/// Statistics of a yes/no metric given as 0/1 values: the mean is the
+/// fraction of yeses, and the 95% interval is Wilson's score interval, which
+/// (unlike a t interval) stays within [0, 1] and is not degenerate at 0 or n.
+pub fn proportion_stats(xs: &[f64]) -> Option<Stats> {
+    let mut s = stats(xs)?;
+    let n = s.n as f64;
+    // Two-sided 97.5% standard normal quantile.
+    let z = 1.959_963_984_540_054_f64;
+    let p = s.mean;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    s.ci95 = Some(((centre - half).max(0.0), (centre + half).min(1.0)));
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wilson_interval_matches_published_values() {
+        // Newcombe (1998), Statistics in Medicine 17:857, table I:
+        // 81/263 → 0.2553 to 0.3662; 0/10 → 0 to 0.2775; 1/29 → 0.0061 to 0.1718.
+        let frac = |k: usize, n: usize| -> Vec<f64> {
+            (0..n).map(|i| if i < k { 1.0 } else { 0.0 }).collect()
+        };
+        for (k, n, lo, hi) in [
+            (81, 263, 0.2553, 0.3662),
+            (0, 10, 0.0, 0.2775),
+            (1, 29, 0.0061, 0.1718),
+        ] {
+            let (a, b) = proportion_stats(&frac(k, n)).unwrap().ci95.unwrap();
+            assert!(
+                (a - lo).abs() < 5e-5 && (b - hi).abs() < 5e-5,
+                "{k}/{n}: {a} {b}"
+            );
+        }
+        let (a, b) = proportion_stats(&frac(8, 8)).unwrap().ci95.unwrap();
+        assert!(a > 0.6 && b == 1.0);
+    }
 
     #[test]
     fn t_quantiles_match_tables() {
