@@ -3,15 +3,13 @@
 //! a fixed amount of arithmetic so only the runner is measured.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use evoquant::manifest::{GridAxis, Manifest, Origin, Setting, SourceFile};
+use evoquant::manifest::Manifest;
 use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
 use evoquant::studies::{
     ParamDoc, ParamType, Study, StudyError, TrialContext, TrialOutput, TrialRng,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -56,30 +54,9 @@ impl Study for Busy {
 static BUSY: Busy = Busy;
 
 fn manifest(points: i64, work: i64) -> Manifest {
-    let setting = |v: toml::Value| Setting {
-        value: v,
-        origin: Origin::Default,
-    };
-    let mut fixed = BTreeMap::new();
-    fixed.insert("work".to_string(), setting(toml::Value::Integer(work)));
-    Manifest {
-        source: SourceFile::new(Path::new("bench.toml"), String::new()),
-        name: "bench".into(),
-        description: String::new(),
-        study: &BUSY,
-        base_seed: 1,
-        replicates: 1,
-        fixed,
-        grid: vec![GridAxis {
-            key: "x".into(),
-            key_origin: Origin::Default,
-            values: (0..points)
-                .map(|i| setting(toml::Value::Integer(i)))
-                .collect(),
-        }],
-        zips: vec![],
-        random: None,
-    }
+    Manifest::in_code(&BUSY, "bench", 1, 1)
+        .with_param("work", toml::Value::Integer(work))
+        .with_axis("x", (0..points).map(toml::Value::Integer))
 }
 
 fn run_plan(plan: &Plan, jobs: usize) -> std::time::Duration {

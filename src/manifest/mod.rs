@@ -64,6 +64,68 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// A manifest built in code rather than read from a file (benchmarks,
+    /// tests, library users driving the runner): no parameters set, one
+    /// replicate axis; add settings with [`with_param`](Self::with_param) and
+    /// [`with_axis`](Self::with_axis), then [`validated`](Self::validated).
+    pub fn in_code(
+        study: &'static dyn DynStudy,
+        name: &str,
+        base_seed: u64,
+        replicates: u32,
+    ) -> Manifest {
+        Manifest {
+            source: SourceFile::new(Path::new(&format!("{name}.toml")), String::new()),
+            name: name.to_string(),
+            description: String::new(),
+            study,
+            base_seed,
+            replicates,
+            fixed: BTreeMap::new(),
+            grid: Vec::new(),
+            zips: Vec::new(),
+            random: None,
+        }
+    }
+
+    /// Fix a parameter for every trial.
+    pub fn with_param(mut self, key: &str, value: toml::Value) -> Manifest {
+        self.fixed.insert(
+            key.to_string(),
+            Setting {
+                value,
+                origin: Origin::Default,
+            },
+        );
+        self
+    }
+
+    /// Add a grid axis.
+    pub fn with_axis(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = toml::Value>,
+    ) -> Manifest {
+        self.grid.push(GridAxis {
+            key: key.to_string(),
+            key_origin: Origin::Default,
+            values: values
+                .into_iter()
+                .map(|value| Setting {
+                    value,
+                    origin: Origin::Default,
+                })
+                .collect(),
+        });
+        self
+    }
+
+    /// Let the study check every point, as [`load`](Self::load) does.
+    pub fn validated(self) -> Result<Manifest> {
+        self.check_points()?;
+        Ok(self)
+    }
+
     /// Folder that relative paths in parameters resolve against.
     pub fn base_dir(&self) -> PathBuf {
         match self.source.path.parent() {

@@ -5,14 +5,13 @@
 //! with a test-local study whose failures are chosen by its parameters.
 
 use crate::harness::{TempDir, read};
-use evoquant::manifest::{GridAxis, Manifest, Origin, Setting, SourceFile};
+use evoquant::manifest::Manifest;
 use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
 use evoquant::studies::{
     ParamDoc, ParamType, Study, StudyError, TrialContext, TrialOutput, TrialRng,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -58,28 +57,10 @@ impl Study for Flaky {
 }
 
 fn manifest(study: &'static Flaky, points: i64) -> Manifest {
-    let setting = |v: toml::Value| Setting {
-        value: v,
-        origin: Origin::Default,
-    };
-    Manifest {
-        source: SourceFile::new(Path::new("flaky.toml"), String::new()),
-        name: "flaky".into(),
-        description: String::new(),
-        study,
-        base_seed: 3,
-        replicates: 2,
-        fixed: BTreeMap::new(),
-        grid: vec![GridAxis {
-            key: "x".into(),
-            key_origin: Origin::Default,
-            values: (0..points)
-                .map(|i| setting(toml::Value::Integer(i)))
-                .collect(),
-        }],
-        zips: vec![],
-        random: None,
-    }
+    Manifest::in_code(study, "flaky", 3, 2)
+        .with_axis("x", (0..points).map(toml::Value::Integer))
+        .validated()
+        .expect("valid manifest")
 }
 
 fn options(dir: &Path, jobs: usize, resume: bool, fail_fast: bool) -> RunOptions {
