@@ -108,17 +108,22 @@ fn point_values(
     out
 }
 
+/// Every recorded value of metric `m`, in trial order.
+fn observed<'a>(
+    entries: &'a [Option<&'a JournalEntry>],
+    m: &'a str,
+) -> impl Iterator<Item = &'a Value> + 'a {
+    entries
+        .iter()
+        .flatten()
+        .filter_map(|e| e.output.as_ref())
+        .filter_map(move |o| o.get(m))
+}
+
 fn numeric_metrics(entries: &[Option<&JournalEntry>], metrics: &[String]) -> Vec<String> {
     metrics
         .iter()
-        .filter(|m| {
-            entries
-                .iter()
-                .flatten()
-                .filter_map(|e| e.output.as_ref())
-                .filter_map(|o| o.get(m))
-                .any(|v| v.as_f64().is_some())
-        })
+        .filter(|m| observed(entries, m).any(|v| v.as_f64().is_some()))
         .cloned()
         .collect()
 }
@@ -128,14 +133,7 @@ fn numeric_metrics(entries: &[Option<&JournalEntry>], metrics: &[String]) -> Vec
 fn boolean_metrics(entries: &[Option<&JournalEntry>], metrics: &[String]) -> BTreeSet<String> {
     metrics
         .iter()
-        .filter(|m| {
-            entries
-                .iter()
-                .flatten()
-                .filter_map(|e| e.output.as_ref())
-                .filter_map(|o| o.get(m))
-                .all(|v| matches!(v, Value::Bool(_)))
-        })
+        .filter(|m| observed(entries, m).all(|v| matches!(v, Value::Bool(_))))
         .cloned()
         .collect()
 }

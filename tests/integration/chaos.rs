@@ -1,7 +1,7 @@
 //! chaos_int4 through the CLI: every impossible parameter is rejected before
 //! anything runs (exit 2, the key, file:line:col), and a tiny study runs.
 
-use crate::harness::{TempDir, evoquant};
+use crate::harness::{TempDir, evoquant, run_quietly};
 
 const HEAD: &str =
     "[study]\nname = \"c\"\nkind = \"chaos_int4\"\n[seeds]\nreplicates = 1\n[params]\n";
@@ -54,14 +54,7 @@ fn a_tiny_study_runs_and_writes_its_artifacts() {
     );
     let path = dir.write("tiny.toml", &text);
     let out = dir.join("out");
-    evoquant()
-        .arg("run")
-        .arg(&path)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out)
-        .run()
-        .success();
+    run_quietly(&path, &out);
     let trials = std::fs::read_to_string(out.join("trials.csv")).unwrap();
     for col in [
         "fp32_fitness",

@@ -136,6 +136,18 @@ impl Drop for TempDir {
     }
 }
 
+/// `evoquant run MANIFEST --quiet --out OUT`, which must succeed.
+pub fn run_quietly(manifest: impl AsRef<std::ffi::OsStr>, out: impl AsRef<std::ffi::OsStr>) {
+    evoquant()
+        .arg("run")
+        .arg(manifest.as_ref())
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out.as_ref())
+        .run()
+        .success();
+}
+
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

@@ -1,7 +1,7 @@
 //! Runner behaviour as a user sees it: determinism across --jobs, resume after
 //! a crash, refusing to overwrite, overrides, plan, validate, list.
 
-use crate::harness::{TempDir, deterministic_files, evoquant, read};
+use crate::harness::{TempDir, deterministic_files, evoquant, read, run_quietly};
 
 pub const TINY: &str = r#"
 [study]
@@ -85,14 +85,7 @@ fn resume_after_a_torn_journal_matches_an_uninterrupted_run() {
     let dir = TempDir::new("resume");
     let m = dir.write("tiny.toml", TINY);
     let full = dir.join("full");
-    evoquant()
-        .arg("run")
-        .arg(&m)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&full)
-        .run()
-        .success();
+    run_quietly(&m, &full);
 
     let crashed = dir.join("crashed");
     std::fs::create_dir_all(&crashed).unwrap();
@@ -128,14 +121,7 @@ fn resume_after_sigkill_matches_an_uninterrupted_run() {
             .replace("replicates = 2", "replicates = 4"),
     );
     let full = dir.join("full");
-    evoquant()
-        .arg("run")
-        .arg(&m)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&full)
-        .run()
-        .success();
+    run_quietly(&m, &full);
 
     let killed = dir.join("killed");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_evoquant"))
@@ -354,14 +340,7 @@ fn diff_exit_codes_and_tolerances() {
     let dir = TempDir::new("diff");
     let m = dir.write("tiny.toml", TINY);
     let a = dir.join("a");
-    evoquant()
-        .arg("run")
-        .arg(&m)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&a)
-        .run()
-        .success();
+    run_quietly(&m, &a);
     evoquant()
         .arg("diff")
         .arg(&a)

@@ -3,7 +3,7 @@
 //! compared with `snapshots/` (review changes with `cargo insta review`, or
 //! rewrite them with `evoquant check experiments --update`).
 
-use crate::harness::{TempDir, evoquant};
+use crate::harness::{TempDir, evoquant, run_quietly};
 use evoquant::report::snapshot;
 use std::path::{Path, PathBuf};
 
@@ -30,14 +30,7 @@ fn committed_experiments_reproduce() {
         let stem = stem(&manifest);
         let dir = TempDir::new(&stem);
         let out = dir.join("out");
-        evoquant()
-            .arg("run")
-            .arg(&manifest)
-            .arg("--quiet")
-            .arg("--out")
-            .arg(&out)
-            .run()
-            .success();
+        run_quietly(&manifest, &out);
         for (name, contents) in snapshot::entries(&stem, &out).unwrap() {
             insta::with_settings!({
                 snapshot_path => "../../snapshots",
