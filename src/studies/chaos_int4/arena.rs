@@ -300,6 +300,19 @@ mod tests {
         }
     }
 
+    /// An arena with no obstacles of its own and the agent placed by hand.
+    fn bare_arena(sensors: usize, sensor_range: f32, agent: Agent) -> Arena {
+        let mut arena = Arena::new(ArenaConfig {
+            sensors,
+            sensor_range,
+            obstacles: 0,
+            moving_fraction: 0.0,
+            obstacle_speed: 0.0,
+        });
+        arena.agent = agent;
+        arena
+    }
+
     fn trajectory(seed: u64) -> Vec<(Agent, Vec<Obstacle>, Vec<f32>)> {
         let mut arena = Arena::new(cfg());
         arena.reset(seed);
@@ -365,18 +378,15 @@ mod tests {
 
     #[test]
     fn sensors_read_walls_and_obstacles() {
-        let mut arena = Arena::new(ArenaConfig {
-            sensors: 3,
-            sensor_range: 4.0,
-            obstacles: 0,
-            moving_fraction: 0.0,
-            obstacle_speed: 0.0,
-        });
-        arena.agent = Agent {
-            pos: Vec2::new(5.0, 8.0),
-            heading: 0.0,
-            speed: MAX_SPEED / 2.0,
-        };
+        let mut arena = bare_arena(
+            3,
+            4.0,
+            Agent {
+                pos: Vec2::new(5.0, 8.0),
+                heading: 0.0,
+                speed: MAX_SPEED / 2.0,
+            },
+        );
         let mut obs = [0.0; 4];
         arena.observe(&mut obs);
         // Rays at −90° (down: wall 8 away, out of range), 0° (right: wall 5
@@ -395,18 +405,15 @@ mod tests {
 
     #[test]
     fn collisions_with_obstacle_and_wall_end_the_episode() {
-        let mut arena = Arena::new(ArenaConfig {
-            sensors: 1,
-            sensor_range: 3.0,
-            obstacles: 0,
-            moving_fraction: 0.0,
-            obstacle_speed: 0.0,
-        });
-        arena.agent = Agent {
-            pos: Vec2::new(5.0, 5.0),
-            heading: 0.0,
-            speed: 0.0,
-        };
+        let mut arena = bare_arena(
+            1,
+            3.0,
+            Agent {
+                pos: Vec2::new(5.0, 5.0),
+                heading: 0.0,
+                speed: 0.0,
+            },
+        );
         arena.obstacles.push(Obstacle {
             pos: Vec2::new(6.0, 5.0),
             radius: 0.5,
@@ -437,18 +444,15 @@ mod tests {
 
     #[test]
     fn coverage_counts_distinct_cells() {
-        let mut arena = Arena::new(ArenaConfig {
-            sensors: 1,
-            sensor_range: 3.0,
-            obstacles: 0,
-            moving_fraction: 0.0,
-            obstacle_speed: 0.0,
-        });
-        arena.agent = Agent {
-            pos: Vec2::new(1.5, 5.5),
-            heading: 0.0,
-            speed: MAX_SPEED,
-        };
+        let mut arena = bare_arena(
+            1,
+            3.0,
+            Agent {
+                pos: Vec2::new(1.5, 5.5),
+                heading: 0.0,
+                speed: MAX_SPEED,
+            },
+        );
         arena.visited = 0;
         arena.mark_visited();
         for _ in 0..40 {
