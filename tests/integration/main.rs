@@ -6,4 +6,6 @@ mod harness;
 mod manifest_errors;
 mod quantize;
 mod runner;
+mod shard;
+mod slurm;
 mod snapshots;
