@@ -490,11 +490,15 @@ mod tests {
             assert!(s.contains(needle), "missing {needle:?} in\n{s}");
         }
         // sbatch reads #SBATCH lines only before the first command.
-        let first_command = s
-            .lines()
+        let lines: Vec<&str> = s.lines().collect();
+        let first_command = lines
+            .iter()
             .position(|l| !l.is_empty() && !l.starts_with('#'))
             .unwrap();
-        let last_sbatch = s.lines().rposition(|l| l.starts_with("#SBATCH")).unwrap();
+        let last_sbatch = lines
+            .iter()
+            .rposition(|l| l.starts_with("#SBATCH"))
+            .unwrap();
         assert!(last_sbatch < first_command);
     }
 
