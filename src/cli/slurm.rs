@@ -10,7 +10,7 @@ use crate::error::{Error, Result, exit};
 use crate::manifest::Manifest;
 use crate::report::write_atomic;
 use crate::runner::Plan;
-use crate::runner::shard::ASSIGNMENT;
+use crate::runner::shard::{ASSIGNMENT, SHARDS_DIR, Shard, ShardMeta, read_metas};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -165,6 +165,22 @@ fn resolve(args: &SlurmArgs) -> Result<SlurmPlan> {
             std::env::current_exe().map_err(|e| Error::io("cannot find the evoquant binary", e))?
         }
     };
+    // Tasks would refuse a folder holding shards of another run: say so now.
+    let this = ShardMeta::new(
+        &plan,
+        Shard::new(0, args.shards as usize).map_err(Error::user)?,
+        &overrides,
+    );
+    for (path, other) in read_metas(&out)? {
+        if let Some(why) = this.mismatch(&other) {
+            return Err(Error::user(format!(
+                "{} holds {} that cannot be merged with this run ({why}); use another --out, or delete {} to start over",
+                out.display(),
+                path.display(),
+                out.join(SHARDS_DIR).display()
+            )));
+        }
+    }
     let script_dir = match &args.script_dir {
         Some(d) => absolute(d)?,
         None => out.join("slurm"),

@@ -199,6 +199,14 @@ fn shards_of_a_different_manifest_or_version_are_refused() {
     shard(&out, 1, 2, &[]).success();
     merge(&out).success();
     let merged = final_files(&out);
+    // `slurm` checks the folder before writing scripts for another split.
+    evoquant()
+        .args(["slurm", MANIFEST, "--shards", "3", "--out"])
+        .arg(&out)
+        .run()
+        .code(2)
+        .stderr_has("split into 3 and into 2");
+    assert!(!out.join("slurm").exists());
 
     // merge refuses a shard description from another manifest, or another
     // version, and leaves the merged files as they were.
