@@ -6,8 +6,10 @@ mod check;
 mod data;
 mod diff;
 mod list;
+mod merge;
 mod quantize;
 mod run;
+mod slurm;
 
 use crate::error::{Result, exit};
 use clap::{Parser, Subcommand};
@@ -30,6 +32,10 @@ struct Cli {
 enum Command {
     /// Run manifests (a folder means every *.toml in it) and write reports.
     Run(run::RunArgs),
+    /// Combine the shards of a results folder (`run --shard`) into its final files.
+    Merge(merge::MergeArgs),
+    /// Write (and with --submit, submit) sbatch scripts: a job array of shards and a merge job.
+    Slurm(slurm::SlurmArgs),
     /// Print the expanded trial table of a manifest without running it.
     Plan(run::PlanArgs),
     /// Validate manifests without running them.
@@ -85,6 +91,8 @@ pub fn run() -> i32 {
 fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Merge(args) => merge::merge(args),
+        Command::Slurm(args) => slurm::slurm(args),
         Command::Plan(args) => run::plan(args),
         Command::Validate(args) => run::validate(args),
         Command::List(args) => list::list(args),

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result, exit};
 use crate::manifest::{Manifest, Overrides, collect_paths};
+use crate::runner::shard::{Shard, run_shard};
 use crate::runner::{self, Plan, RunOptions, display_value, progress_mode};
 use clap::Args;
 use std::io::{IsTerminal, Write};
@@ -11,14 +12,14 @@ use std::path::PathBuf;
 pub struct OverrideArgs {
     /// Set a parameter, e.g. `--set population=32` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
+    pub(super) set: Vec<String>,
     /// Replace or add a grid axis, e.g. `--sweep quant.bits=2,3,4` (repeatable).
     #[arg(long = "sweep", value_name = "KEY=V1,V2,...")]
-    sweep: Vec<String>,
+    pub(super) sweep: Vec<String>,
 }
 
 impl OverrideArgs {
-    fn to_overrides(&self) -> Overrides {
+    pub(super) fn to_overrides(&self) -> Overrides {
         Overrides {
             set: self.set.clone(),
             sweep: self.sweep.clone(),
@@ -54,6 +55,11 @@ pub struct RunArgs {
     /// No progress output; only failures and errors.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Run only shard K of N: the trials whose index i (see `evoquant plan`)
+    /// has i mod N = K. Writes OUT/shards/shard-K-of-N.*; `evoquant merge OUT`
+    /// writes the final files once every shard is done.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
 }
 
 /// Load and validate every manifest before running any.
@@ -81,7 +87,8 @@ fn load_all(inputs: &[PathBuf], overrides: &Overrides) -> Result<Vec<Plan>> {
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
-    let plans = load_all(&args.inputs, &args.overrides.to_overrides())?;
+    let overrides = args.overrides.to_overrides();
+    let plans = load_all(&args.inputs, &overrides)?;
     if args.out.is_some() && plans.len() > 1 {
         return Err(Error::user(
             "--out names one results folder, but several manifests were given; use --results DIR",
@@ -117,6 +124,33 @@ pub fn run(args: RunArgs) -> Result<i32> {
             fail_fast: args.fail_fast,
             progress: mode,
         };
+        if let Some(shard) = args.shard {
+            let result = run_shard(plan, shard, &overrides, &opts)?;
+            if !args.quiet {
+                eprintln!(
+                    "{}: shard {shard}: {} trials ({} ran, {} cached, {} failed{}) -> {}; when every shard is done: evoquant merge {}",
+                    plan.manifest.name,
+                    result.total,
+                    result.ran,
+                    result.cached,
+                    result.failed,
+                    if result.not_run > 0 {
+                        format!(", {} not run", result.not_run)
+                    } else {
+                        String::new()
+                    },
+                    shard.journal_path(&result.out_dir).display(),
+                    result.out_dir.display()
+                );
+            }
+            if result.failed > 0 || result.not_run > 0 {
+                code = exit::FAILURE;
+                if args.fail_fast {
+                    break;
+                }
+            }
+            continue;
+        }
         let result = runner::run(plan, &opts)?;
         if !args.quiet {
             eprintln!(

@@ -57,7 +57,12 @@ impl Manifest {
     /// Read, parse, apply overrides and validate every sweep point.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
-        let source = SourceFile::new(path, text);
+        Manifest::from_source(SourceFile::new(path, text), overrides)
+    }
+
+    /// [`Manifest::load`] from text already in hand: `merge` rebuilds the
+    /// plan from the copy of the manifest each shard recorded.
+    pub fn from_source(source: SourceFile, overrides: &Overrides) -> Result<Manifest> {
         let mut manifest = parse::parse(source)?;
         overrides.apply(&mut manifest)?;
         manifest.check_points()?;

@@ -4,7 +4,6 @@ use super::journal::{JOURNAL_FILE, Journal, JournalEntry, Status};
 use super::plan::{Plan, Trial, display_value};
 use super::progress::{ProgressMode, Reporter, TrialProgress};
 use crate::error::{Error, Result};
-use crate::report;
 use crate::studies::{TrialContext, TrialRng};
 use rand::SeedableRng;
 use rayon::prelude::*;
@@ -45,7 +44,7 @@ impl RunResult {
 
 /// Files that mark a folder as evoquant output, so `--force` never deletes a
 /// folder that is something else.
-const OWN_MARKERS: &[&str] = &[JOURNAL_FILE, "run.json", "trials.csv"];
+pub(super) const OWN_MARKERS: &[&str] = &[JOURNAL_FILE, "run.json", "trials.csv", "shards"];
 
 fn prepare_out_dir(opts: &RunOptions) -> Result<()> {
     let dir = &opts.out_dir;
@@ -127,29 +126,60 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     prepare_out_dir(opts)?;
-    let (mut journal, previous) = Journal::open(&opts.out_dir, opts.resume)?;
+    let all: Vec<&Trial> = plan.trials.iter().collect();
+    let done = execute(plan, &all, &opts.out_dir.join(JOURNAL_FILE), opts)?;
+    let entries: Vec<Option<&JournalEntry>> = plan
+        .trials
+        .iter()
+        .map(|t| done.finished.get(&t.id))
+        .collect();
+    let result = RunResult {
+        out_dir: opts.out_dir.clone(),
+        total: plan.trials.len(),
+        ran: done.ran,
+        cached: done.cached,
+        failed: done.failed,
+        not_run: entries.iter().filter(|e| e.is_none()).count(),
+    };
+    super::finish(plan, &entries, opts, &result, started_at, clock.elapsed())?;
+    Ok(result)
+}
+
+/// What [`execute`] did: every finished entry of its trials by id, and counts.
+pub(super) struct Executed {
+    pub finished: BTreeMap<String, JournalEntry>,
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: usize,
+}
+
+/// Run the given trials that the journal at `journal_path` does not already
+/// hold, appending each result to it. Shared by whole runs and shards.
+pub(super) fn execute(
+    plan: &Plan,
+    trials: &[&Trial],
+    journal_path: &Path,
+    opts: &RunOptions,
+) -> Result<Executed> {
+    let (mut journal, previous) = Journal::open_file(journal_path, opts.resume)?;
 
     // Successful entries are reused when id and seed both match the plan;
     // failed ones are retried.
     let mut finished: BTreeMap<String, JournalEntry> = BTreeMap::new();
-    let wanted: BTreeMap<&str, u64> = plan
-        .trials
-        .iter()
-        .map(|t| (t.id.as_str(), t.seed))
-        .collect();
+    let wanted: BTreeMap<&str, u64> = trials.iter().map(|t| (t.id.as_str(), t.seed)).collect();
     for entry in previous {
         if entry.status == Status::Ok && wanted.get(entry.id.as_str()) == Some(&entry.seed) {
             finished.insert(entry.id.clone(), entry);
         }
     }
     let cached = finished.len();
-    let pending: Vec<&Trial> = plan
-        .trials
+    let pending: Vec<&Trial> = trials
         .iter()
+        .copied()
         .filter(|t| !finished.contains_key(&t.id))
         .collect();
 
-    let reporter = Reporter::new(opts.progress, plan.trials.len(), cached);
+    let reporter = Reporter::new(opts.progress, trials.len(), cached);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs)
         .build()
@@ -201,17 +231,10 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
         return Err(e);
     }
 
-    let entries: Vec<Option<&JournalEntry>> =
-        plan.trials.iter().map(|t| finished.get(&t.id)).collect();
-    report::write_results(plan, &entries, &opts.out_dir)?;
-    let result = RunResult {
-        out_dir: opts.out_dir.clone(),
-        total: plan.trials.len(),
+    Ok(Executed {
+        finished,
         ran,
         cached,
         failed,
-        not_run: entries.iter().filter(|e| e.is_none()).count(),
-    };
-    report::write_run_json(plan, opts, &result, started_at, clock.elapsed())?;
-    Ok(result)
+    })
 }

@@ -36,10 +36,16 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Open for appending; when `resume`, first read back the entries already
-    /// there. A torn last line (the process died mid-write) is cut off.
+    /// Open `journal.jsonl` in `dir` for appending; see [`Journal::open_file`].
     pub fn open(dir: &Path, resume: bool) -> Result<(Journal, Vec<JournalEntry>)> {
-        let path = dir.join(JOURNAL_FILE);
+        Journal::open_file(&dir.join(JOURNAL_FILE), resume)
+    }
+
+    /// Open a journal file for appending; when `resume`, first read back the
+    /// entries already there. A torn last line (the process died mid-write)
+    /// is cut off.
+    pub fn open_file(path: &Path, resume: bool) -> Result<(Journal, Vec<JournalEntry>)> {
+        let path = path.to_path_buf();
         let ctx = |what: &str| format!("{what} {}", path.display());
         let mut entries = Vec::new();
         let mut file = OpenOptions::new()
@@ -49,35 +55,8 @@ impl Journal {
             .open(&path)
             .map_err(|e| Error::io(ctx("cannot open journal"), e))?;
         if resume {
-            let mut good_len = 0u64;
-            let mut reader = BufReader::new(&file);
-            let mut line = String::new();
-            let mut line_no = 0;
-            loop {
-                line.clear();
-                let n = reader
-                    .read_line(&mut line)
-                    .map_err(|e| Error::io(ctx("cannot read journal"), e))?;
-                if n == 0 {
-                    break;
-                }
-                line_no += 1;
-                let complete = line.ends_with('\n');
-                match serde_json::from_str::<JournalEntry>(line.trim_end()) {
-                    Ok(entry) if complete => {
-                        entries.push(entry);
-                        good_len += n as u64;
-                    }
-                    _ if !complete => break, // torn final write: drop it
-                    Ok(_) => unreachable!(),
-                    Err(e) => {
-                        return Err(Error::user(format!(
-                            "{}:{line_no}: corrupt journal line ({e}); rerun with --force to start over",
-                            path.display()
-                        )));
-                    }
-                }
-            }
+            let good_len;
+            (entries, good_len) = read_complete(&file, &path)?;
             file.set_len(good_len)
                 .map_err(|e| Error::io(ctx("cannot truncate journal"), e))?;
             file.seek(SeekFrom::End(0))
@@ -99,6 +78,46 @@ impl Journal {
             .and_then(|_| self.file.flush())
             .map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))
     }
+}
+
+/// The complete entries of a journal and the byte length they span; a torn
+/// final line is left out, a corrupt complete line is an error.
+fn read_complete(file: &File, path: &Path) -> Result<(Vec<JournalEntry>, u64)> {
+    let mut entries = Vec::new();
+    let mut good_len = 0u64;
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    let mut line_no = 0;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| Error::io(format!("cannot read journal {}", path.display()), e))?;
+        if n == 0 || !line.ends_with('\n') {
+            break; // end, or a torn final write: drop it
+        }
+        line_no += 1;
+        match serde_json::from_str::<JournalEntry>(line.trim_end()) {
+            Ok(entry) => {
+                entries.push(entry);
+                good_len += n as u64;
+            }
+            Err(e) => {
+                return Err(Error::user(format!(
+                    "{}:{line_no}: corrupt journal line ({e}); rerun with --force to start over",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok((entries, good_len))
+}
+
+/// Read a journal without changing it (another process may still be
+/// appending to it): its complete entries, in the order they were written.
+pub fn read_entries(path: &Path) -> Result<Vec<JournalEntry>> {
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    Ok(read_complete(&file, path)?.0)
 }
 
 #[cfg(test)]

@@ -6,12 +6,16 @@
 //! axis leaves every other trial's id, seed and result unchanged.
 
 mod execute;
+mod finish;
 mod journal;
+pub mod merge;
 mod plan;
 mod progress;
+pub mod shard;
 
 pub use execute::{RunOptions, RunResult, run};
-pub use journal::{Journal, JournalEntry, Status};
+pub use finish::finish;
+pub use journal::{Journal, JournalEntry, Status, read_entries};
 pub use plan::{Plan, PlannedPoint, Trial, canonical_value, display_value};
 pub use progress::{ProgressMode, progress_mode};
 

@@ -7,4 +7,6 @@ mod harness;
 mod manifest_errors;
 mod quantize;
 mod runner;
+mod shard;
+mod slurm;
 mod snapshots;
