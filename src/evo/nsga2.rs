@@ -209,6 +209,22 @@ impl<T> Archive<T> {
         self.entries.iter().map(|(o, _)| o.clone()).collect()
     }
 
+    /// Shrink to at most `cap` members by repeatedly dropping the member with
+    /// the smallest crowding distance (ties: the later-inserted one), the
+    /// standard bounded-archive rule; the extremes of each objective stay.
+    pub fn truncate_crowded(&mut self, cap: usize) {
+        while self.entries.len() > cap.max(1) {
+            let objs = self.objectives();
+            let all: Vec<usize> = (0..objs.len()).collect();
+            let crowd = crowding_distance(&objs, &all);
+            let worst = (0..crowd.len())
+                .rev()
+                .min_by(|&a, &b| crowd[a].total_cmp(&crowd[b]))
+                .expect("non-empty");
+            self.entries.remove(worst);
+        }
+    }
+
     /// Does some member dominate `objs`?
     pub fn dominates_point(&self, objs: &[f64]) -> bool {
         self.entries.iter().any(|(o, _)| dominates(o, objs))
@@ -269,6 +285,18 @@ mod tests {
             .filter(|_| crowded_tournament(&rank, &crowd, &mut rng) == 0)
             .count();
         assert!(wins > 650, "{wins}");
+    }
+
+    #[test]
+    fn truncation_keeps_the_extremes() {
+        let mut a = Archive::new();
+        for (i, x) in [0.0, 1.0, 1.1, 1.2, 4.0].into_iter().enumerate() {
+            a.insert(vec![x, 4.0 - x], i);
+        }
+        a.truncate_crowded(3);
+        let kept: Vec<usize> = a.entries().iter().map(|(_, i)| *i).collect();
+        assert_eq!(kept.len(), 3);
+        assert!(kept.contains(&0) && kept.contains(&4));
     }
 
     proptest! {

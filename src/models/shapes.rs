@@ -108,26 +108,28 @@ impl Family {
         let layers = raw
             .into_iter()
             .enumerate()
-            .map(|(index, (name, ty, rows, cols, macs, reads, act_in, act_out))| {
-                let pos = if n > 1 {
-                    index as f64 / (n - 1) as f64
-                } else {
-                    0.0
-                };
-                let info = synth_layer(name, ty, index, pos, rows * cols, &mut rng);
-                ShapedLayer {
-                    info,
-                    shape: LayerShape {
-                        weights: rows * cols,
-                        rows,
-                        cols,
-                        macs,
-                        weight_reads: reads,
-                        act_in,
-                        act_out,
-                    },
-                }
-            })
+            .map(
+                |(index, (name, ty, rows, cols, macs, reads, act_in, act_out))| {
+                    let pos = if n > 1 {
+                        index as f64 / (n - 1) as f64
+                    } else {
+                        0.0
+                    };
+                    let info = synth_layer(name, ty, index, pos, rows * cols, &mut rng);
+                    ShapedLayer {
+                        info,
+                        shape: LayerShape {
+                            weights: rows * cols,
+                            rows,
+                            cols,
+                            macs,
+                            weight_reads: reads,
+                            act_in,
+                            act_out,
+                        },
+                    }
+                },
+            )
             .collect();
         ShapedInventory {
             name: self.label().to_string(),
@@ -264,11 +266,47 @@ fn resnet50() -> (Vec<Raw>, u64) {
             let s = if b == 0 { stride } else { 1 };
             let hw_out = hw / s;
             let p = format!("layer{}.{b}", stage + 1);
-            conv(&mut out, &mut bn, format!("{p}.conv1"), cin, width, 1, hw, hw);
-            conv(&mut out, &mut bn, format!("{p}.conv2"), width, width, 3, hw, hw_out);
-            conv(&mut out, &mut bn, format!("{p}.conv3"), width, cout, 1, hw_out, hw_out);
+            conv(
+                &mut out,
+                &mut bn,
+                format!("{p}.conv1"),
+                cin,
+                width,
+                1,
+                hw,
+                hw,
+            );
+            conv(
+                &mut out,
+                &mut bn,
+                format!("{p}.conv2"),
+                width,
+                width,
+                3,
+                hw,
+                hw_out,
+            );
+            conv(
+                &mut out,
+                &mut bn,
+                format!("{p}.conv3"),
+                width,
+                cout,
+                1,
+                hw_out,
+                hw_out,
+            );
             if b == 0 {
-                conv(&mut out, &mut bn, format!("{p}.downsample"), cin, cout, 1, hw, hw_out);
+                conv(
+                    &mut out,
+                    &mut bn,
+                    format!("{p}.downsample"),
+                    cin,
+                    cout,
+                    1,
+                    hw,
+                    hw_out,
+                );
             }
             cin = cout;
             hw = hw_out;
