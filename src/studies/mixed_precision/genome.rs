@@ -263,38 +263,48 @@ impl Space {
         set[j]
     }
 
-    /// Mutation: each layer mutates with probability `rate`, changing one of
-    /// its fields (bit widths step to a neighbouring width). Without mixed
-    /// precision the shared widths mutate once per genome with probability
-    /// `rate` instead.
-    pub fn mutate<R: Rng + ?Sized>(&self, g: &mut Genome, rate: f64, rng: &mut R) {
-        let fields = if self.mixed { 6 } else { 4 };
-        for l in &mut g.layers {
-            if !rng.random_bool(rate) {
-                continue;
+    /// Change one field of one gene (bit widths step to a neighbouring width).
+    fn mutate_gene<R: Rng + ?Sized>(&self, l: &mut LayerGene, rng: &mut R) {
+        // Without mixed precision the widths are genome-wide (see `mutate`).
+        let (first, fields) = if self.mixed { (0, 6) } else { (2, 4) };
+        match first + rng.random_range(0..fields) {
+            0 => l.weight_bits = Self::step(&self.weight_bits, l.weight_bits, rng),
+            1 => l.activation_bits = Self::step(&self.act_bits, l.activation_bits, rng),
+            2 => l.weight_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
+            3 => l.activation_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
+            4 => {
+                l.granularity = *self.granularities.choose(rng).expect("non-empty");
+                l.group_size = *self.group_sizes.choose(rng).expect("non-empty");
             }
-            let pick = rng.random_range(0..fields);
-            let pick = if self.mixed { pick } else { pick + 2 };
-            match pick {
-                0 => l.weight_bits = Self::step(&self.weight_bits, l.weight_bits, rng),
-                1 => l.activation_bits = Self::step(&self.act_bits, l.activation_bits, rng),
-                2 => l.weight_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
-                3 => l.activation_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
-                4 => {
-                    l.granularity = *self.granularities.choose(rng).expect("non-empty");
-                    l.group_size = *self.group_sizes.choose(rng).expect("non-empty");
-                }
-                _ => l.calibration = *CALIBRATIONS.choose(rng).expect("non-empty"),
-            }
+            _ => l.calibration = *CALIBRATIONS.choose(rng).expect("non-empty"),
         }
-        if !self.mixed && !g.layers.is_empty() {
-            if rng.random_bool(rate) {
-                let w = Self::step(&self.weight_bits, g.layers[0].weight_bits, rng);
-                g.layers.iter_mut().for_each(|l| l.weight_bits = w);
+    }
+
+    /// Mutation: with probability `rate` the genome mutates; a mutation
+    /// changes one field of one random layer, then another with probability
+    /// ½, and so on (two changes on average). A per-layer rate would make
+    /// rate·L simultaneous changes, which on a 200-layer model destroys any
+    /// good parent. Without mixed precision a genome-wide width step is one
+    /// of the possible changes.
+    pub fn mutate<R: Rng + ?Sized>(&self, g: &mut Genome, rate: f64, rng: &mut R) {
+        if g.layers.is_empty() || !rng.random_bool(rate) {
+            return;
+        }
+        loop {
+            let i = rng.random_range(0..g.layers.len());
+            if !self.mixed && rng.random_bool(1.0 / 3.0) {
+                if rng.random_bool(0.5) {
+                    let w = Self::step(&self.weight_bits, g.layers[0].weight_bits, rng);
+                    g.layers.iter_mut().for_each(|l| l.weight_bits = w);
+                } else {
+                    let a = Self::step(&self.act_bits, g.layers[0].activation_bits, rng);
+                    g.layers.iter_mut().for_each(|l| l.activation_bits = a);
+                }
+            } else {
+                self.mutate_gene(&mut g.layers[i], rng);
             }
-            if rng.random_bool(rate) {
-                let a = Self::step(&self.act_bits, g.layers[0].activation_bits, rng);
-                g.layers.iter_mut().for_each(|l| l.activation_bits = a);
+            if !rng.random_bool(0.5) {
+                break;
             }
         }
         self.repair(g);
