@@ -54,21 +54,21 @@ impl Default for TaskConfig {
         TaskConfig {
             classes: 10,
             image_size: 12,
-            hidden: vec![64, 32],
+            hidden: vec![40, 20],
             activation: Activation::Relu,
-            train_size: 3000,
+            train_size: 4000,
             calibration_size: 500,
             test_size: 1000,
             epochs: 10,
             learning_rate: 0.003,
             batch_size: 32,
-            max_rotation_deg: 12.0,
+            max_rotation_deg: 14.0,
             scale_jitter: 0.12,
             max_shift_px: 1.0,
-            vertex_jitter: 0.04,
+            vertex_jitter: 0.05,
             stroke_min_px: 0.9,
             stroke_max_px: 1.8,
-            pixel_noise: 0.2,
+            pixel_noise: 0.22,
         }
     }
 }

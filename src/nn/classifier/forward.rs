@@ -1,27 +1,35 @@
 //! The quantized forward pass over the held-out split: the hot path of a
 //! mixed-precision search.
 //!
-//! Per call: each layer's weights are fake-quantized once into a scratch
-//! buffer (`crate::quant::fake_quantize` or the f16 round trip — the same
-//! arithmetic the packed format uses), each layer's activation map is looked
-//! up from the calibration cache, then every test sample runs through the
-//! network with its layer inputs fake-quantized in place. Biases stay f32,
-//! as integer kernels keep them in a 32-bit accumulator. Nothing allocates
-//! once the scratch has grown to the network's size.
+//! Per call: each layer's effective weights are fetched from the weight
+//! cache (computed on first use by `crate::quant::fake_quantize` or the f16
+//! round trip — the same arithmetic the packed format uses), each layer's
+//! activation map is built from the calibrated-range cache, then the test
+//! samples run through the network four at a time (one weight row load
+//! serves four samples) with each layer's inputs fake-quantized in place.
+//! Biases stay f32, as integer kernels keep them in a 32-bit accumulator.
+//! Nothing allocates once the scratch has grown to the network's size and
+//! the caches are warm.
 
 use super::calib::RangeCache;
 use super::glyphs::Split;
 use super::layer_quant::{ActQuant, LayerQuant, WeightQuant};
-use super::linalg::dot;
+use super::linalg::dot4;
 use super::train::{Net, argmax};
+use super::weight_cache::WeightCache;
 use crate::quant::{AffineParams, fake_quantize, fp16_round_trip_in_place};
+use std::sync::Arc;
+
+/// Samples evaluated together (see [`dot4`]).
+const BLOCK: usize = 4;
 
 /// Reusable buffers for [`super::ClassifierTask::accuracy_with`]; one per
 /// thread. `Default` gives empty buffers that grow on first use.
 #[derive(Clone, Debug, Default)]
 pub struct EvalScratch {
-    /// All layers' effective weights, concatenated.
-    weights: Vec<f32>,
+    /// Each layer's effective weights (shared with the cache).
+    weights: Vec<Arc<[f32]>>,
+    /// BLOCK rows of the widest layer, ping-ponged between layers.
     a: Vec<f32>,
     b: Vec<f32>,
     acts: Vec<ActMap>,
@@ -46,6 +54,23 @@ impl ActMap {
     }
 }
 
+/// The effective weights of layer `l` under `q`, computed afresh.
+fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32> {
+    let w = &net.weights[l];
+    let mut out = w.clone();
+    match q {
+        WeightQuant::Fp32 => {}
+        WeightQuant::Fp16 => fp16_round_trip_in_place(&mut out),
+        WeightQuant::Int(spec) => {
+            let shape = [net.sizes[l + 1], net.sizes[l]];
+            if let Err(e) = fake_quantize(w, &shape, spec, &mut out) {
+                panic!("layer {l}: weight quantization failed after validation: {e}");
+            }
+        }
+    }
+    out
+}
+
 /// Number of held-out samples classified correctly with `layers` applied.
 ///
 /// The caller has validated `layers` (count and specs); a spec that still
@@ -53,34 +78,19 @@ impl ActMap {
 pub(crate) fn correct_count(
     net: &Net,
     ranges: &RangeCache,
+    weights: &WeightCache,
     test: &Split,
     layers: &[LayerQuant],
     s: &mut EvalScratch,
 ) -> usize {
-    let total: usize = net.weights.iter().map(Vec::len).sum();
     let width = net.sizes.iter().copied().max().unwrap_or(0);
-    s.weights.resize(total, 0.0);
-    s.a.resize(width, 0.0);
-    s.b.resize(width, 0.0);
+    s.a.resize(BLOCK * width, 0.0);
+    s.b.resize(BLOCK * width, 0.0);
+    s.weights.clear();
     s.acts.clear();
-    let mut off = 0;
     for (l, q) in layers.iter().enumerate() {
-        let w = &net.weights[l];
-        let dst = &mut s.weights[off..off + w.len()];
-        match &q.weights {
-            WeightQuant::Fp32 => dst.copy_from_slice(w),
-            WeightQuant::Fp16 => {
-                dst.copy_from_slice(w);
-                fp16_round_trip_in_place(dst);
-            }
-            WeightQuant::Int(spec) => {
-                let shape = [net.sizes[l + 1], net.sizes[l]];
-                if let Err(e) = fake_quantize(w, &shape, spec, dst) {
-                    panic!("layer {l}: weight quantization failed after validation: {e}");
-                }
-            }
-        }
-        off += w.len();
+        s.weights
+            .push(weights.get_or_compute(l, &q.weights, || quantized_weights(net, l, &q.weights)));
         let map = match q.activations {
             ActQuant::Fp32 => ActMap::Identity,
             ActQuant::Fp16 => ActMap::Fp16,
@@ -98,31 +108,50 @@ pub(crate) fn correct_count(
     }
 
     let n_layers = net.layers();
+    let classes = net.sizes[n_layers];
     let mut correct = 0;
-    for i in 0..test.len() {
+    let mut start = 0;
+    while start < test.len() {
+        let count = (test.len() - start).min(BLOCK);
         let (mut src, mut dst) = (&mut s.a, &mut s.b);
-        src[..test.dim].copy_from_slice(test.sample(i));
-        let mut off = 0;
+        // A short last block repeats its final sample; the copies' results
+        // are ignored, and every sample's arithmetic is the same as alone.
+        for slot in 0..BLOCK {
+            let i = start + slot.min(count - 1);
+            src[slot * width..slot * width + test.dim].copy_from_slice(test.sample(i));
+        }
         for l in 0..n_layers {
-            let (n_in, n_out) = (net.sizes[l], net.sizes[l + 1]);
-            let x = &mut src[..n_in];
-            s.acts[l].apply(x);
-            let w = &s.weights[off..off + n_in * n_out];
-            off += n_in * n_out;
+            let n_in = net.sizes[l];
+            for slot in 0..BLOCK {
+                s.acts[l].apply(&mut src[slot * width..slot * width + n_in]);
+            }
             let last = l + 1 == n_layers;
-            for ((o, row), &b) in dst[..n_out]
-                .iter_mut()
-                .zip(w.chunks_exact(n_in))
+            let x = [
+                &src[..n_in],
+                &src[width..width + n_in],
+                &src[2 * width..2 * width + n_in],
+                &src[3 * width..3 * width + n_in],
+            ];
+            for (o, (row, &b)) in s.weights[l]
+                .chunks_exact(n_in)
                 .zip(&net.biases[l])
+                .enumerate()
             {
-                let z = b + dot(row, x);
-                *o = if last { z } else { net.activation.apply(z) };
+                let z = dot4(row, x);
+                for (slot, &zs) in z.iter().enumerate() {
+                    let v = b + zs;
+                    dst[slot * width + o] = if last { v } else { net.activation.apply(v) };
+                }
             }
             std::mem::swap(&mut src, &mut dst);
         }
-        if argmax(&src[..net.sizes[n_layers]]) == usize::from(test.labels[i]) {
-            correct += 1;
+        for slot in 0..count {
+            let logits = &src[slot * width..slot * width + classes];
+            if argmax(logits) == usize::from(test.labels[start + slot]) {
+                correct += 1;
+            }
         }
+        start += count;
     }
     correct
 }

@@ -1,7 +1,8 @@
 //! A real image classifier for quantization studies: a procedurally rendered
 //! glyph dataset (`glyphs`), an MLP trained by backpropagation (`train`),
 //! and a quantized forward pass over the held-out split (`forward`) whose
-//! activation ranges come from a calibration split (`calib`).
+//! activation ranges come from a calibration split (`calib`) and whose
+//! quantized weights are memoised per layer and precision (`weight_cache`).
 //!
 //! Why it exists: a mixed-precision search needs an accuracy it can trust,
 //! measured by running the network at the chosen precisions, not predicted
@@ -18,6 +19,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 mod train;
+mod weight_cache;
 
 pub use config::TaskConfig;
 pub use forward::EvalScratch;

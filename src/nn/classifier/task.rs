@@ -5,7 +5,8 @@
 //! float activations of the calibration split; all of it is a function of
 //! the config and the seed. Afterwards the task is read-only (`&self`,
 //! `Sync`), so a rayon population can query it in parallel; the only shared
-//! mutable state is the memo of calibrated ranges (see `calib.rs`).
+//! mutable state is two memos of pure functions: calibrated activation
+//! ranges (`calib.rs`) and quantized weights (`weight_cache.rs`).
 
 use super::calib::RangeCache;
 use super::config::TaskConfig;
@@ -13,6 +14,7 @@ use super::forward::{EvalScratch, correct_count};
 use super::glyphs::{Split, render_split};
 use super::layer_quant::LayerQuant;
 use super::train::{Net, TrainConfig, float_accuracy, train};
+use super::weight_cache::WeightCache;
 use crate::nn::NnError;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -25,6 +27,7 @@ pub struct ClassifierTask {
     net: Net,
     test: Split,
     ranges: RangeCache,
+    weights: WeightCache,
     fp32_accuracy: f64,
     train_accuracy: f64,
 }
@@ -66,6 +69,7 @@ impl ClassifierTask {
             net,
             test,
             ranges,
+            weights: WeightCache::default(),
             fp32_accuracy,
             train_accuracy,
         })
@@ -168,7 +172,14 @@ impl ClassifierTask {
     }
 
     fn eval(&self, layers: &[LayerQuant], scratch: &mut EvalScratch) -> f64 {
-        let correct = correct_count(&self.net, &self.ranges, &self.test, layers, scratch);
+        let correct = correct_count(
+            &self.net,
+            &self.ranges,
+            &self.weights,
+            &self.test,
+            layers,
+            scratch,
+        );
         correct as f64 / self.test.len() as f64
     }
 }

@@ -184,3 +184,116 @@ fn layer_quant_round_trips_through_json() {
     let s = serde_json::to_string(&cfg).unwrap();
     assert_eq!(serde_json::from_str::<TaskConfig>(&s).unwrap(), cfg);
 }
+
+#[test]
+#[ignore]
+fn tune() {
+    let base = TaskConfig::default();
+    let variants: Vec<(&str, TaskConfig)> = vec![
+        (
+            "mid",
+            TaskConfig {
+                pixel_noise: 0.25,
+                max_rotation_deg: 15.0,
+                vertex_jitter: 0.05,
+                max_shift_px: 1.2,
+                scale_jitter: 0.15,
+                ..base.clone()
+            },
+        ),
+        (
+            "mid_5k",
+            TaskConfig {
+                train_size: 5000,
+                epochs: 8,
+                pixel_noise: 0.25,
+                max_rotation_deg: 15.0,
+                vertex_jitter: 0.05,
+                max_shift_px: 1.2,
+                scale_jitter: 0.15,
+                ..base.clone()
+            },
+        ),
+        (
+            "mid_small",
+            TaskConfig {
+                hidden: vec![32, 16],
+                train_size: 5000,
+                epochs: 10,
+                pixel_noise: 0.25,
+                max_rotation_deg: 15.0,
+                vertex_jitter: 0.05,
+                max_shift_px: 1.2,
+                scale_jitter: 0.15,
+                ..base.clone()
+            },
+        ),
+        (
+            "def_small",
+            TaskConfig {
+                hidden: vec![32, 16],
+                ..base.clone()
+            },
+        ),
+        (
+            "def_small5k",
+            TaskConfig {
+                hidden: vec![32, 16],
+                train_size: 5000,
+                pixel_noise: 0.22,
+                ..base.clone()
+            },
+        ),
+        (
+            "def_40_20",
+            TaskConfig {
+                hidden: vec![40, 20],
+                train_size: 4000,
+                pixel_noise: 0.22,
+                max_rotation_deg: 14.0,
+                vertex_jitter: 0.05,
+                ..base.clone()
+            },
+        ),
+    ];
+    for (name, cfg) in variants {
+        for seed in [1u64, 2] {
+            let t0 = std::time::Instant::now();
+            let t = ClassifierTask::build(&cfg, seed).unwrap();
+            let el = t0.elapsed();
+            let n = t.num_layers();
+            let a = |w: u8, ab: u8, c: Calibration| {
+                t.accuracy(&vec![
+                    LayerQuant {
+                        weights: int_weights(w),
+                        activations: int_acts(ab, c)
+                    };
+                    n
+                ])
+            };
+            let wo = |w: u8| {
+                t.accuracy(&vec![
+                    LayerQuant {
+                        weights: int_weights(w),
+                        activations: ActQuant::Fp32
+                    };
+                    n
+                ])
+            };
+            eprintln!(
+                "{name:<14} s{seed} build {:>4}ms fp32 {:.3} train {:.3} fp16 {:.3} w8a8 {:.3} w6a8 {:.3} w4a8 {:.3} w4a4mm {:.3} w4a4mse {:.3} w3 {:.3} w2 {:.3}",
+                el.as_millis(),
+                t.fp32_accuracy(),
+                t.train_accuracy(),
+                t.accuracy(&vec![LayerQuant::FP16; n]),
+                a(8, 8, Calibration::MinMax),
+                a(6, 8, Calibration::MinMax),
+                a(4, 8, Calibration::MinMax),
+                a(4, 4, Calibration::MinMax),
+                a(4, 4, Calibration::Mse),
+                wo(3),
+                wo(2)
+            );
+        }
+    }
+}
