@@ -7,6 +7,7 @@ pub mod accuracy;
 pub mod io;
 pub mod layer;
 pub mod precision;
+pub mod safetensors;
 pub mod shapes;
 pub mod synthetic;
 
