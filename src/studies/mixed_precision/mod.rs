@@ -13,6 +13,7 @@
 //! Every accuracy says where it comes from (`accuracy_source`), every cost is
 //! labelled a model.
 
+pub mod adapters;
 pub mod baselines;
 pub mod evaluate;
 pub mod export;
@@ -23,6 +24,7 @@ pub mod search;
 pub mod sensitivity;
 
 use crate::hw::{QuantChoice, ScaleLayout, Target, layer_cost};
+use crate::nn::ClassifierTask;
 use crate::studies::{
     CheckContext, ParamDoc, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput,
     TrialRng,
@@ -30,26 +32,85 @@ use crate::studies::{
 use crate::value::Value;
 use evaluate::{Cache, Eval, Evaluator, OBJECTIVES};
 use genome::{Genome, Space};
-use model::{InventoryModel, QuantModel};
+use model::{InventoryModel, ModelLayer, QuantModel};
 pub use params::Params;
 use params::{ModelKind, SearchMode};
+use rand::Rng;
 use search::SearchConfig;
+use std::path::PathBuf;
 
 pub struct MixedPrecision;
 
-/// Build the model a trial searches.
-pub fn build_model(p: &Params) -> Result<Box<dyn QuantModel>, String> {
+/// Build the model a trial searches. `resolve` maps a manifest-relative
+/// path; `seed` seeds the classifier's data and training (mlp only).
+pub fn build_model(
+    p: &Params,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    seed: u64,
+) -> Result<Box<dyn QuantModel>, String> {
     match p.model {
-        ModelKind::Inventory => Ok(Box::new(InventoryModel::new(
+        ModelKind::Inventory if p.inventory_file.is_empty() => Ok(Box::new(InventoryModel::new(
             p.inventory.family().shaped(p.inventory_seed, p.tokens),
         ))),
+        ModelKind::Inventory => {
+            let file = crate::models::safetensors::read(&resolve(&p.inventory_file))
+                .map_err(|e| e.to_string())?;
+            Ok(Box::new(adapters::safetensors_inventory(&file)?))
+        }
+        ModelKind::Mlp => {
+            let task =
+                ClassifierTask::build(&p.mlp.task_config(), seed).map_err(|e| e.to_string())?;
+            Ok(Box::new(adapters::MlpModel::new(task)))
+        }
+    }
+}
+
+/// The layer shapes of the model without building it (the classifier's
+/// shapes follow from its config), for the constraint check in `validate`.
+#[allow(clippy::type_complexity)]
+fn shapes_only(
+    p: &Params,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<(Vec<ModelLayer>, u64), (&'static str, String)> {
+    match p.model {
+        ModelKind::Mlp => {
+            let cfg = p.mlp.task_config();
+            let sizes = cfg.layer_sizes();
+            let shapes: Vec<[usize; 2]> = sizes.windows(2).map(|w| [w[1], w[0]]).collect();
+            let layers = adapters::mlp_layers(&shapes);
+            let biases = layers.iter().map(|l| l.shape.rows).sum();
+            Ok((layers, biases))
+        }
+        ModelKind::Inventory if !p.inventory_file.is_empty() => {
+            let file = crate::models::safetensors::read_header(&resolve(&p.inventory_file))
+                .map_err(|e| ("inventory_file", e.to_string()))?;
+            if file.layers.is_empty() {
+                return Err((
+                    "inventory_file",
+                    format!(
+                        "{}: no 2-D or 4-D weight tensors to quantize",
+                        file.path.display()
+                    ),
+                ));
+            }
+            Ok((adapters::safetensors_layers(&file), file.other_params))
+        }
+        ModelKind::Inventory => {
+            let m = build_model(p, resolve, 0).map_err(|e| ("inventory", e))?;
+            Ok((m.layers().to_vec(), m.fixed_params()))
+        }
     }
 }
 
 /// The smallest latency (ms), memory (MB) and energy (mJ) any configuration
 /// in the space reaches on the target. Each is a sum of per-layer terms, so
 /// the per-layer minima add up to the exact minimum.
-pub fn lower_bounds(model: &dyn QuantModel, target: &Target, space: &Space) -> [f64; 3] {
+pub fn lower_bounds(
+    layers: &[ModelLayer],
+    fixed_params: u64,
+    target: &Target,
+    space: &Space,
+) -> [f64; 3] {
     let mut choices = Vec::new();
     for &w in &space.weight_bits {
         for &a in &space.act_bits {
@@ -80,8 +141,8 @@ pub fn lower_bounds(model: &dyn QuantModel, target: &Target, space: &Space) -> [
             }
         }
     }
-    let mut lb = [0.0, 2.0 * model.fixed_params() as f64, 0.0];
-    for layer in model.layers() {
+    let mut lb = [0.0, 2.0 * fixed_params as f64, 0.0];
+    for layer in layers {
         let mut best = [f64::INFINITY; 3];
         for q in &choices {
             let c = layer_cost(target, &layer.shape, q);
@@ -154,11 +215,18 @@ impl Study for MixedPrecision {
         params::docs()
     }
 
-    fn validate(&self, p: &Params, _ctx: &CheckContext) -> Vec<ParamIssue> {
+    fn validate(&self, p: &Params, ctx: &CheckContext) -> Vec<ParamIssue> {
         let mut issues = params::validate(p);
         if !issues.is_empty() {
             return issues;
         }
+        let resolve = |s: &str| ctx.resolve(s);
+        // A missing, truncated or malformed file is rejected here, before
+        // anything runs (the header is read; tensors are not).
+        let (layers, fixed) = match shapes_only(p, &resolve) {
+            Ok(m) => m,
+            Err((key, e)) => return vec![ParamIssue::new(key, e)],
+        };
         let limits = [
             ("target_latency_ms", p.target_latency_ms, "ms"),
             ("target_memory_mb", p.target_memory_mb, "MB"),
@@ -167,12 +235,11 @@ impl Study for MixedPrecision {
         if limits.iter().all(|l| l.1 == 0.0) {
             return issues;
         }
-        let (model, target) = match (build_model(p), p.target()) {
-            (Ok(m), Ok(t)) => (m, t),
-            (Err(e), _) => return vec![ParamIssue::new("model", e)],
-            (_, Err(e)) => return vec![ParamIssue::new("hardware_target", e)],
+        let target = match p.target() {
+            Ok(t) => t,
+            Err(e) => return vec![ParamIssue::new("hardware_target", e)],
         };
-        let lb = lower_bounds(model.as_ref(), &target, &p.space());
+        let lb = lower_bounds(&layers, fixed, &target, &p.space());
         for ((key, limit, unit), min) in limits.iter().zip(lb) {
             if *limit > 0.0 && min > *limit {
                 issues.push(ParamIssue::new(
@@ -193,7 +260,8 @@ impl Study for MixedPrecision {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
-        let model = build_model(p).map_err(StudyError::new)?;
+        let seed: u64 = rng.random();
+        let model = build_model(p, &|s: &str| ctx.resolve(s), seed).map_err(StudyError::new)?;
         let model = model.as_ref();
         let target = p.target().map_err(StudyError::new)?;
         let space = p.space();

@@ -56,6 +56,7 @@ pub trait QuantModel: Sync {
 /// A real-shape inventory with the sensitivity model above.
 pub struct InventoryModel {
     description: String,
+    source: &'static str,
     layers: Vec<ModelLayer>,
     curves: Vec<SensitivityCurve>,
     fixed_params: u64,
@@ -63,8 +64,14 @@ pub struct InventoryModel {
 
 impl InventoryModel {
     pub fn new(inv: ShapedInventory) -> InventoryModel {
+        Self::with_source(inv, "model: per-layer sensitivity curves (not measured)")
+    }
+
+    /// An inventory whose curves come from `source` (printed in outputs).
+    pub fn with_source(inv: ShapedInventory, source: &'static str) -> InventoryModel {
         InventoryModel {
             description: format!("{} inventory", inv.family),
+            source,
             curves: inv.layers.iter().map(|l| l.info.sensitivity).collect(),
             layers: inv
                 .layers
@@ -159,7 +166,7 @@ impl QuantModel for InventoryModel {
         self.description.clone()
     }
     fn accuracy_source(&self) -> &'static str {
-        "model: per-layer sensitivity curves (not measured)"
+        self.source
     }
     fn layers(&self) -> &[ModelLayer] {
         &self.layers

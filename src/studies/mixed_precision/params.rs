@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Inventory,
+    Mlp,
 }
 
 /// Which built-in inventory.
@@ -53,6 +54,7 @@ pub struct Params {
     pub model: ModelKind,
     pub inventory: InventoryFamily,
     pub inventory_seed: u64,
+    pub inventory_file: String,
     pub tokens: u64,
     pub search: SearchMode,
     pub population_size: usize,
@@ -77,6 +79,54 @@ pub struct Params {
     pub enable_caching: bool,
     pub archive_size: usize,
     pub custom: CustomTarget,
+    pub mlp: MlpParams,
+}
+
+/// `[params.mlp]`: the classifier trained for `model = "mlp"` (the rest of
+/// `crate::nn::TaskConfig` keeps its defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlpParams {
+    pub classes: usize,
+    pub image_size: usize,
+    pub hidden: Vec<usize>,
+    pub train_size: usize,
+    pub calibration_size: usize,
+    pub test_size: usize,
+    pub epochs: usize,
+    pub pixel_noise: f64,
+}
+
+impl Default for MlpParams {
+    fn default() -> Self {
+        let t = crate::nn::TaskConfig::default();
+        MlpParams {
+            classes: t.classes,
+            image_size: t.image_size,
+            hidden: t.hidden,
+            train_size: t.train_size,
+            calibration_size: t.calibration_size,
+            test_size: t.test_size,
+            epochs: t.epochs,
+            pixel_noise: t.pixel_noise,
+        }
+    }
+}
+
+impl MlpParams {
+    pub fn task_config(&self) -> crate::nn::TaskConfig {
+        crate::nn::TaskConfig {
+            classes: self.classes,
+            image_size: self.image_size,
+            hidden: self.hidden.clone(),
+            train_size: self.train_size,
+            calibration_size: self.calibration_size,
+            test_size: self.test_size,
+            epochs: self.epochs,
+            pixel_noise: self.pixel_noise,
+            ..crate::nn::TaskConfig::default()
+        }
+    }
 }
 
 /// `[params.custom]`: a user-defined hardware target.
@@ -111,6 +161,7 @@ impl Default for Params {
             model: ModelKind::Inventory,
             inventory: InventoryFamily::Resnet50Like,
             inventory_seed: 42,
+            inventory_file: String::new(),
             tokens: 1,
             search: SearchMode::Nsga2,
             population_size: 20,
@@ -135,6 +186,7 @@ impl Default for Params {
             enable_caching: true,
             archive_size: 64,
             custom: CustomTarget::default(),
+            mlp: MlpParams::default(),
         }
     }
 }
@@ -233,8 +285,8 @@ pub fn docs() -> Vec<ParamDoc> {
     vec![
         ParamDoc::new(
             "model",
-            Choice(&["inventory"]),
-            "inventory: a real-shape layer inventory (accuracy from the per-layer sensitivity MODEL shared with bit_allocation).",
+            Choice(&["inventory", "mlp"]),
+            "inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split.",
         ),
         ParamDoc::new(
             "inventory",
@@ -245,6 +297,11 @@ pub fn docs() -> Vec<ParamDoc> {
             "inventory_seed",
             Int,
             "Seed of the inventory's modelled sensitivity curves.",
+        ),
+        ParamDoc::new(
+            "inventory_file",
+            Path,
+            "A .safetensors file to import instead of the built-in inventory (\"\" = built-in): header read, each layer's weight error measured at 2-16 bits as the sensitivity signal.",
         ),
         ParamDoc::new(
             "tokens",
@@ -371,6 +428,26 @@ pub fn docs() -> Vec<ParamDoc> {
             Bool,
             "The device runs W4A16 / W8A16 by decompressing weights to fp16.",
         ),
+        ParamDoc::new("mlp.classes", Int, "Glyph classes, 2..=10."),
+        ParamDoc::new("mlp.image_size", Int, "Image side in pixels, 6..=64."),
+        ParamDoc::new("mlp.hidden", IntList, "Hidden layer widths (ReLU)."),
+        ParamDoc::new("mlp.train_size", Int, "Training samples."),
+        ParamDoc::new(
+            "mlp.calibration_size",
+            Int,
+            "Calibration samples (activation ranges).",
+        ),
+        ParamDoc::new(
+            "mlp.test_size",
+            Int,
+            "Held-out samples every accuracy is measured on.",
+        ),
+        ParamDoc::new("mlp.epochs", Int, "Training epochs."),
+        ParamDoc::new(
+            "mlp.pixel_noise",
+            Float,
+            "Std. dev. of Gaussian pixel noise (ink = 1).",
+        ),
     ]
 }
 
@@ -469,6 +546,25 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             "accuracy_weight",
             "all four objective weights are 0; at least one must be positive".into(),
         );
+    }
+    if p.model == ModelKind::Mlp {
+        if let Err(e) = p.mlp.task_config().validate() {
+            let msg = e.to_string();
+            let field = [
+                "classes",
+                "image_size",
+                "hidden",
+                "train_size",
+                "calibration_size",
+                "test_size",
+                "epochs",
+                "pixel_noise",
+            ]
+            .into_iter()
+            .find(|f| msg.contains(f))
+            .unwrap_or("hidden");
+            bad(&format!("mlp.{field}"), msg);
+        }
     }
     if p.hardware_target == "custom" {
         validate_custom(&p.custom, &mut bad);
