@@ -4,6 +4,7 @@ mod chaos;
 mod data;
 mod harness;
 mod manifest_errors;
+mod mixed_precision;
 mod quantize;
 mod runner;
 mod snapshots;
