@@ -10,17 +10,29 @@ const HEAD: &str =
 /// (parameter line, key in the message, other text the message must hold).
 /// The line sits on line 7, after HEAD.
 const BAD: &[(&str, &str, &str)] = &[
-    ("min_bits = 8\nmax_bits = 4", "params.min_bits", "greater than"),
+    (
+        "min_bits = 8\nmax_bits = 4",
+        "params.min_bits",
+        "greater than",
+    ),
     ("min_bits = 3", "params.min_bits", "allowed"),
     ("max_bits = 32", "params.max_bits", "allowed"),
-    ("activation_bits = [8, 2]", "params.activation_bits", "allowed"),
+    (
+        "activation_bits = [8, 2]",
+        "params.activation_bits",
+        "allowed",
+    ),
     ("latency_weight = -0.2", "params.latency_weight", "≥ 0"),
     (
         "accuracy_weight = 0.0\ncompression_weight = 0.0\nlatency_weight = 0.0\nenergy_weight = 0.0",
         "params.accuracy_weight",
         "at least one",
     ),
-    ("hardware_target = \"tpu\"", "params.hardware_target", "intel_vnni"),
+    (
+        "hardware_target = \"tpu\"",
+        "params.hardware_target",
+        "intel_vnni",
+    ),
     (
         "hardware_target = \"custom\"\n\"custom.bandwidth_gbps\" = 10.0\n\"custom.tops\" = [0.0, 8.0, 0.0, 0.0, 0.0]",
         "params.custom.tops",
@@ -51,7 +63,11 @@ const BAD: &[(&str, &str, &str)] = &[
         "params.inventory_file",
         "cannot read",
     ),
-    ("population_size = 2", "params.population_size", "at least 4"),
+    (
+        "population_size = 2",
+        "params.population_size",
+        "at least 4",
+    ),
 ];
 
 #[test]
