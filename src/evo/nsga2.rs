@@ -86,6 +86,8 @@ pub fn crowding_distance(objs: &[Vec<f64>], front: &[usize]) -> Vec<f64> {
     }
     let m = objs[front[0]].len();
     let mut order: Vec<usize> = (0..n).collect();
+    // `k` indexes the objective inside each member's vector, not `objs`.
+    #[allow(clippy::needless_range_loop)]
     for k in 0..m {
         order.sort_by(|&a, &b| {
             objs[front[a]][k]
