@@ -93,6 +93,9 @@ impl State<'_, '_> {
     }
 }
 
+/// One child: crossover with probability `crossover_rate`, then mutation
+/// with probability `mutation_rate` — and always when the child equals a
+/// parent, so no generation wastes evaluations on clones.
 fn offspring(
     space: &Space,
     cfg: &SearchConfig,
@@ -100,13 +103,15 @@ fn offspring(
     a: &Genome,
     pick_b: &mut dyn FnMut(&mut TrialRng) -> Genome,
 ) -> Genome {
-    let mut child = if rng.random_bool(cfg.crossover_rate) {
+    let (mut child, b) = if rng.random_bool(cfg.crossover_rate) {
         let b = pick_b(rng);
-        space.crossover(a, &b, rng)
+        (space.crossover(a, &b, rng), Some(b))
     } else {
-        a.clone()
+        (a.clone(), None)
     };
-    space.mutate(&mut child, cfg.mutation_rate, rng);
+    let clone = &child == a || b.as_ref() == Some(&child);
+    let rate = if clone { 1.0 } else { cfg.mutation_rate };
+    space.mutate(&mut child, rate, rng);
     child
 }
 
