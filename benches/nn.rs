@@ -11,6 +11,7 @@ use evoquant::nn::classifier::{
     ActQuant, ClassifierTask, EvalScratch, LayerQuant, TaskConfig, WeightQuant,
 };
 use evoquant::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
+use rayon::prelude::*;
 use std::hint::black_box;
 
 fn int(bits: u8, act_bits: u8, calibration: Calibration) -> LayerQuant {
@@ -75,6 +76,36 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(task.accuracy_with(&layers, &mut scratch)))
         });
     }
+    g.finish();
+
+    // A population evaluated in parallel, as the genetic search does it: 32
+    // distinct mixed-precision genomes per iteration over all cores, with
+    // the caches warm (the steady state of a search).
+    let genomes: Vec<Vec<LayerQuant>> = (0..32u8)
+        .map(|i| {
+            (0..n as u8)
+                .map(|l| {
+                    let w = [2u8, 4, 6, 8][usize::from((i + l) % 4)];
+                    let a = [4u8, 8, 16][usize::from((i / 4 + l) % 3)];
+                    let c = [
+                        Calibration::MinMax,
+                        Calibration::Percentile,
+                        Calibration::Mse,
+                        Calibration::Entropy,
+                    ][usize::from((i / 12 + l) % 4)];
+                    int(w, a, c)
+                })
+                .collect()
+        })
+        .collect();
+    let mut g = c.benchmark_group("nn_population");
+    g.throughput(Throughput::Elements(genomes.len() as u64));
+    g.bench_function("accuracy_x32_par_iter", |b| {
+        b.iter(|| {
+            let acc: Vec<f64> = genomes.par_iter().map(|q| task.accuracy(q)).collect();
+            black_box(acc)
+        })
+    });
     g.finish();
 }
 
