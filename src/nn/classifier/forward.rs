@@ -5,8 +5,9 @@
 //! cache (computed on first use by `crate::quant::fake_quantize` or the f16
 //! round trip — the same arithmetic the packed format uses), each layer's
 //! activation map is built from the calibrated-range cache, then the test
-//! samples run through the network four at a time (one weight row load
-//! serves four samples) with each layer's inputs fake-quantized in place.
+//! samples run through the network in interleaved blocks of four (each
+//! weight is loaded once for four samples, see `linalg::dot4`) with each
+//! layer's inputs fake-quantized in place.
 //! Biases stay f32, as integer kernels keep them in a 32-bit accumulator.
 //! Nothing allocates once the scratch has grown to the network's size and
 //! the caches are warm.

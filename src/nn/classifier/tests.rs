@@ -184,3 +184,10 @@ fn layer_quant_round_trips_through_json() {
     let s = serde_json::to_string(&cfg).unwrap();
     assert_eq!(serde_json::from_str::<TaskConfig>(&s).unwrap(), cfg);
 }
+
+#[test]
+fn task_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ClassifierTask>();
+    assert_send_sync::<EvalScratch>();
+}
