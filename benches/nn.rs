@@ -2,6 +2,8 @@
 //! splits + train the MLP + calibration pass) and one held-out accuracy
 //! evaluation at given per-layer precisions (the genome-evaluation hot path).
 //!
+//! Also: importing a `.safetensors` layer and measuring its error.
+//!
 //! Run briefly: `cargo bench --bench nn -- --warm-up-time 1 --measurement-time 3`.
 //! Before timing, the accuracies of a few uniform precisions are printed so
 //! the figures can be read next to what they buy.
@@ -109,5 +111,36 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Importing a checkpoint: one LLaMA-7B-sized projection (4096 × 4096, BF16,
+/// 32 MiB) read and measured at the six default bit widths on its 256
+/// sampled rows (the default cap of 2^20 values), and the header alone.
+fn bench_safetensors(c: &mut Criterion) {
+    use evoquant::models::safetensors::{read, read_header};
+    use safetensors::Dtype;
+    use safetensors::tensor::TensorView;
+    let (rows, cols) = (4096usize, 4096usize);
+    let bytes: Vec<u8> = (0..rows * cols)
+        .flat_map(|i| {
+            let x = ((i as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32;
+            half::bf16::from_f32((x - 0.5) * 0.05).to_le_bytes()
+        })
+        .collect();
+    let view = TensorView::new(Dtype::BF16, vec![rows, cols], &bytes).unwrap();
+    let file = safetensors::serialize([("layers.0.mlp.up_proj.weight", view)], None).unwrap();
+    let path =
+        std::env::temp_dir().join(format!("evoquant-bench-{}.safetensors", std::process::id()));
+    std::fs::write(&path, file).unwrap();
+    let mut g = c.benchmark_group("safetensors");
+    g.sample_size(10);
+    g.bench_function("read_measure_4096x4096_bf16", |b| {
+        b.iter(|| black_box(read(&path).unwrap().layers[0].quant_error[0]))
+    });
+    g.bench_function("read_header_4096x4096_bf16", |b| {
+        b.iter(|| black_box(read_header(&path).unwrap().layers.len()))
+    });
+    g.finish();
+    let _ = std::fs::remove_file(&path);
+}
+
+criterion_group!(benches, bench, bench_safetensors);
 criterion_main!(benches);

@@ -57,7 +57,7 @@ impl ActMap {
 }
 
 /// The effective weights of layer `l` under `q`, computed afresh.
-fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32> {
+pub(crate) fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32> {
     let w = &net.weights[l];
     let mut out = w.clone();
     match q {
