@@ -2,8 +2,9 @@
 //!
 //! Defaults are tuned so a float MLP reaches at least 90% held-out accuracy
 //! while 2-bit weights lose clearly more than 8-bit ones (the unit tests in
-//! `task.rs` check both), and so building a task takes well under a second
-//! in release.
+//! `tests.rs` check both; over seeds 0–11 FP32 held-out accuracy ranged
+//! 94–96%, per-channel W4A8 lost 0–2.4 points, W3 4–19, W2 40–77), and so
+//! building a task takes well under a second in release.
 
 use super::glyphs::{Jitter, MAX_CLASSES};
 use super::train::Activation;

@@ -5,8 +5,9 @@
 //! cache (computed on first use by `crate::quant::fake_quantize` or the f16
 //! round trip — the same arithmetic the packed format uses), each layer's
 //! activation map is built from the calibrated-range cache, then the test
-//! samples run through the network four at a time (one weight row load
-//! serves four samples) with each layer's inputs fake-quantized in place.
+//! samples run through the network in interleaved blocks of four (each
+//! weight is loaded once for four samples, see `linalg::dot4`) with each
+//! layer's inputs fake-quantized in place.
 //! Biases stay f32, as integer kernels keep them in a 32-bit accumulator.
 //! Nothing allocates once the scratch has grown to the network's size and
 //! the caches are warm.
@@ -15,7 +16,7 @@ use super::calib::RangeCache;
 use super::glyphs::Split;
 use super::layer_quant::{ActQuant, LayerQuant, WeightQuant};
 use super::linalg::dot4;
-use super::train::{Net, argmax};
+use super::train::Net;
 use super::weight_cache::WeightCache;
 use crate::quant::{AffineParams, fake_quantize, fp16_round_trip_in_place};
 use std::sync::Arc;
@@ -29,7 +30,8 @@ const BLOCK: usize = 4;
 pub struct EvalScratch {
     /// Each layer's effective weights (shared with the cache).
     weights: Vec<Arc<[f32]>>,
-    /// BLOCK rows of the widest layer, ping-ponged between layers.
+    /// A block of samples interleaved (`BLOCK` values per input index) at
+    /// the widest layer's size, ping-ponged between layers.
     a: Vec<f32>,
     b: Vec<f32>,
     acts: Vec<ActMap>,
@@ -55,7 +57,7 @@ impl ActMap {
 }
 
 /// The effective weights of layer `l` under `q`, computed afresh.
-fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32> {
+pub(crate) fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32> {
     let w = &net.weights[l];
     let mut out = w.clone();
     match q {
@@ -114,44 +116,48 @@ pub(crate) fn correct_count(
     while start < test.len() {
         let count = (test.len() - start).min(BLOCK);
         let (mut src, mut dst) = (&mut s.a, &mut s.b);
-        // A short last block repeats its final sample; the copies' results
-        // are ignored, and every sample's arithmetic is the same as alone.
+        // Interleave the block (value i of slot k at BLOCK·i + k). A short
+        // last block repeats its final sample; the copies' results are
+        // ignored, and every sample's arithmetic is the same as alone.
         for slot in 0..BLOCK {
-            let i = start + slot.min(count - 1);
-            src[slot * width..slot * width + test.dim].copy_from_slice(test.sample(i));
+            let sample = test.sample(start + slot.min(count - 1));
+            for (i, &v) in sample.iter().enumerate() {
+                src[BLOCK * i + slot] = v;
+            }
         }
         for l in 0..n_layers {
             let n_in = net.sizes[l];
-            for slot in 0..BLOCK {
-                s.acts[l].apply(&mut src[slot * width..slot * width + n_in]);
-            }
+            let x = &mut src[..BLOCK * n_in];
+            s.acts[l].apply(x);
             let last = l + 1 == n_layers;
-            let x = [
-                &src[..n_in],
-                &src[width..width + n_in],
-                &src[2 * width..2 * width + n_in],
-                &src[3 * width..3 * width + n_in],
-            ];
-            for (o, (row, &b)) in s.weights[l]
-                .chunks_exact(n_in)
+            for ((out, row), &b) in dst
+                .chunks_exact_mut(BLOCK)
+                .zip(s.weights[l].chunks_exact(n_in))
                 .zip(&net.biases[l])
-                .enumerate()
             {
                 let z = dot4(row, x);
-                for (slot, &zs) in z.iter().enumerate() {
+                for (o, &zs) in out.iter_mut().zip(&z) {
                     let v = b + zs;
-                    dst[slot * width + o] = if last { v } else { net.activation.apply(v) };
+                    *o = if last { v } else { net.activation.apply(v) };
                 }
             }
             std::mem::swap(&mut src, &mut dst);
         }
         for slot in 0..count {
-            let logits = &src[slot * width..slot * width + classes];
-            if argmax(logits) == usize::from(test.labels[start + slot]) {
+            let mut best = 0;
+            for c in 1..classes {
+                if src[BLOCK * c + slot] > src[BLOCK * best + slot] {
+                    best = c;
+                }
+            }
+            if best == usize::from(test.labels[start + slot]) {
                 correct += 1;
             }
         }
         start += count;
     }
+    // Drop the shared weights so a thread-local scratch does not keep a
+    // finished task's cache entries alive.
+    s.weights.clear();
     correct
 }

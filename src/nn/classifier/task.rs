@@ -10,9 +10,9 @@
 
 use super::calib::RangeCache;
 use super::config::TaskConfig;
-use super::forward::{EvalScratch, correct_count};
+use super::forward::{EvalScratch, correct_count, quantized_weights};
 use super::glyphs::{Split, render_split};
-use super::layer_quant::LayerQuant;
+use super::layer_quant::{ActQuant, LayerQuant, WeightQuant};
 use super::train::{Net, TrainConfig, float_accuracy, train};
 use super::weight_cache::WeightCache;
 use crate::nn::NnError;
@@ -169,6 +169,34 @@ impl ClassifierTask {
             panic!("ClassifierTask::accuracy_with: {e}");
         }
         self.eval(layers, scratch)
+    }
+
+    /// Relative weight error Σ(w − q(w))² / Σ w² of `layer` under `q`
+    /// (0 for an exact reconstruction): a data-free sensitivity signal to set
+    /// beside the measured accuracy. Uses the same cached quantized weights
+    /// as [`accuracy`](Self::accuracy).
+    pub fn weight_error(&self, layer: usize, q: &WeightQuant) -> Result<f64, NnError> {
+        if layer >= self.num_layers() {
+            return Err(NnError::InvalidTask(format!(
+                "layer {layer} does not exist (the network has {})",
+                self.num_layers()
+            )));
+        }
+        LayerQuant {
+            weights: *q,
+            activations: ActQuant::Fp32,
+        }
+        .validate(layer)?;
+        let w = &self.net.weights[layer];
+        let qw = self
+            .weights
+            .get_or_compute(layer, q, || quantized_weights(&self.net, layer, q));
+        let (mut se, mut ss) = (0f64, 0f64);
+        for (&a, &b) in w.iter().zip(qw.iter()) {
+            se += f64::from(a - b).powi(2);
+            ss += f64::from(a).powi(2);
+        }
+        Ok(if se == 0.0 { 0.0 } else { se / ss })
     }
 
     fn eval(&self, layers: &[LayerQuant], scratch: &mut EvalScratch) -> f64 {

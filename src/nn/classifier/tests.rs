@@ -184,3 +184,27 @@ fn layer_quant_round_trips_through_json() {
     let s = serde_json::to_string(&cfg).unwrap();
     assert_eq!(serde_json::from_str::<TaskConfig>(&s).unwrap(), cfg);
 }
+
+#[test]
+fn task_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ClassifierTask>();
+    assert_send_sync::<EvalScratch>();
+}
+
+#[test]
+fn weight_error_falls_with_bits_and_rejects_bad_layers() {
+    let t = task();
+    for l in 0..t.num_layers() {
+        let e: Vec<f64> = [2u8, 3, 4, 8]
+            .iter()
+            .map(|&b| t.weight_error(l, &int_weights(b)).unwrap())
+            .collect();
+        assert!(e.windows(2).all(|w| w[1] < w[0]), "layer {l}: {e:?}");
+        assert_eq!(t.weight_error(l, &WeightQuant::Fp32).unwrap(), 0.0);
+        let h = t.weight_error(l, &WeightQuant::Fp16).unwrap();
+        assert!(h > 0.0 && h < e[3], "layer {l}: fp16 {h} vs int8 {}", e[3]);
+    }
+    assert!(t.weight_error(t.num_layers(), &WeightQuant::Fp16).is_err());
+    assert!(t.weight_error(0, &int_weights(1)).is_err());
+}
