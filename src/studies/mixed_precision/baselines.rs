@@ -150,5 +150,16 @@ mod tests {
             m.layers().len(),
         ));
         assert!(ev.evaluate(&g).fitness > start.fitness);
+        // MSE-calibrated weights cost nothing extra and lose less accuracy in
+        // the inventory model: one such change dominates the greedy result.
+        let mut better = g.clone();
+        better.layers[0].calibration = crate::studies::mixed_precision::genome::Calibration::Mse;
+        let (a, b) = (ev.evaluate(&better), ev.evaluate(&g));
+        assert!(
+            crate::evo::dominates(&ev.objectives(&a), &ev.objectives(&b)),
+            "{:?} vs {:?}",
+            ev.objectives(&a),
+            ev.objectives(&b)
+        );
     }
 }
