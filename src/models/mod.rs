@@ -7,9 +7,12 @@ pub mod accuracy;
 pub mod io;
 pub mod layer;
 pub mod precision;
+pub mod safetensors;
+pub mod shapes;
 pub mod synthetic;
 
 pub use accuracy::{Evaluation, evaluate, log_retention};
 pub use layer::{Inventory, LayerInfo, LayerType, SensitivityCurve};
 pub use precision::Precision;
+pub use shapes::{ShapedInventory, ShapedLayer};
 pub use synthetic::{Family, Split};

@@ -216,7 +216,7 @@ fn type_constants(ty: LayerType) -> (f64, f64, f64, f64) {
     }
 }
 
-fn synth_layer(
+pub(crate) fn synth_layer(
     name: String,
     ty: LayerType,
     index: usize,

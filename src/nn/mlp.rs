@@ -30,6 +30,10 @@ pub enum NnError {
     ZeroWidth(Vec<usize>),
     #[error("expected {expected} parameters, got {got}")]
     ParamCount { expected: usize, got: usize },
+    /// A classifier task or per-layer quantization request that cannot run;
+    /// the message names the field and the accepted range.
+    #[error("invalid classifier task: {0}")]
+    InvalidTask(String),
 }
 
 /// Where one layer's tensors sit in the flat parameter vector.

@@ -12,6 +12,7 @@
 
 pub mod bit_allocation;
 pub mod chaos_int4;
+pub mod mixed_precision;
 
 use crate::value::Value;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -346,8 +347,11 @@ pub fn unflatten(params: &ParamSet) -> toml::Value {
 
 /// Every registered study kind, sorted by name.
 pub fn registry() -> Vec<&'static dyn DynStudy> {
-    let mut studies: Vec<&'static dyn DynStudy> =
-        vec![&bit_allocation::BitAllocation, &chaos_int4::ChaosInt4];
+    let mut studies: Vec<&'static dyn DynStudy> = vec![
+        &bit_allocation::BitAllocation,
+        &chaos_int4::ChaosInt4,
+        &mixed_precision::MixedPrecision,
+    ];
     studies.sort_by_key(|s| s.kind());
     studies
 }

@@ -5,6 +5,7 @@ mod data;
 mod failures;
 mod harness;
 mod manifest_errors;
+mod mixed_precision;
 mod quantize;
 mod runner;
 mod shard;

@@ -1,0 +1,234 @@
+//! The per-layer cost model (a model, not a measurement).
+//!
+//! For one layer run once per inference:
+//!
+//! ```text
+//! weight bytes  = ⌈weights · w_bits / 8⌉ + groups · (scale bytes + zero-point bytes)
+//! traffic       = weight bytes · reads/weights + (act_in + act_out) · a_bits/8
+//!                 (+ act_in · a_bits/8 · 2 for a +128 shift pass on unsigned-only int8 units)
+//! compute time  = MACs / peak(compute precision of the execution mode)
+//! memory time   = traffic / bandwidth
+//! latency       = max(compute time, memory time)               (roofline)
+//! energy        = MACs · E_mac(compute) + traffic · E_dram_byte
+//! ```
+//!
+//! where `a_bits` is the activation width of the execution mode (a fallback
+//! moves activations at the width it computes in), scales are fp16 (2 bytes)
+//! or, for power-of-two scales, a 1-byte exponent, and zero points take
+//! 1 byte (2 above 8 bits) per group for asymmetric weights. 16- and 32-bit
+//! weights are stored as floats without scales. Everything is assumed to come
+//! from DRAM once (no cache reuse across layers), which is right for weights
+//! of large models and pessimistic for small activations.
+
+use super::target::{Compute, Execution, Target};
+use serde::Serialize;
+
+/// The shape facts the model needs about one layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerShape {
+    /// Weights in the layer (rows · cols).
+    pub weights: u64,
+    /// Output channels (rows); per-channel scales are one per row.
+    pub rows: u64,
+    /// Inputs per output (cols); per-group scales split each row.
+    pub cols: u64,
+    /// Multiply-accumulates per inference (0 for a lookup table).
+    pub macs: u64,
+    /// Weights actually read per inference (an embedding reads only the
+    /// rows of its tokens).
+    pub weight_reads: u64,
+    /// Input and output activation elements per inference.
+    pub act_in: u64,
+    pub act_out: u64,
+}
+
+/// How scales are laid out over a weight matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScaleLayout {
+    PerTensor,
+    PerChannel,
+    PerGroup(u32),
+}
+
+/// The facts of a layer's quantization configuration the cost depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuantChoice {
+    pub weight_bits: u8,
+    pub act_bits: u8,
+    pub layout: ScaleLayout,
+    /// Asymmetric weights carry a zero point per group.
+    pub weight_zero_point: bool,
+    /// Power-of-two scales are stored as a 1-byte exponent.
+    pub pow2_scale: bool,
+    /// Activations are signed (symmetric or power-of-two scheme).
+    pub signed_activations: bool,
+}
+
+/// Cost of one layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerCost {
+    pub execution: Execution,
+    /// True stored bytes of the weights with scales and zero points.
+    pub weight_bytes: f64,
+    /// Of which metadata (scales and zero points).
+    pub metadata_bytes: f64,
+    pub traffic_bytes: f64,
+    pub latency_s: f64,
+    pub energy_j: f64,
+    /// Memory-bound (memory time ≥ compute time).
+    pub memory_bound: bool,
+    /// A +128 shift pass was costed for signed activations.
+    pub shifted: bool,
+}
+
+/// Totals over a model.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TotalCost {
+    pub weight_bytes: f64,
+    pub metadata_bytes: f64,
+    pub latency_s: f64,
+    pub energy_j: f64,
+    pub fallback_layers: usize,
+    pub memory_bound_layers: usize,
+}
+
+impl TotalCost {
+    pub fn add(&mut self, c: &LayerCost) {
+        self.weight_bytes += c.weight_bytes;
+        self.metadata_bytes += c.metadata_bytes;
+        self.latency_s += c.latency_s;
+        self.energy_j += c.energy_j;
+        self.fallback_layers += usize::from(!c.execution.native);
+        self.memory_bound_layers += usize::from(c.memory_bound);
+    }
+}
+
+/// Stored bytes of a layer's weights, and of the metadata within them.
+pub fn weight_bytes(shape: &LayerShape, q: &QuantChoice) -> (f64, f64) {
+    let data = (shape.weights * u64::from(q.weight_bits)).div_ceil(8) as f64;
+    if q.weight_bits >= 16 {
+        return (data, 0.0);
+    }
+    let groups = match q.layout {
+        ScaleLayout::PerTensor => 1,
+        ScaleLayout::PerChannel => shape.rows.max(1),
+        ScaleLayout::PerGroup(g) => shape.rows.max(1) * shape.cols.div_ceil(u64::from(g.max(1))),
+    } as f64;
+    let scale = if q.pow2_scale { 1.0 } else { 2.0 };
+    let zero = if q.weight_zero_point {
+        if q.weight_bits > 8 { 2.0 } else { 1.0 }
+    } else {
+        0.0
+    };
+    let meta = groups * (scale + zero);
+    (data + meta, meta)
+}
+
+/// Cost of one layer on one target.
+pub fn layer_cost(target: &Target, shape: &LayerShape, q: &QuantChoice) -> LayerCost {
+    let execution = target.execution(q.weight_bits, q.act_bits);
+    let (wbytes, meta) = weight_bytes(shape, q);
+    let read_fraction = if shape.weights == 0 {
+        0.0
+    } else {
+        shape.weight_reads as f64 / shape.weights as f64
+    };
+    let act_bytes = f64::from(execution.mode.act_bits.min(32)) / 8.0;
+    let mut traffic = wbytes * read_fraction + (shape.act_in + shape.act_out) as f64 * act_bytes;
+    let shifted = target.unsigned_int8_activations
+        && execution.mode.compute == Compute::Int8
+        && q.signed_activations;
+    if shifted {
+        traffic += 2.0 * shape.act_in as f64 * act_bytes;
+    }
+    let compute_s = shape.macs as f64 / target.peak(execution.mode.compute);
+    let memory_s = traffic / target.bandwidth_bytes_per_s;
+    let energy_pj = shape.macs as f64 * target.mac_energy_pj[execution.mode.compute.index()]
+        + traffic * target.dram_pj_per_byte;
+    LayerCost {
+        execution,
+        weight_bytes: wbytes,
+        metadata_bytes: meta,
+        traffic_bytes: traffic,
+        latency_s: compute_s.max(memory_s),
+        energy_j: energy_pj * 1e-12,
+        memory_bound: memory_s >= compute_s,
+        shifted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::builtin;
+
+    fn gemm(rows: u64, cols: u64, tokens: u64) -> LayerShape {
+        LayerShape {
+            weights: rows * cols,
+            rows,
+            cols,
+            macs: rows * cols * tokens,
+            weight_reads: rows * cols,
+            act_in: cols * tokens,
+            act_out: rows * tokens,
+        }
+    }
+
+    fn q(w: u8, a: u8, layout: ScaleLayout, zp: bool) -> QuantChoice {
+        QuantChoice {
+            weight_bits: w,
+            act_bits: a,
+            layout,
+            weight_zero_point: zp,
+            pow2_scale: false,
+            signed_activations: false,
+        }
+    }
+
+    #[test]
+    fn packed_bytes_include_scales_and_zero_points() {
+        let s = gemm(64, 256, 1);
+        // 4-bit: 8192 bytes of codes; per-group 128: 64·2 groups of 2+1 bytes.
+        let (b, m) = weight_bytes(&s, &q(4, 8, ScaleLayout::PerGroup(128), true));
+        assert_eq!(m, 128.0 * 3.0);
+        assert_eq!(b, 8192.0 + 384.0);
+        let (b, m) = weight_bytes(&s, &q(6, 8, ScaleLayout::PerTensor, false));
+        assert_eq!((b, m), (12288.0 + 2.0, 2.0));
+        let (b, m) = weight_bytes(&s, &q(16, 16, ScaleLayout::PerChannel, true));
+        assert_eq!((b, m), (32768.0, 0.0));
+    }
+
+    #[test]
+    fn roofline_is_the_max_of_compute_and_memory_time() {
+        let neon = builtin("arm_neon").unwrap();
+        // Batch-1 GEMV: memory bound; fewer weight bits → proportionally faster.
+        let s = gemm(4096, 4096, 1);
+        let c8 = layer_cost(&neon, &s, &q(8, 8, ScaleLayout::PerChannel, false));
+        let c4 = layer_cost(&neon, &s, &q(4, 8, ScaleLayout::PerChannel, false));
+        assert!(c8.memory_bound && c4.memory_bound);
+        assert!(c4.latency_s < 0.6 * c8.latency_s);
+        assert!(!c4.execution.native);
+        // Large batch: compute bound; int8 SDOT beats plain NEON int8 2×.
+        let big = gemm(1024, 1024, 4096);
+        let dot = builtin("arm_dot").unwrap();
+        let a = layer_cost(&neon, &big, &q(8, 8, ScaleLayout::PerChannel, false));
+        let b = layer_cost(&dot, &big, &q(8, 8, ScaleLayout::PerChannel, false));
+        assert!(!a.memory_bound && !b.memory_bound);
+        assert!((a.latency_s / b.latency_s - 2.0).abs() < 1e-9);
+        // Energy = MAC energy + traffic energy exactly.
+        let expect = (big.macs as f64 * 0.23 + a.traffic_bytes * 1950.0 / 8.0) * 1e-12;
+        assert!((a.energy_j - expect).abs() < 1e-15 * expect.max(1.0));
+    }
+
+    #[test]
+    fn vnni_charges_a_shift_for_signed_activations() {
+        let vnni = builtin("intel_vnni").unwrap();
+        let s = gemm(256, 256, 8);
+        let mut signed = q(8, 8, ScaleLayout::PerChannel, false);
+        signed.signed_activations = true;
+        let a = layer_cost(&vnni, &s, &signed);
+        let b = layer_cost(&vnni, &s, &q(8, 8, ScaleLayout::PerChannel, false));
+        assert!(a.shifted && !b.shifted);
+        assert!(a.traffic_bytes > b.traffic_bytes);
+    }
+}

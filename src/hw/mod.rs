@@ -1,0 +1,24 @@
+//! Hardware targets and an analytical cost model (latency, energy, memory)
+//! for per-layer mixed-precision configurations.
+//!
+//! This is a **model**, not a measurement: latency is a per-layer roofline
+//! (compute time vs memory time, whichever is longer), energy is MAC energy
+//! plus DRAM traffic energy from published per-operation tables, memory is
+//! the true packed size including scales and zero points. Every constant
+//! cites its public source next to it (see `targets.rs`); figures a vendor
+//! does not publish are marked as assumptions. A configuration a target
+//! cannot compute natively is costed as the fallback it would really run
+//! (e.g. 6-bit weights stored in 6 bits but unpacked and computed as int8),
+//! and reported as a fallback, never as native.
+//!
+//! Split: `target` (the data a target is, and how it picks an execution
+//! mode), `targets` (the six built-in targets with sources), `cost` (the
+//! per-layer model).
+
+pub mod cost;
+pub mod target;
+pub mod targets;
+
+pub use cost::{LayerCost, LayerShape, QuantChoice, ScaleLayout, TotalCost, layer_cost};
+pub use target::{Compute, Execution, Mode, Target};
+pub use targets::{BUILTIN_NAMES, builtin};

@@ -1,0 +1,177 @@
+//! A hardware target as data: compute precisions with their peak throughput
+//! and energy per MAC, memory bandwidth, energy per DRAM byte, and the list
+//! of execution modes it supports natively.
+//!
+//! A *mode* is a (stored weight bits, activation bits, compute precision)
+//! triple the target runs as such, e.g. Hexagon's W4A16 (4-bit weights,
+//! 16-bit activations, int16 compute) or the Neural Engine's weight-only
+//! W4A16 (4-bit weights decompressed to fp16). A layer's configuration is
+//! mapped to the first listed mode wide enough for both operands; when that
+//! mode's widths are not exactly the configuration's, the layer runs as a
+//! fallback (stored in its own bits, computed in the mode's precision) and
+//! is reported as such.
+
+use serde::Serialize;
+
+/// The precision the multiply-accumulate units compute in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compute {
+    Int4,
+    Int8,
+    Int16,
+    Fp16,
+    Fp32,
+}
+
+impl Compute {
+    pub const ALL: [Compute; 5] = [
+        Compute::Int4,
+        Compute::Int8,
+        Compute::Int16,
+        Compute::Fp16,
+        Compute::Fp32,
+    ];
+
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Compute::Int4 => "int4",
+            Compute::Int8 => "int8",
+            Compute::Int16 => "int16",
+            Compute::Fp16 => "fp16",
+            Compute::Fp32 => "fp32",
+        }
+    }
+}
+
+/// One natively supported combination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    /// Stored weight bits the mode consumes directly.
+    pub weight_bits: u8,
+    /// Activation bits the mode consumes and produces.
+    pub act_bits: u8,
+    pub compute: Compute,
+}
+
+impl Mode {
+    pub const fn new(weight_bits: u8, act_bits: u8, compute: Compute) -> Mode {
+        Mode {
+            weight_bits,
+            act_bits,
+            compute,
+        }
+    }
+}
+
+/// How a target runs one layer's (weight bits, activation bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Execution {
+    pub mode: Mode,
+    /// The configuration is exactly a native mode.
+    pub native: bool,
+}
+
+/// A hardware target. Throughput in MAC/s (one MAC = 2 "ops" in vendor
+/// TOPS figures), 0 where the precision is not supported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// Manifest name (`arm_neon`).
+    pub name: String,
+    /// The concrete device the figures describe.
+    pub device: String,
+    pub peak_macs_per_s: [f64; 5],
+    pub bandwidth_bytes_per_s: f64,
+    pub mac_energy_pj: [f64; 5],
+    pub dram_pj_per_byte: f64,
+    /// Native modes, cheapest first; the last must accept 32-bit operands so
+    /// every configuration has a fallback.
+    pub modes: Vec<Mode>,
+    /// Int8 dot products take unsigned activations × signed weights (x86
+    /// VPDPBUSD): signed (symmetric) activations need a +128 shift pass.
+    pub unsigned_int8_activations: bool,
+}
+
+impl Target {
+    /// The mode a (weight bits, activation bits) configuration runs in.
+    pub fn execution(&self, weight_bits: u8, act_bits: u8) -> Execution {
+        let mode = self
+            .modes
+            .iter()
+            .copied()
+            .find(|m| m.weight_bits >= weight_bits && m.act_bits >= act_bits)
+            .unwrap_or(Mode::new(32, 32, Compute::Fp32));
+        Execution {
+            mode,
+            native: mode.weight_bits == weight_bits && mode.act_bits == act_bits,
+        }
+    }
+
+    pub fn peak(&self, c: Compute) -> f64 {
+        self.peak_macs_per_s[c.index()]
+    }
+
+    /// Human-readable list of the native modes (`W8A8/int8, W16A16/fp16`).
+    pub fn modes_text(&self) -> String {
+        self.modes
+            .iter()
+            .map(|m| format!("W{}A{}/{}", m.weight_bits, m.act_bits, m.compute.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Check the invariants the cost model relies on; messages name the field.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.bandwidth_bytes_per_s > 0.0 && self.bandwidth_bytes_per_s.is_finite()) {
+            return Err("bandwidth must be > 0".into());
+        }
+        for m in &self.modes {
+            let p = self.peak(m.compute);
+            if !(p > 0.0 && p.is_finite()) {
+                return Err(format!(
+                    "mode W{}A{} computes in {} whose throughput is not > 0",
+                    m.weight_bits,
+                    m.act_bits,
+                    m.compute.name()
+                ));
+            }
+        }
+        match self.modes.last() {
+            Some(m) if m.weight_bits >= 32 && m.act_bits >= 32 => {}
+            _ => return Err("needs an fp32 (or 32-bit) fallback mode last".into()),
+        }
+        if self
+            .mac_energy_pj
+            .iter()
+            .chain([&self.dram_pj_per_byte])
+            .any(|e| !(*e >= 0.0 && e.is_finite()))
+        {
+            return Err("energies must be finite and ≥ 0".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::builtin;
+
+    #[test]
+    fn picks_the_first_wide_enough_mode_and_flags_fallbacks() {
+        let neon = builtin("arm_neon").unwrap();
+        let e = neon.execution(8, 8);
+        assert!(e.native);
+        assert_eq!(e.mode.compute, Compute::Int8);
+        let e = neon.execution(6, 8);
+        assert!(!e.native, "6-bit weights are unpacked to int8");
+        assert_eq!(e.mode.compute, Compute::Int8);
+        let e = neon.execution(8, 16);
+        assert_eq!(e.mode.compute, Compute::Fp16);
+        assert!(!e.native);
+    }
+}

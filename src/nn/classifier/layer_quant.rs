@@ -1,0 +1,92 @@
+//! What precision one linear layer runs at: its weights and its input
+//! activations, chosen independently (W4A8, W8A16, …) as mixed-precision
+//! hardware allows.
+//!
+//! Plain serde data so a genome can be written to JSON and read back. Integer
+//! weights take a full [`QuantSpec`] (scheme, granularity, calibration of the
+//! weight groups); integer activations are always per-tensor with a static
+//! range calibrated on the calibration split, which is what integer kernels
+//! on the supported targets consume.
+
+use super::super::NnError;
+use crate::quant::{Calibration, QuantSpec, Scheme};
+use serde::{Deserialize, Serialize};
+
+/// How a layer's weight matrix is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightQuant {
+    /// Unchanged float weights.
+    Fp32,
+    /// IEEE half precision (round to nearest even).
+    Fp16,
+    /// Integer codes with scales, via `crate::quant::fake_quantize`.
+    Int(QuantSpec),
+}
+
+/// How a layer's input activations are represented.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActQuant {
+    Fp32,
+    Fp16,
+    /// Per-tensor integer codes; the clipping range is calibrated once on the
+    /// float network's activations over the calibration split
+    /// (`crate::quant::calibrate_range` with these settings).
+    Int {
+        bits: u8,
+        scheme: Scheme,
+        calibration: Calibration,
+        /// Used only by `Calibration::Percentile`; in [50, 100].
+        percentile: f32,
+    },
+}
+
+/// One layer's weight and activation precision.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerQuant {
+    pub weights: WeightQuant,
+    pub activations: ActQuant,
+}
+
+impl LayerQuant {
+    /// Everything in f32: the reference.
+    pub const FP32: LayerQuant = LayerQuant {
+        weights: WeightQuant::Fp32,
+        activations: ActQuant::Fp32,
+    };
+
+    /// Everything in f16.
+    pub const FP16: LayerQuant = LayerQuant {
+        weights: WeightQuant::Fp16,
+        activations: ActQuant::Fp16,
+    };
+
+    /// Check the request; `layer` only labels the message.
+    pub fn validate(&self, layer: usize) -> Result<(), NnError> {
+        if let WeightQuant::Int(spec) = &self.weights {
+            spec.validate()
+                .map_err(|e| NnError::InvalidTask(format!("layer {layer} weights: {e}")))?;
+        }
+        if let ActQuant::Int {
+            bits,
+            scheme,
+            calibration,
+            percentile,
+        } = self.activations
+        {
+            let min_bits = if scheme.has_zero_point() { 1 } else { 2 };
+            if !(min_bits..=16).contains(&bits) {
+                return Err(NnError::InvalidTask(format!(
+                    "layer {layer} activations: bits must be in {min_bits}..=16 for {scheme:?}, got {bits}"
+                )));
+            }
+            if calibration == Calibration::Percentile && !(50.0..=100.0).contains(&percentile) {
+                return Err(NnError::InvalidTask(format!(
+                    "layer {layer} activations: percentile must be in [50, 100], got {percentile}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

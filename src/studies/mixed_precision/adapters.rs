@@ -1,0 +1,284 @@
+//! The two other models behind [`QuantModel`]:
+//!
+//! - [`MlpModel`]: the glyph classifier of `crate::nn::classifier`, trained in
+//!   process; a genome's accuracy is **measured** on the held-out split with
+//!   quantized weights and quantized activations (ranges calibrated on the
+//!   calibration split with the gene's method).
+//! - [`SafetensorsModel`]: a layer inventory imported from a `.safetensors`
+//!   file. Each layer's relative weight MSE at 2, 3, 4, 6, 8 and 16 bits is
+//!   measured on the file's own tensors (`crate::models::safetensors`) and
+//!   turned into a sensitivity curve by a stated **model**:
+//!   `loss_l(b) = 1 − exp(−relMSE_l(b) · params_l / Σ params)`, i.e. the
+//!   retention of a uniform configuration is exp(−parameter-weighted mean
+//!   relative MSE). The inventory-model adjustments for scheme, granularity
+//!   and calibration then apply as for built-in inventories. Without a graph
+//!   the cost model assumes each weight is used once per inference (a
+//!   batch-1 GEMV per layer: MACs = weights, activations = rows + cols).
+
+use super::genome::{Genome, Granularity, LayerGene};
+use super::model::{InventoryModel, ModelLayer, QuantModel};
+use crate::hw::LayerShape;
+use crate::models::{
+    LayerInfo, LayerType, Precision, SensitivityCurve, ShapedInventory, ShapedLayer,
+};
+use crate::nn::{ActQuant, ClassifierTask, LayerQuant, WeightQuant};
+use crate::quant::{self, QuantSpec, ScaleDtype};
+
+/// Percentile used by percentile calibration (the document's 99.9th).
+pub const PERCENTILE: f32 = 99.9;
+
+/// The trained classifier.
+pub struct MlpModel {
+    task: ClassifierTask,
+    layers: Vec<ModelLayer>,
+}
+
+/// The classifier's layers from its `[outputs, inputs]` shapes: one sample
+/// per inference.
+pub fn mlp_layers(shapes: &[[usize; 2]]) -> Vec<ModelLayer> {
+    let n = shapes.len();
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(i, &[out, inp])| {
+            let (out, inp) = (out as u64, inp as u64);
+            ModelLayer {
+                name: format!("fc{i}"),
+                kind: if i + 1 == n { "Classifier" } else { "Linear" }.to_string(),
+                shape: LayerShape {
+                    weights: out * inp,
+                    rows: out,
+                    cols: inp,
+                    macs: out * inp,
+                    weight_reads: out * inp,
+                    act_in: inp,
+                    act_out: out,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Shapes of an imported file's layers (header only).
+pub fn safetensors_layers(file: &crate::models::safetensors::SafetensorsModel) -> Vec<ModelLayer> {
+    file.layers
+        .iter()
+        .map(|l| {
+            let (rows, cols) = rows_cols(l);
+            ModelLayer {
+                name: l.name.clone(),
+                kind: layer_type(l).name().to_string(),
+                shape: gemv(l.params, rows, cols),
+            }
+        })
+        .collect()
+}
+
+fn rows_cols(l: &crate::models::safetensors::ImportedLayer) -> (u64, u64) {
+    let rows = l.rows.max(1) as u64;
+    (rows, l.params / rows)
+}
+
+fn layer_type(l: &crate::models::safetensors::ImportedLayer) -> LayerType {
+    if l.shape.len() == 4 {
+        LayerType::Conv
+    } else {
+        LayerType::Linear
+    }
+}
+
+fn gemv(params: u64, rows: u64, cols: u64) -> LayerShape {
+    LayerShape {
+        weights: params,
+        rows,
+        cols,
+        macs: params,
+        weight_reads: params,
+        act_in: cols,
+        act_out: rows,
+    }
+}
+
+impl MlpModel {
+    pub fn new(task: ClassifierTask) -> MlpModel {
+        let layers = mlp_layers(&task.layer_shapes());
+        MlpModel { task, layers }
+    }
+
+    pub fn task(&self) -> &ClassifierTask {
+        &self.task
+    }
+}
+
+/// The classifier's per-layer request for a gene.
+pub fn layer_quant(g: &LayerGene) -> LayerQuant {
+    let weights = match g.weight_bits {
+        32.. => WeightQuant::Fp32,
+        16..=31 => WeightQuant::Fp16,
+        bits => WeightQuant::Int(QuantSpec {
+            bits,
+            scheme: g.weight_scheme.to_quant(),
+            granularity: match g.granularity {
+                Granularity::PerTensor => quant::Granularity::PerTensor,
+                Granularity::PerChannel => quant::Granularity::PerChannel,
+                Granularity::PerGroup => quant::Granularity::PerGroup,
+            },
+            group_size: usize::from(g.group_size),
+            calibration: g.calibration.to_quant(),
+            percentile: PERCENTILE,
+            scale_dtype: ScaleDtype::F16,
+        }),
+    };
+    let activations = match g.activation_bits {
+        32.. => ActQuant::Fp32,
+        16..=31 => ActQuant::Fp16,
+        bits => ActQuant::Int {
+            bits,
+            scheme: g.activation_scheme.to_quant(),
+            calibration: g.calibration.to_quant(),
+            percentile: PERCENTILE,
+        },
+    };
+    LayerQuant {
+        weights,
+        activations,
+    }
+}
+
+impl QuantModel for MlpModel {
+    fn description(&self) -> String {
+        let c = self.task.config();
+        format!(
+            "glyph MLP {:?} ({} classes, {}x{} px)",
+            c.layer_sizes(),
+            c.classes,
+            c.image_size,
+            c.image_size
+        )
+    }
+    fn accuracy_source(&self) -> &'static str {
+        "measured: held-out test split, quantized weights and activations"
+    }
+    fn layers(&self) -> &[ModelLayer] {
+        &self.layers
+    }
+    fn fixed_params(&self) -> u64 {
+        // Biases stay in float.
+        self.layers.iter().map(|l| l.shape.rows).sum()
+    }
+    fn fp32_accuracy(&self) -> f64 {
+        self.task.fp32_accuracy()
+    }
+    fn accuracy(&self, genome: &Genome) -> f64 {
+        let request: Vec<LayerQuant> = genome.layers.iter().map(layer_quant).collect();
+        self.task.accuracy(&request)
+    }
+}
+
+/// Build an inventory model from a measured safetensors file.
+pub fn safetensors_inventory(
+    file: &crate::models::safetensors::SafetensorsModel,
+) -> Result<InventoryModel, String> {
+    let total: u64 = file.layer_params().max(1);
+    let n = file.layers.len();
+    if n == 0 {
+        return Err(format!(
+            "{}: no 2-D or 4-D weight tensors to quantize",
+            file.path.display()
+        ));
+    }
+    let mut layers = Vec::with_capacity(n);
+    for (index, l) in file.layers.iter().enumerate() {
+        if l.quant_error.is_empty() {
+            return Err(format!(
+                "{}: tensor `{}` has dtype {}, whose quantization error cannot be measured",
+                file.path.display(),
+                l.name,
+                l.dtype
+            ));
+        }
+        let share = l.params as f64 / total as f64;
+        let mut losses = [0.0; 7];
+        for p in Precision::ALL {
+            let bits = match p {
+                Precision::Fp32 => continue,
+                Precision::Fp16 => 16,
+                other => other.bits() as u8,
+            };
+            let err = l
+                .quant_error
+                .iter()
+                .find(|(b, _)| *b == bits)
+                .map(|(_, e)| *e)
+                .ok_or_else(|| format!("tensor `{}`: no error measured at {bits} bits", l.name))?;
+            losses[p.index()] = -(-(err * share)).exp_m1();
+        }
+        let (rows, cols) = rows_cols(l);
+        let pos = if n > 1 {
+            index as f64 / (n - 1) as f64
+        } else {
+            0.0
+        };
+        layers.push(ShapedLayer {
+            info: LayerInfo {
+                name: l.name.clone(),
+                layer_type: layer_type(l),
+                index,
+                relative_position: pos,
+                params: l.params,
+                sensitivity: SensitivityCurve(losses),
+                gradient_sensitivity: 0.0,
+                weight_std: 0.0,
+                activation_range: 0.0,
+            },
+            shape: gemv(l.params, rows, cols),
+        });
+    }
+    let name = file
+        .path
+        .file_name()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().to_string());
+    Ok(InventoryModel::with_source(
+        ShapedInventory {
+            name: name.clone(),
+            family: format!("safetensors `{name}`"),
+            layers,
+            fixed_params: file.other_params,
+        },
+        "model: measured per-layer weight relative MSE mapped to accuracy loss (not a measured accuracy)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::TaskConfig;
+
+    #[test]
+    fn mlp_accuracy_is_measured_and_falls_at_two_bits() {
+        let cfg = TaskConfig {
+            train_size: 600,
+            test_size: 300,
+            calibration_size: 100,
+            epochs: 4,
+            ..TaskConfig::default()
+        };
+        let m = MlpModel::new(ClassifierTask::build(&cfg, 1).unwrap());
+        let n = m.layers().len();
+        let fp32 = m.accuracy(&Genome::uniform(LayerGene::FP32, n));
+        assert_eq!(fp32, m.fp32_accuracy());
+        let w8 = m.accuracy(&Genome::uniform(
+            LayerGene::int(8, 8, Granularity::PerChannel),
+            n,
+        ));
+        let w2 = m.accuracy(&Genome::uniform(
+            LayerGene::int(2, 8, Granularity::PerTensor),
+            n,
+        ));
+        assert!(w8 > w2, "w8 {w8} w2 {w2}");
+        assert_eq!(
+            m.fixed_params(),
+            cfg.layer_sizes()[1..].iter().sum::<usize>() as u64
+        );
+    }
+}

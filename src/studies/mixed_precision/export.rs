@@ -1,0 +1,164 @@
+//! The document's `export_quantization_config`: the chosen genome as a
+//! per-layer deployment configuration, in JSON and YAML with one schema
+//! (`evoquant.quant_config/1`, documented in docs/mixed_precision.md).
+//!
+//! The runner writes JSON documents only, so the YAML text travels inside a
+//! small JSON document (`{"format": "yaml", "text": …}`); `to_yaml` is the
+//! library function a deployment script's Rust side can call directly. The
+//! YAML is block style with every string double-quoted (JSON string syntax is
+//! valid YAML), so no value can be misread as a YAML keyword.
+
+use super::evaluate::{Eval, Evaluator};
+use super::genome::{Genome, calibration_name};
+use crate::hw::layer_cost;
+use serde_json::{Value, json};
+
+pub const SCHEMA: &str = "evoquant.quant_config/1";
+
+/// The configuration document of `genome`.
+pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
+    let layers: Vec<Value> = ev
+        .model
+        .layers()
+        .iter()
+        .zip(&genome.layers)
+        .map(|(layer, g)| {
+            let c = layer_cost(ev.target, &layer.shape, &g.choice());
+            let weights = if g.weight_bits >= 16 {
+                json!({"format": "float", "bits": g.weight_bits})
+            } else {
+                json!({
+                    "format": "int",
+                    "bits": g.weight_bits,
+                    "scheme": g.weight_scheme.name(),
+                    "granularity": g.granularity.name(),
+                    "group_size": if g.granularity == super::genome::Granularity::PerGroup {
+                        Value::from(g.group_size)
+                    } else {
+                        Value::Null
+                    },
+                    "calibration": calibration_name(g.calibration),
+                })
+            };
+            let activations = if g.activation_bits >= 16 {
+                json!({"format": "float", "bits": g.activation_bits})
+            } else {
+                json!({
+                    "format": "int",
+                    "bits": g.activation_bits,
+                    "scheme": g.activation_scheme.name(),
+                    "calibration": calibration_name(g.calibration),
+                })
+            };
+            let m = c.execution.mode;
+            json!({
+                "name": layer.name,
+                "type": layer.kind,
+                "shape": [layer.shape.rows, layer.shape.cols],
+                "weights": weights,
+                "activations": activations,
+                "execution": {
+                    "mode": format!("W{}A{}", m.weight_bits, m.act_bits),
+                    "compute": m.compute.name(),
+                    "native": c.execution.native,
+                },
+                "weight_bytes": c.weight_bytes,
+            })
+        })
+        .collect();
+    json!({
+        "schema": SCHEMA,
+        "model": ev.model.description(),
+        "accuracy_source": ev.model.accuracy_source(),
+        "hardware_target": ev.target.name,
+        "device": ev.target.device,
+        "cost_model": "analytical roofline model (not measured on the device)",
+        "summary": {
+            "accuracy": e.accuracy,
+            "compression": e.compression,
+            "memory_mb": e.memory_mb,
+            "latency_ms": e.latency_ms,
+            "energy_mj": e.energy_mj,
+            "avg_weight_bits": e.avg_bits,
+            "bits_per_weight": e.bits_per_weight,
+            "fallback_layers": e.fallback_layers,
+        },
+        "layers": layers,
+    })
+}
+
+/// Block-style YAML of a JSON value.
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    emit(v, 0, &mut out);
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) => Value::String(s.clone()).to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn is_block(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if !o.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty())
+}
+
+fn emit(v: &Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, x) in map {
+                if is_block(x) {
+                    out.push_str(&format!("{pad}{k}:\n"));
+                    emit(x, indent + 2, out);
+                } else {
+                    out.push_str(&format!("{pad}{k}: {}\n", inline(x)));
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for x in items {
+                if is_block(x) {
+                    // First line of the block after "- ", the rest indented.
+                    let mut inner = String::new();
+                    emit(x, indent + 2, &mut inner);
+                    let body = inner.trim_start_matches(' ');
+                    out.push_str(&format!("{pad}- {body}"));
+                } else {
+                    out.push_str(&format!("{pad}- {}\n", inline(x)));
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", inline(other))),
+    }
+}
+
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Object(_) => "{}".into(),
+        Value::Array(_) => "[]".into(),
+        other => scalar(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_is_block_style_with_quoted_strings() {
+        let v = json!({
+            "schema": "x/1",
+            "summary": {"accuracy": 0.5, "native": true},
+            "layers": [{"name": "a: b", "shape": [2, 3]}, {"name": "yes", "group_size": null}],
+            "empty": [],
+        });
+        let y = to_yaml(&v);
+        // serde_json maps are key-sorted.
+        let expect = "empty: []\nlayers:\n  - name: \"a: b\"\n    shape:\n      - 2\n      - 3\n  - group_size: null\n    name: \"yes\"\nschema: \"x/1\"\nsummary:\n  accuracy: 0.5\n  native: true\n";
+        assert_eq!(y, expect);
+    }
+}

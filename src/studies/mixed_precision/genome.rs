@@ -1,0 +1,400 @@
+//! The per-layer quantization genome, the space it lives in, and its
+//! variation operators.
+//!
+//! A gene is one layer's full configuration (the document's
+//! `LayerQuantConfig` plus a calibration method and group size). The genome
+//! is a plain vector of genes, hashable so evaluations can be memoised, and
+//! serde-named so it round-trips through JSON and is exported as is.
+//! 16-bit means the target's 16-bit format (fp16 on most, int16 where the
+//! target computes int16); 32 is the unquantized reference, never produced by
+//! the search.
+
+use crate::hw::{QuantChoice, ScaleLayout};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use serde::{Deserialize, Serialize};
+
+/// Allowed weight bit widths (the document's set).
+pub const WEIGHT_BITS: [u8; 5] = [2, 4, 6, 8, 16];
+/// Allowed activation bit widths.
+pub const ACT_BITS: [u8; 3] = [4, 8, 16];
+/// Group sizes for per-group scales.
+pub const GROUP_SIZES: [u16; 3] = [32, 64, 128];
+
+/// How a tensor's range maps to codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    Symmetric,
+    Asymmetric,
+    PowerOfTwo,
+}
+
+impl Scheme {
+    pub const ALL: [Scheme; 3] = [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo];
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Symmetric => "symmetric",
+            Scheme::Asymmetric => "asymmetric",
+            Scheme::PowerOfTwo => "power_of_two",
+        }
+    }
+    pub fn to_quant(self) -> crate::quant::Scheme {
+        match self {
+            Scheme::Symmetric => crate::quant::Scheme::Symmetric,
+            Scheme::Asymmetric => crate::quant::Scheme::Asymmetric,
+            Scheme::PowerOfTwo => crate::quant::Scheme::PowerOfTwo,
+        }
+    }
+}
+
+/// Which weights share a scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    PerTensor,
+    PerChannel,
+    PerGroup,
+}
+
+impl Granularity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Granularity::PerTensor => "per_tensor",
+            Granularity::PerChannel => "per_channel",
+            Granularity::PerGroup => "per_group",
+        }
+    }
+}
+
+/// How a range is calibrated (the document's four methods).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Calibration {
+    MinMax,
+    Percentile,
+    Mse,
+    Entropy,
+}
+
+impl Calibration {
+    pub fn to_quant(self) -> crate::quant::Calibration {
+        match self {
+            Calibration::MinMax => crate::quant::Calibration::MinMax,
+            Calibration::Percentile => crate::quant::Calibration::Percentile,
+            Calibration::Mse => crate::quant::Calibration::Mse,
+            Calibration::Entropy => crate::quant::Calibration::Entropy,
+        }
+    }
+}
+
+pub fn calibration_name(c: Calibration) -> &'static str {
+    match c {
+        Calibration::MinMax => "min_max",
+        Calibration::Percentile => "percentile",
+        Calibration::Mse => "mse",
+        Calibration::Entropy => "entropy",
+    }
+}
+
+pub const CALIBRATIONS: [Calibration; 4] = [
+    Calibration::MinMax,
+    Calibration::Percentile,
+    Calibration::Mse,
+    Calibration::Entropy,
+];
+
+/// One layer's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LayerGene {
+    pub weight_bits: u8,
+    pub activation_bits: u8,
+    pub weight_scheme: Scheme,
+    pub activation_scheme: Scheme,
+    pub granularity: Granularity,
+    /// Used when `granularity` is per_group.
+    pub group_size: u16,
+    pub calibration: Calibration,
+}
+
+impl LayerGene {
+    /// The unquantized reference (FP32 weights and activations).
+    pub const FP32: LayerGene = LayerGene::float(32);
+
+    /// A float configuration at 16 or 32 bits.
+    pub const fn float(bits: u8) -> LayerGene {
+        LayerGene {
+            weight_bits: bits,
+            activation_bits: bits,
+            weight_scheme: Scheme::Symmetric,
+            activation_scheme: Scheme::Asymmetric,
+            granularity: Granularity::PerTensor,
+            group_size: 128,
+            calibration: Calibration::MinMax,
+        }
+    }
+
+    /// The common integer recipe: symmetric per-channel weights, asymmetric
+    /// percentile-calibrated activations.
+    pub const fn int(weight_bits: u8, activation_bits: u8, granularity: Granularity) -> LayerGene {
+        LayerGene {
+            weight_bits,
+            activation_bits,
+            weight_scheme: Scheme::Symmetric,
+            activation_scheme: Scheme::Asymmetric,
+            granularity,
+            group_size: 128,
+            calibration: Calibration::Percentile,
+        }
+    }
+
+    /// The facts the cost model needs.
+    pub fn choice(&self) -> QuantChoice {
+        QuantChoice {
+            weight_bits: self.weight_bits,
+            act_bits: self.activation_bits,
+            layout: match self.granularity {
+                Granularity::PerTensor => ScaleLayout::PerTensor,
+                Granularity::PerChannel => ScaleLayout::PerChannel,
+                Granularity::PerGroup => ScaleLayout::PerGroup(u32::from(self.group_size)),
+            },
+            weight_zero_point: self.weight_scheme == Scheme::Asymmetric,
+            pow2_scale: self.weight_scheme == Scheme::PowerOfTwo,
+            signed_activations: self.activation_scheme != Scheme::Asymmetric,
+        }
+    }
+
+    /// `W4A8` style label.
+    pub fn label(&self) -> String {
+        format!("W{}A{}", self.weight_bits, self.activation_bits)
+    }
+}
+
+/// A whole configuration, one gene per layer in layer order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Genome {
+    pub layers: Vec<LayerGene>,
+}
+
+impl Genome {
+    pub fn uniform(gene: LayerGene, n: usize) -> Genome {
+        Genome {
+            layers: vec![gene; n],
+        }
+    }
+
+    /// `W8A8 W4A8 …` summary for tables.
+    pub fn summary(&self) -> String {
+        self.layers
+            .iter()
+            .map(LayerGene::label)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("genomes serialize")
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Result<Genome, String> {
+        Genome::deserialize(v).map_err(|e| e.to_string())
+    }
+}
+
+/// What the search may choose from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Space {
+    pub weight_bits: Vec<u8>,
+    pub act_bits: Vec<u8>,
+    pub granularities: Vec<Granularity>,
+    pub group_sizes: Vec<u16>,
+    /// Per-layer bit widths may differ; otherwise all layers share them.
+    pub mixed: bool,
+}
+
+impl Space {
+    /// A uniformly random legal gene.
+    pub fn random_gene<R: Rng + ?Sized>(&self, rng: &mut R) -> LayerGene {
+        LayerGene {
+            weight_bits: *self.weight_bits.choose(rng).expect("non-empty"),
+            activation_bits: *self.act_bits.choose(rng).expect("non-empty"),
+            weight_scheme: *Scheme::ALL.choose(rng).expect("non-empty"),
+            activation_scheme: *Scheme::ALL.choose(rng).expect("non-empty"),
+            granularity: *self.granularities.choose(rng).expect("non-empty"),
+            group_size: *self.group_sizes.choose(rng).expect("non-empty"),
+            calibration: *CALIBRATIONS.choose(rng).expect("non-empty"),
+        }
+    }
+
+    pub fn random_genome<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Genome {
+        let mut g = Genome {
+            layers: (0..n).map(|_| self.random_gene(rng)).collect(),
+        };
+        self.repair(&mut g);
+        g
+    }
+
+    /// Make a genome legal: uniform bit widths when mixed precision is off
+    /// (layer 0's widths win), granularity inside the allowed set.
+    pub fn repair(&self, g: &mut Genome) {
+        if let (false, Some(first)) = (self.mixed, g.layers.first().copied()) {
+            for l in &mut g.layers {
+                l.weight_bits = first.weight_bits;
+                l.activation_bits = first.activation_bits;
+            }
+        }
+        for l in &mut g.layers {
+            if !self.granularities.contains(&l.granularity) {
+                l.granularity = self.granularities[0];
+            }
+        }
+    }
+
+    /// Step to a neighbouring width in `set` (up or down at random).
+    fn step<R: Rng + ?Sized>(set: &[u8], current: u8, rng: &mut R) -> u8 {
+        let i = set.iter().position(|&b| b == current).unwrap_or(0);
+        let up = rng.random_bool(0.5);
+        let j = match (up, i) {
+            (true, i) if i + 1 < set.len() => i + 1,
+            (false, i) if i > 0 => i - 1,
+            (_, i) if i + 1 < set.len() => i + 1,
+            (_, i) => i.saturating_sub(1),
+        };
+        set[j]
+    }
+
+    /// Change one field of one gene (bit widths step to a neighbouring width).
+    fn mutate_gene<R: Rng + ?Sized>(&self, l: &mut LayerGene, rng: &mut R) {
+        // Without mixed precision the widths are genome-wide (see `mutate`).
+        let (first, fields) = if self.mixed { (0, 6) } else { (2, 4) };
+        match first + rng.random_range(0..fields) {
+            0 => l.weight_bits = Self::step(&self.weight_bits, l.weight_bits, rng),
+            1 => l.activation_bits = Self::step(&self.act_bits, l.activation_bits, rng),
+            2 => l.weight_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
+            3 => l.activation_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
+            4 => {
+                l.granularity = *self.granularities.choose(rng).expect("non-empty");
+                l.group_size = *self.group_sizes.choose(rng).expect("non-empty");
+            }
+            _ => l.calibration = *CALIBRATIONS.choose(rng).expect("non-empty"),
+        }
+    }
+
+    /// Mutation: with probability `rate` the genome mutates; a mutation
+    /// changes one field of one random layer, then another with probability
+    /// ½, and so on (two changes on average). A per-layer rate would make
+    /// rate·L simultaneous changes, which on a 200-layer model destroys any
+    /// good parent. Without mixed precision a genome-wide width step is one
+    /// of the possible changes.
+    pub fn mutate<R: Rng + ?Sized>(&self, g: &mut Genome, rate: f64, rng: &mut R) {
+        if g.layers.is_empty() || !rng.random_bool(rate) {
+            return;
+        }
+        loop {
+            let i = rng.random_range(0..g.layers.len());
+            if !self.mixed && rng.random_bool(1.0 / 3.0) {
+                if rng.random_bool(0.5) {
+                    let w = Self::step(&self.weight_bits, g.layers[0].weight_bits, rng);
+                    g.layers.iter_mut().for_each(|l| l.weight_bits = w);
+                } else {
+                    let a = Self::step(&self.act_bits, g.layers[0].activation_bits, rng);
+                    g.layers.iter_mut().for_each(|l| l.activation_bits = a);
+                }
+            } else {
+                self.mutate_gene(&mut g.layers[i], rng);
+            }
+            if !rng.random_bool(0.5) {
+                break;
+            }
+        }
+        self.repair(g);
+    }
+
+    /// Layer-wise uniform crossover: each layer's whole gene from either parent.
+    pub fn crossover<R: Rng + ?Sized>(&self, a: &Genome, b: &Genome, rng: &mut R) -> Genome {
+        let mut child = Genome {
+            layers: a
+                .layers
+                .iter()
+                .zip(&b.layers)
+                .map(|(x, y)| if rng.random_bool(0.5) { *x } else { *y })
+                .collect(),
+        };
+        self.repair(&mut child);
+        child
+    }
+
+    /// Is every gene inside the space?
+    pub fn contains(&self, g: &Genome) -> bool {
+        g.layers.iter().all(|l| {
+            self.weight_bits.contains(&l.weight_bits)
+                && self.act_bits.contains(&l.activation_bits)
+                && self.granularities.contains(&l.granularity)
+                && self.group_sizes.contains(&l.group_size)
+        }) && (self.mixed
+            || g.layers.windows(2).all(|w| {
+                w[0].weight_bits == w[1].weight_bits && w[0].activation_bits == w[1].activation_bits
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn space(mixed: bool) -> Space {
+        Space {
+            weight_bits: vec![4, 6, 8],
+            act_bits: vec![4, 8],
+            granularities: vec![Granularity::PerTensor, Granularity::PerChannel],
+            group_sizes: GROUP_SIZES.to_vec(),
+            mixed,
+        }
+    }
+
+    #[test]
+    fn json_round_trip_with_readable_names() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let g = space(true).random_genome(5, &mut rng);
+        let j = g.to_json();
+        assert_eq!(Genome::from_json(&j).unwrap(), g);
+        let text = j.to_string();
+        assert!(text.contains("weight_scheme") && text.contains("calibration"));
+        assert!(Genome::from_json(&serde_json::json!({"layers": [{"weight_bits": 4}]})).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+        #[test]
+        fn variation_stays_in_the_space(seed in 0u64..1000, mixed in any::<bool>(), n in 1usize..12) {
+            let s = space(mixed);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let a = s.random_genome(n, &mut rng);
+            let b = s.random_genome(n, &mut rng);
+            prop_assert!(s.contains(&a) && s.contains(&b));
+            let mut c = s.crossover(&a, &b, &mut rng);
+            prop_assert!(s.contains(&c));
+            s.mutate(&mut c, 0.5, &mut rng);
+            prop_assert!(s.contains(&c));
+            for l in &c.layers {
+                prop_assert!(l.weight_bits >= 4 && l.weight_bits <= 8);
+            }
+        }
+    }
+
+    #[test]
+    fn mutation_rate_zero_is_identity_and_one_changes_something() {
+        let s = space(true);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let g = s.random_genome(20, &mut rng);
+        let mut same = g.clone();
+        s.mutate(&mut same, 0.0, &mut rng);
+        assert_eq!(same, g);
+        let mut changed = g.clone();
+        s.mutate(&mut changed, 1.0, &mut rng);
+        assert_ne!(changed, g);
+    }
+}

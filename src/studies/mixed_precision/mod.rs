@@ -1,0 +1,558 @@
+//! Study `mixed_precision`: hardware-targeted per-layer mixed-precision
+//! search with the document's weighted-sum GA or NSGA-II, against uniform and
+//! sensitivity-greedy baselines, with an exported deployment configuration.
+//!
+//! One trial: build the model (`model`) and the hardware target (`crate::hw`,
+//! an analytical cost model), run the per-layer sensitivity analysis, seed
+//! part of the initial population from it, search (`search`), evaluate the
+//! baselines (`baselines`) and report whether the evolved front dominates
+//! each, then export the best genome by weighted fitness (`export`).
+//!
+//! Records: headline metrics; tables `pareto`, `generations`, `sensitivity`,
+//! `baselines`; documents `quant_config` (JSON) and `quant_config_yaml`.
+//! Every accuracy says where it comes from (`accuracy_source`), every cost is
+//! labelled a model.
+
+pub mod adapters;
+pub mod baselines;
+pub mod evaluate;
+pub mod export;
+pub mod genome;
+pub mod model;
+pub mod params;
+pub mod search;
+pub mod sensitivity;
+
+use crate::hw::{QuantChoice, ScaleLayout, Target, layer_cost};
+use crate::nn::ClassifierTask;
+use crate::studies::{
+    CheckContext, ParamDoc, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput,
+    TrialRng,
+};
+use crate::value::Value;
+use evaluate::{Cache, Eval, Evaluator, OBJECTIVES};
+use genome::{Genome, Space};
+use model::{InventoryModel, ModelLayer, QuantModel};
+pub use params::Params;
+use params::{ModelKind, SearchMode};
+use rand::Rng;
+use search::SearchConfig;
+use std::path::PathBuf;
+
+pub struct MixedPrecision;
+
+/// Build the model a trial searches. `resolve` maps a manifest-relative
+/// path; `seed` seeds the classifier's data and training (mlp only).
+pub fn build_model(
+    p: &Params,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    seed: u64,
+) -> Result<Box<dyn QuantModel>, String> {
+    match p.model {
+        ModelKind::Inventory if p.inventory_file.is_empty() => Ok(Box::new(InventoryModel::new(
+            p.inventory.family().shaped(p.inventory_seed, p.tokens),
+        ))),
+        ModelKind::Inventory => {
+            let file = crate::models::safetensors::read(&resolve(&p.inventory_file))
+                .map_err(|e| e.to_string())?;
+            Ok(Box::new(adapters::safetensors_inventory(&file)?))
+        }
+        ModelKind::Mlp => {
+            let task =
+                ClassifierTask::build(&p.mlp.task_config(), seed).map_err(|e| e.to_string())?;
+            Ok(Box::new(adapters::MlpModel::new(task)))
+        }
+    }
+}
+
+/// The layer shapes of the model without building it (the classifier's
+/// shapes follow from its config), for the constraint check in `validate`.
+#[allow(clippy::type_complexity)]
+fn shapes_only(
+    p: &Params,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<(Vec<ModelLayer>, u64), (&'static str, String)> {
+    match p.model {
+        ModelKind::Mlp => {
+            let cfg = p.mlp.task_config();
+            let sizes = cfg.layer_sizes();
+            let shapes: Vec<[usize; 2]> = sizes.windows(2).map(|w| [w[1], w[0]]).collect();
+            let layers = adapters::mlp_layers(&shapes);
+            let biases = layers.iter().map(|l| l.shape.rows).sum();
+            Ok((layers, biases))
+        }
+        ModelKind::Inventory if !p.inventory_file.is_empty() => {
+            let file = crate::models::safetensors::read_header(&resolve(&p.inventory_file))
+                .map_err(|e| ("inventory_file", e.to_string()))?;
+            if file.layers.is_empty() {
+                return Err((
+                    "inventory_file",
+                    format!(
+                        "{}: no 2-D or 4-D weight tensors to quantize",
+                        file.path.display()
+                    ),
+                ));
+            }
+            Ok((adapters::safetensors_layers(&file), file.other_params))
+        }
+        ModelKind::Inventory => {
+            let m = build_model(p, resolve, 0).map_err(|e| ("inventory", e))?;
+            Ok((m.layers().to_vec(), m.fixed_params()))
+        }
+    }
+}
+
+/// The smallest latency (ms), memory (MB) and energy (mJ) any configuration
+/// in the space reaches on the target. Each is a sum of per-layer terms, so
+/// the per-layer minima add up to the exact minimum.
+pub fn lower_bounds(
+    layers: &[ModelLayer],
+    fixed_params: u64,
+    target: &Target,
+    space: &Space,
+) -> [f64; 3] {
+    let mut choices = Vec::new();
+    for &w in &space.weight_bits {
+        for &a in &space.act_bits {
+            for gran in &space.granularities {
+                let layouts: Vec<ScaleLayout> = match gran {
+                    genome::Granularity::PerTensor => vec![ScaleLayout::PerTensor],
+                    genome::Granularity::PerChannel => vec![ScaleLayout::PerChannel],
+                    genome::Granularity::PerGroup => space
+                        .group_sizes
+                        .iter()
+                        .map(|&g| ScaleLayout::PerGroup(u32::from(g)))
+                        .collect(),
+                };
+                for layout in layouts {
+                    for (zp, pow2) in [(false, false), (true, false), (false, true)] {
+                        for signed in [false, true] {
+                            choices.push(QuantChoice {
+                                weight_bits: w,
+                                act_bits: a,
+                                layout,
+                                weight_zero_point: zp,
+                                pow2_scale: pow2,
+                                signed_activations: signed,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut lb = [0.0, 2.0 * fixed_params as f64, 0.0];
+    for layer in layers {
+        let mut best = [f64::INFINITY; 3];
+        for q in &choices {
+            let c = layer_cost(target, &layer.shape, q);
+            best[0] = best[0].min(c.latency_s);
+            best[1] = best[1].min(c.weight_bytes);
+            best[2] = best[2].min(c.energy_j);
+        }
+        for k in 0..3 {
+            lb[k] += best[k];
+        }
+    }
+    [lb[0] * 1e3, lb[1] / 1e6, lb[2] * 1e3]
+}
+
+/// Run-length summary of a genome's bit widths (`W8A8×3 W4A8×2`).
+fn rle(g: &Genome) -> String {
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for l in &g.layers {
+        let label = l.label();
+        match parts.last_mut() {
+            Some((last, n)) if *last == label => *n += 1,
+            _ => parts.push((label, 1)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(l, n)| if n == 1 { l } else { format!("{l}x{n}") })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn eval_cells(e: &Eval) -> Vec<Value> {
+    vec![
+        e.accuracy.into(),
+        e.compression.into(),
+        e.memory_mb.into(),
+        e.latency_ms.into(),
+        e.energy_mj.into(),
+        e.avg_bits.into(),
+        e.bits_per_weight.into(),
+        Value::Int(e.fallback_layers as i64),
+        e.fitness.into(),
+    ]
+}
+
+const EVAL_COLUMNS: [&str; 9] = [
+    "accuracy",
+    "compression",
+    "memory_mb",
+    "latency_ms",
+    "energy_mj",
+    "avg_bits",
+    "bits_per_weight",
+    "fallback_layers",
+    "fitness",
+];
+
+impl Study for MixedPrecision {
+    type Params = Params;
+
+    fn kind(&self) -> &'static str {
+        "mixed_precision"
+    }
+
+    fn about(&self) -> &'static str {
+        "hardware-targeted per-layer mixed-precision search (weighted GA or NSGA-II) with Pareto fronts and exported configs"
+    }
+
+    fn param_docs(&self) -> Vec<ParamDoc> {
+        params::docs()
+    }
+
+    fn validate(&self, p: &Params, ctx: &CheckContext) -> Vec<ParamIssue> {
+        let mut issues = params::validate(p);
+        if !issues.is_empty() {
+            return issues;
+        }
+        let resolve = |s: &str| ctx.resolve(s);
+        // A missing, truncated or malformed file is rejected here, before
+        // anything runs (the header is read; tensors are not).
+        let (layers, fixed) = match shapes_only(p, &resolve) {
+            Ok(m) => m,
+            Err((key, e)) => return vec![ParamIssue::new(key, e)],
+        };
+        let limits = [
+            ("target_latency_ms", p.target_latency_ms, "ms"),
+            ("target_memory_mb", p.target_memory_mb, "MB"),
+            ("target_energy_mj", p.target_energy_mj, "mJ"),
+        ];
+        if limits.iter().all(|l| l.1 == 0.0) {
+            return issues;
+        }
+        let target = match p.target() {
+            Ok(t) => t,
+            Err(e) => return vec![ParamIssue::new("hardware_target", e)],
+        };
+        let lb = lower_bounds(&layers, fixed, &target, &p.space());
+        for ((key, limit, unit), min) in limits.iter().zip(lb) {
+            if *limit > 0.0 && min > *limit {
+                issues.push(ParamIssue::new(
+                    *key,
+                    format!(
+                        "no configuration can meet {limit} {unit} on {}: the smallest reachable with these bit widths is {min:.6} {unit} (cost model)",
+                        target.name
+                    ),
+                ));
+            }
+        }
+        issues
+    }
+
+    fn run_trial(
+        &self,
+        p: &Params,
+        rng: &mut TrialRng,
+        ctx: &TrialContext,
+    ) -> Result<TrialOutput, StudyError> {
+        let seed: u64 = rng.random();
+        let model = build_model(p, &|s: &str| ctx.resolve(s), seed).map_err(StudyError::new)?;
+        let model = model.as_ref();
+        let target = p.target().map_err(StudyError::new)?;
+        let space = p.space();
+        let limits = [p.target_latency_ms, p.target_memory_mb, p.target_energy_mj];
+        let ev = Evaluator::new(model, &target, p.weights(), limits);
+        let n = model.layers().len();
+        let mut cache = Cache::new(p.enable_caching);
+
+        ctx.progress("sensitivity analysis");
+        let sens = sensitivity::analyze(model, &space);
+
+        // The greedy baseline is computed before the search; with
+        // use_sensitivity_analysis it is one of the sensitivity seeds, so
+        // "the front dominates sensitivity_greedy" then means evolution
+        // strictly improved on that seed in every objective.
+        let greedy = baselines::greedy(&ev, &mut cache, &space, &sens);
+        let seeds = if p.use_sensitivity_analysis {
+            let mut s = vec![greedy.clone()];
+            s.extend(sens.seeds(&space, (p.population_size / 4).saturating_sub(1)));
+            s
+        } else {
+            Vec::new()
+        };
+        let mut initial = seeds;
+        while initial.len() < p.population_size {
+            initial.push(space.random_genome(n, rng));
+        }
+        let cfg = SearchConfig {
+            mode: p.search,
+            population: p.population_size,
+            generations: p.max_generations,
+            mutation_rate: p.mutation_rate,
+            crossover_rate: p.crossover_rate,
+            elites: p.elites(),
+            archive_size: p.archive_size,
+        };
+        let total = p.max_generations;
+        let result = search::run(&ev, &mut cache, &space, &cfg, initial, rng, &|g| {
+            ctx.progress(&format!("generation {g}/{total}"))
+        });
+
+        // Baselines.
+        ctx.progress("baselines");
+        let mut baseline_rows = Vec::new();
+        for name in baselines::NAMES {
+            let g = if name == "sensitivity_greedy" {
+                greedy.clone()
+            } else {
+                baselines::uniform(name, n)
+            };
+            let e = cache.evaluate_one(&ev, &g);
+            let dominated = result.archive.dominates_point(&ev.objectives(&e));
+            baseline_rows.push((name, g, e, dominated));
+        }
+
+        let mut out = TrialOutput::default();
+        let (best_genome, best) = &result.best;
+        let r = &ev.reference;
+        out.metric("model", model.description());
+        out.metric("accuracy_source", model.accuracy_source());
+        out.metric("cost_model", "analytical roofline model");
+        out.metric("hardware_target", target.name.as_str());
+        out.metric("device", target.device.as_str());
+        out.metric(
+            "search",
+            match p.search {
+                SearchMode::WeightedSum => "weighted_sum",
+                SearchMode::Nsga2 => "nsga2",
+            },
+        );
+        out.metric("layers", Value::Int(n as i64));
+        out.metric("fp32_accuracy", r.accuracy);
+        out.metric("fp32_memory_mb", r.memory_mb);
+        out.metric("fp32_latency_ms", r.latency_ms);
+        out.metric("fp32_energy_mj", r.energy_mj);
+        out.metric("best_accuracy", best.accuracy);
+        out.metric("best_compression", best.compression);
+        out.metric("best_latency_ms", best.latency_ms);
+        out.metric("best_energy_mj", best.energy_mj);
+        out.metric("best_memory_mb", best.memory_mb);
+        out.metric("best_avg_bits", best.avg_bits);
+        out.metric("best_bits_per_weight", best.bits_per_weight);
+        out.metric(
+            "best_fallback_layers",
+            Value::Int(best.fallback_layers as i64),
+        );
+        out.metric("best_fitness", best.fitness);
+        out.metric("best_feasible", best.feasible());
+        let hv = result.history.last().map_or(0.0, |h| h.hypervolume);
+        out.metric("hypervolume", hv);
+        out.metric(
+            "hv_objectives",
+            ev.active
+                .iter()
+                .map(|&k| OBJECTIVES[k])
+                .collect::<Vec<_>>()
+                .join("+"),
+        );
+        out.metric("hv_ref_accuracy", 0.0);
+        out.metric("hv_ref_memory_mb", r.memory_mb);
+        out.metric("hv_ref_latency_ms", r.latency_ms);
+        out.metric("hv_ref_energy_mj", r.energy_mj);
+        out.metric("front_size", Value::Int(result.archive.len() as i64));
+        out.metric("evaluations", Value::Int(cache.evaluations as i64));
+        out.metric("cache_hits", Value::Int(cache.hits as i64));
+        for (name, _, _, dominated) in &baseline_rows {
+            out.metric(&format!("front_dominates_{name}"), *dominated);
+        }
+
+        // pareto.csv, sorted by objective vector.
+        let mut cols = vec!["point"];
+        cols.extend(EVAL_COLUMNS);
+        cols.push("config");
+        let mut pareto = Table::new("pareto", &cols);
+        let mut entries: Vec<&(Vec<f64>, (Genome, Eval))> =
+            result.archive.entries().iter().collect();
+        entries.sort_by(|a, b| {
+            a.0.iter()
+                .zip(&b.0)
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for (i, (_, (g, e))) in entries.iter().enumerate() {
+            let mut row = vec![Value::Int(i as i64)];
+            row.extend(eval_cells(e));
+            row.push(rle(g).into());
+            pareto.push(row);
+        }
+        out.table(pareto);
+
+        let mut gens = Table::new(
+            "generations",
+            &[
+                "generation",
+                "best_fitness",
+                "mean_fitness",
+                "feasible",
+                "hypervolume",
+                "front_size",
+            ],
+        );
+        for h in &result.history {
+            gens.push(vec![
+                Value::Int(h.generation as i64),
+                h.best_fitness.into(),
+                h.mean_fitness.into(),
+                Value::Int(h.feasible as i64),
+                h.hypervolume.into(),
+                Value::Int(h.front_size as i64),
+            ]);
+        }
+        out.table(gens);
+
+        let mut st = Table::new(
+            "sensitivity",
+            &[
+                "layer", "name", "type", "weights", "bits", "accuracy", "drop",
+            ],
+        );
+        for (l, layer) in model.layers().iter().enumerate() {
+            for (k, &b) in sens.bits.iter().enumerate() {
+                st.push(vec![
+                    Value::Int(l as i64),
+                    layer.name.as_str().into(),
+                    layer.kind.as_str().into(),
+                    Value::Int(layer.shape.weights as i64),
+                    Value::Int(i64::from(b)),
+                    sens.accuracy[l][k].into(),
+                    sens.drop[l][k].into(),
+                ]);
+            }
+        }
+        out.table(st);
+
+        let mut cols = vec!["baseline"];
+        cols.extend(EVAL_COLUMNS);
+        cols.extend(["feasible", "dominated_by_front", "config"]);
+        let mut bt = Table::new("baselines", &cols);
+        for (name, g, e, dominated) in &baseline_rows {
+            let mut row: Vec<Value> = vec![(*name).into()];
+            row.extend(eval_cells(e));
+            row.push(e.feasible().into());
+            row.push((*dominated).into());
+            row.push(rle(g).into());
+            bt.push(row);
+        }
+        out.table(bt);
+
+        let config = export::config(&ev, best_genome, best);
+        let yaml = export::to_yaml(&config);
+        out.document("quant_config", config);
+        out.document(
+            "quant_config_yaml",
+            serde_json::json!({"format": "yaml", "schema": export::SCHEMA, "text": yaml}),
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn small() -> Params {
+        Params {
+            population_size: 8,
+            max_generations: 4,
+            ..Params::default()
+        }
+    }
+
+    fn run(p: &Params, seed: u64) -> TrialOutput {
+        let mut rng = TrialRng::seed_from_u64(seed);
+        MixedPrecision
+            .run_trial(p, &mut rng, &TrialContext::detached())
+            .unwrap()
+    }
+
+    #[test]
+    fn trial_is_deterministic_and_thread_count_independent() {
+        let p = small();
+        let a = run(&p, 7);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let b = pool.install(|| run(&p, 7));
+        assert_eq!(a, b);
+        let no_cache = run(
+            &Params {
+                enable_caching: false,
+                ..small()
+            },
+            7,
+        );
+        // Caching changes only the bookkeeping metrics.
+        let strip = |o: &TrialOutput| {
+            let mut o = o.clone();
+            o.metrics
+                .retain(|(n, _)| n != "evaluations" && n != "cache_hits");
+            o
+        };
+        assert_eq!(strip(&a), strip(&no_cache));
+    }
+
+    #[test]
+    fn both_modes_produce_fronts_hypervolume_and_exports() {
+        for search in [SearchMode::WeightedSum, SearchMode::Nsga2] {
+            let out = run(&Params { search, ..small() }, 3);
+            let hv = out.get("hypervolume").unwrap().as_f64().unwrap();
+            assert!(hv > 0.0 && hv < 1.0, "{hv}");
+            let names: Vec<&str> = out.tables.iter().map(|t| t.name.as_str()).collect();
+            assert_eq!(names, ["pareto", "generations", "sensitivity", "baselines"]);
+            assert!(!out.tables[0].rows.is_empty());
+            let doc = &out.documents[0].value;
+            assert_eq!(doc["schema"], export::SCHEMA);
+            assert_eq!(doc["layers"].as_array().unwrap().len(), 54);
+            // Hypervolume never falls: the archive only improves (no pruning here).
+            let hvs: Vec<f64> = out.tables[1]
+                .rows
+                .iter()
+                .map(|r| r[4].as_f64().unwrap())
+                .collect();
+            assert!(hvs.windows(2).all(|w| w[1] >= w[0] - 1e-12), "{hvs:?}");
+        }
+    }
+
+    #[test]
+    fn unreachable_constraints_are_rejected_by_name() {
+        let p = Params {
+            target_memory_mb: 1.0,
+            ..Params::default()
+        };
+        let issues = MixedPrecision.validate(
+            &p,
+            &CheckContext {
+                base_dir: std::path::Path::new("."),
+            },
+        );
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "target_memory_mb");
+        // ResNet-50 at 4 bits is ≈ 12.8 MB: a 20 MB budget is reachable.
+        let ok = Params {
+            target_memory_mb: 20.0,
+            ..Params::default()
+        };
+        let ctx = CheckContext {
+            base_dir: std::path::Path::new("."),
+        };
+        assert!(MixedPrecision.validate(&ok, &ctx).is_empty());
+    }
+}

@@ -1,0 +1,189 @@
+//! mixed_precision through the CLI: every bad parameter of issue 5 is
+//! rejected before anything runs (exit 2, the key, file:line:col), a
+//! safetensors file is imported, and a tiny study writes its artifacts.
+
+use crate::harness::{TempDir, evoquant};
+
+const HEAD: &str =
+    "[study]\nname = \"m\"\nkind = \"mixed_precision\"\n[seeds]\nreplicates = 1\n[params]\n";
+
+/// (parameter line, key in the message, other text the message must hold).
+/// The line sits on line 7, after HEAD.
+const BAD: &[(&str, &str, &str)] = &[
+    (
+        "min_bits = 8\nmax_bits = 4",
+        "params.min_bits",
+        "greater than",
+    ),
+    ("min_bits = 3", "params.min_bits", "allowed"),
+    ("max_bits = 32", "params.max_bits", "allowed"),
+    (
+        "activation_bits = [8, 2]",
+        "params.activation_bits",
+        "allowed",
+    ),
+    ("latency_weight = -0.2", "params.latency_weight", "≥ 0"),
+    (
+        "accuracy_weight = 0.0\ncompression_weight = 0.0\nlatency_weight = 0.0\nenergy_weight = 0.0",
+        "params.accuracy_weight",
+        "at least one",
+    ),
+    (
+        "hardware_target = \"tpu\"",
+        "params.hardware_target",
+        "intel_vnni",
+    ),
+    (
+        "hardware_target = \"custom\"\n\"custom.bandwidth_gbps\" = 10.0\n\"custom.tops\" = [0.0, 8.0, 0.0, 0.0, 0.0]",
+        "params.custom.tops",
+        "fp16 or fp32",
+    ),
+    (
+        "hardware_target = \"custom\"\n\"custom.bandwidth_gbps\" = 10.0\n\"custom.tops\" = [0.0, -8.0, 0.0, 4.0, 0.0]",
+        "params.custom.tops",
+        "≥ 0",
+    ),
+    (
+        "hardware_target = \"custom\"\n\"custom.bandwidth_gbps\" = 0.0\n\"custom.tops\" = [0.0, 8.0, 0.0, 4.0, 0.0]",
+        "params.custom.bandwidth_gbps",
+        "> 0",
+    ),
+    (
+        "target_memory_mb = 1.0",
+        "params.target_memory_mb",
+        "no configuration can meet",
+    ),
+    (
+        "target_latency_ms = 0.001",
+        "params.target_latency_ms",
+        "no configuration can meet",
+    ),
+    (
+        "inventory_file = \"missing.safetensors\"",
+        "params.inventory_file",
+        "cannot read",
+    ),
+    (
+        "population_size = 2",
+        "params.population_size",
+        "at least 4",
+    ),
+];
+
+#[test]
+fn bad_parameters_exit_2_naming_key_and_location() {
+    for (line, key, text) in BAD {
+        let dir = TempDir::new("mp_bad");
+        let path = dir.write("bad.toml", &format!("{HEAD}{line}\n"));
+        let out = dir.join("out");
+        let result = evoquant()
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(&out)
+            .run();
+        result
+            .code(2)
+            .no_panic()
+            .stderr_has(key)
+            .stderr_has(text)
+            .stderr_has("bad.toml:");
+        assert!(!out.exists(), "{line}: output folder was created");
+    }
+}
+
+/// A safetensors file: 8-byte little-endian header length, JSON header
+/// (padded with spaces to 8 bytes), tensor data.
+fn safetensors(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = header.to_string();
+    while h.len() % 8 != 0 {
+        h.push(' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend(h.as_bytes());
+    out.extend(data);
+    out
+}
+
+fn two_layers() -> Vec<u8> {
+    let header = r#"{"a.weight":{"dtype":"F32","shape":[16,32],"data_offsets":[0,2048]},"b.weight":{"dtype":"F32","shape":[8,16],"data_offsets":[2048,2560]},"b.bias":{"dtype":"F32","shape":[8],"data_offsets":[2560,2592]}}"#;
+    let mut data = Vec::new();
+    for i in 0..(512 + 128 + 8) {
+        // A deterministic, roughly bell-shaped spread of values.
+        let x = ((i * 7919) % 1000) as f32 / 1000.0 - 0.5;
+        data.extend((x * x * x * 4.0 + x * 0.1).to_le_bytes());
+    }
+    safetensors(header, &data)
+}
+
+#[test]
+fn truncated_or_malformed_safetensors_exit_2_with_location() {
+    let good = two_layers();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated", good[..good.len() - 100].to_vec(), "truncated"),
+        (
+            "malformed",
+            safetensors("{\"a\": {\"dtype\": \"F32\"", &[]),
+            "malformed",
+        ),
+        ("short", vec![1, 2, 3], "bad.safetensors"),
+    ];
+    for (name, bytes, text) in cases {
+        let dir = TempDir::new("mp_st_bad");
+        std::fs::write(dir.join("bad.safetensors"), bytes).unwrap();
+        let path = dir.write(
+            "bad.toml",
+            &format!("{HEAD}inventory_file = \"bad.safetensors\"\n"),
+        );
+        evoquant()
+            .arg("validate")
+            .arg(&path)
+            .run()
+            .code(2)
+            .no_panic()
+            .stderr_has("params.inventory_file")
+            .stderr_has("bad.toml:7:")
+            .stderr_has(text);
+        let _ = name;
+    }
+}
+
+#[test]
+fn a_tiny_study_on_an_imported_safetensors_file_runs() {
+    let dir = TempDir::new("mp_tiny");
+    std::fs::write(dir.join("m.safetensors"), two_layers()).unwrap();
+    let text = format!(
+        "{HEAD}inventory_file = \"m.safetensors\"\npopulation_size = 6\nmax_generations = 3\nhardware_target = \"intel_vnni\"\n"
+    );
+    let path = dir.write("tiny.toml", &text);
+    let out = dir.join("out");
+    evoquant()
+        .arg("run")
+        .arg(&path)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&out)
+        .run()
+        .success();
+    let trials = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+    for col in [
+        "best_accuracy",
+        "best_compression",
+        "best_latency_ms",
+        "best_energy_mj",
+        "best_memory_mb",
+        "best_avg_bits",
+        "hypervolume",
+        "front_size",
+        "front_dominates_uniform_int8",
+    ] {
+        assert!(trials.contains(col), "trials.csv lacks {col}");
+    }
+    assert!(trials.contains("measured per-layer weight relative MSE"));
+    for table in ["pareto", "generations", "sensitivity", "baselines"] {
+        assert!(out.join(format!("{table}.csv")).is_file(), "{table}.csv");
+    }
+    let sens = std::fs::read_to_string(out.join("sensitivity.csv")).unwrap();
+    assert!(sens.contains("a.weight") && sens.contains("b.weight"));
+    assert!(!sens.contains("b.bias"));
+}
