@@ -418,3 +418,22 @@ fn diff_exit_codes_and_tolerances() {
         .code(2)
         .stderr_has("--tol x");
 }
+
+/// Regression: `evoquant list | head -1` panicked in `println!` once the
+/// reader closed the pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evoquant"))
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the tool writes its long listing.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
