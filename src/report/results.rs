@@ -363,10 +363,25 @@ pub fn write_results(plan: &Plan, entries: &[Option<&JournalEntry>], out_dir: &P
             continue;
         };
         for doc in &output.documents {
-            let rel = format!("{TRIAL_DOCS_DIR}/{}/{}.json", trial.id, doc.name);
-            let mut text = serde_json::to_string_pretty(&doc.value)
-                .map_err(|e| crate::Error::Internal(format!("{rel}: {e}")))?;
-            text.push('\n');
+            let dir = format!("{TRIAL_DOCS_DIR}/{}", trial.id);
+            let (rel, text) = match (&doc.value, doc.text_extension.as_str()) {
+                (_, "") => {
+                    let rel = format!("{dir}/{}.json", doc.name);
+                    let mut text = serde_json::to_string_pretty(&doc.value)
+                        .map_err(|e| crate::Error::Internal(format!("{rel}: {e}")))?;
+                    text.push('\n');
+                    (rel, text)
+                }
+                (serde_json::Value::String(text), ext) => {
+                    (format!("{dir}/{}.{ext}", doc.name), text.clone())
+                }
+                (_, _) => {
+                    return Err(crate::Error::Internal(format!(
+                        "text document {} of trial {} is not a string",
+                        doc.name, trial.id
+                    )));
+                }
+            };
             write_atomic(&out_dir.join(&rel), text.as_bytes())?;
             artifacts.push(rel);
         }

@@ -183,11 +183,17 @@ impl Table {
     }
 }
 
-/// A JSON artifact of one trial, written to `trials/<trial id>/<name>.json`.
+/// A per-trial artifact, written to `trials/<trial id>/<name>.json` — or,
+/// for a text document, its text verbatim to `<name>.<text_extension>`
+/// (e.g. a YAML export a deployment script reads).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub name: String,
+    /// The JSON value, or a JSON string holding a text document's text.
     pub value: serde_json::Value,
+    /// File extension of a text document; empty for JSON.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text_extension: String,
 }
 
 /// Everything a trial produces, in the order the study produced it.
@@ -211,6 +217,16 @@ impl TrialOutput {
         self.documents.push(Document {
             name: name.to_string(),
             value,
+            text_extension: String::new(),
+        });
+    }
+
+    /// A text artifact written verbatim as `<name>.<extension>`.
+    pub fn text_document(&mut self, name: &str, extension: &str, text: String) {
+        self.documents.push(Document {
+            name: name.to_string(),
+            value: serde_json::Value::String(text),
+            text_extension: extension.to_string(),
         });
     }
 

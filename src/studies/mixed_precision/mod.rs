@@ -9,7 +9,7 @@
 //! each, then export the best genome by weighted fitness (`export`).
 //!
 //! Records: headline metrics; tables `pareto`, `generations`, `sensitivity`,
-//! `baselines`; documents `quant_config` (JSON) and `quant_config_yaml`.
+//! `baselines`; documents `quant_config.json` and `quant_config.yaml`.
 //! Every accuracy says where it comes from (`accuracy_source`), every cost is
 //! labelled a model.
 
@@ -454,10 +454,7 @@ impl Study for MixedPrecision {
         let config = export::config(&ev, best_genome, best);
         let yaml = export::to_yaml(&config);
         out.document("quant_config", config);
-        out.document(
-            "quant_config_yaml",
-            serde_json::json!({"format": "yaml", "schema": export::SCHEMA, "text": yaml}),
-        );
+        out.text_document("quant_config", "yaml", yaml);
         Ok(out)
     }
 }
