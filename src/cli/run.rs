@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Stop starting trials after the first failure.
     #[arg(long)]
     fail_fast: bool,
+    /// Do not write report.md and plots/ after the run (`evoquant report` writes them later).
+    #[arg(long)]
+    no_report: bool,
     /// No progress output; only failures and errors.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -118,6 +121,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
             progress: mode,
         };
         let result = runner::run(plan, &opts)?;
+        if !args.no_report {
+            crate::report::write_report(&result.out_dir, &result.out_dir)?;
+        }
         if !args.quiet {
             eprintln!(
                 "{}: {} trials ({} ran, {} cached, {} failed{}) -> {}",
