@@ -27,7 +27,7 @@ pub struct ResultsDir {
     pub manifest_sha256: String,
     pub base_seed: u64,
     pub replicates: u64,
-    /// Resolved fixed parameters, in key order.
+    /// Resolved fixed parameters (swept keys excluded), in key order.
     pub params: Vec<(String, String)>,
     pub swept_keys: Vec<String>,
     /// Sweep points in summary order.
@@ -91,7 +91,7 @@ impl ResultsDir {
                 )
             })
         };
-        let params = field(&["params"])?
+        let params: Vec<(String, String)> = field(&["params"])?
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), json_text(v))).collect())
             .unwrap_or_default();
@@ -99,6 +99,12 @@ impl ResultsDir {
             .as_array()
             .map(|a| a.iter().map(json_text).collect())
             .unwrap_or_default();
+        // report.json's params hold the base values, swept keys included:
+        // those are not fixed, so they are left out here.
+        let params: Vec<(String, String)> = params
+            .into_iter()
+            .filter(|(k, _): &(String, String)| !swept_keys.contains(k))
+            .collect();
         let artifacts = field(&["artifacts"])?
             .as_array()
             .map(|a| {

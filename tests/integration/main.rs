@@ -5,5 +5,6 @@ mod data;
 mod harness;
 mod manifest_errors;
 mod quantize;
+mod report;
 mod runner;
 mod snapshots;

@@ -286,7 +286,7 @@ fn findings(results: &ResultsDir) -> Vec<String> {
             .unwrap_or_default();
         let prefix = match results.point_label(p) {
             l if l.is_empty() => String::new(),
-            l => format!("{l}: "),
+            l => format!("at {l}, "),
         };
         out.push(super::sentence(&format!(
             "{prefix}over {} seeds the evolved champion reached on TEST {} compression at accuracy {}, \

@@ -40,13 +40,14 @@ fn method_short(method: &str) -> String {
 }
 
 fn method_label(results: &ResultsDir, method: &str) -> String {
+    // A swept bit width is named by the sweep point instead.
     let bits = results
         .param("quant.bits")
-        .map_or_else(|| "INT(quant.bits)".to_string(), |b| format!("INT{b}"));
+        .map_or_else(String::new, |b| format!(" INT{b}"));
     match method {
-        "per_tensor" => format!("per-tensor {bits}"),
-        "block" => format!("block-wise {bits}"),
-        "block_doc" => format!("document's block quantizer {bits}"),
+        "per_tensor" => format!("per-tensor{bits}"),
+        "block" => format!("block-wise{bits}"),
+        "block_doc" => format!("document's block quantizer{bits}"),
         m => match m.strip_prefix("block_int") {
             Some(b) => format!("block-wise INT{b}"),
             None => m.replace('_', " "),

@@ -18,6 +18,11 @@ const WIDTH: u32 = 860;
 const HEIGHT: u32 = 500;
 const LEGEND_WIDTH: u32 = 230;
 const FONT: &str = "sans-serif";
+/// Font sizes as plotters takes them (it writes `font-size = size / 1.24`
+/// and rounds mesh label sizes to whole pixels first).
+const TITLE_SIZE: f64 = 24.8;
+const AXIS_SIZE: f64 = 18.0;
+const LABEL_SIZE: f64 = 15.0;
 
 /// Tableau 10 (distinguishable, colour-blind-friendlier than the primaries)
 /// plus two darker hues, so a dozen strategies still get their own colours.
@@ -275,7 +280,7 @@ pub fn render(chart: &Chart) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
         let root = root
-            .titled(&chart.title, (FONT, 20).into_font())
+            .titled(&chart.title, (FONT, TITLE_SIZE).into_font())
             .map_err(&err)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let ((x0, x1), (y0, y1)) = chart.ranges();
@@ -329,8 +334,8 @@ pub fn render(chart: &Chart) -> Result<String> {
             .y_desc(&chart.y_label)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
-            .axis_desc_style((FONT, 16))
-            .label_style((FONT, 13))
+            .axis_desc_style((FONT, AXIS_SIZE))
+            .label_style((FONT, LABEL_SIZE))
             .bold_line_style(RGBColor(225, 225, 225))
             .x_labels(usize::MAX)
             .y_labels(usize::MAX);
@@ -381,7 +386,7 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     chart: &Chart,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let style = (FONT, 13).into_font().color(&BLACK);
+    let style = (FONT, LABEL_SIZE).into_font().color(&BLACK);
     let mut y = 30;
     for s in chart.series.iter().filter(|s| !s.name.is_empty()) {
         let c = series_color(s);

@@ -134,7 +134,7 @@ pub fn fmt_mean_ci(xs: &[f64], scale: f64, unit: &str) -> String {
                 fmt_num(s.mean * scale),
                 fmt_num((hi - lo) / 2.0 * scale)
             ),
-            None => format!("{}{unit}", fmt_num(s.mean * scale)),
+            _ => format!("{}{unit}", fmt_num(s.mean * scale)),
         },
     }
 }
