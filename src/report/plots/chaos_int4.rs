@@ -7,6 +7,9 @@ use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::error::Result;
 use crate::report::results_dir::{ResultsDir, column_values, num};
 
+/// More sweep points than this and per-point lines become unreadable.
+const MAX_POINT_LINES: usize = 4;
+
 const KEY_METRICS: &[&str] = &[
     "fp32_fitness",
     "block_retention",
@@ -74,39 +77,73 @@ fn point_name(results: &ResultsDir, p: usize) -> String {
     if l.is_empty() { "all trials".into() } else { l }
 }
 
+/// Dots of `rows` for one method, spread around `center` so that equal
+/// values stay visible.
+fn strip(
+    results: &ResultsDir,
+    method: &str,
+    rows: &[usize],
+    center: f64,
+    width: f64,
+) -> Vec<(f64, f64)> {
+    let Some(col) = results.trials.column(&format!("{method}_retention")) else {
+        return Vec::new();
+    };
+    let n = rows.len().max(1) as f64;
+    rows.iter()
+        .enumerate()
+        .filter_map(|(k, &r)| {
+            let dx = width * ((k as f64 + 0.5) / n - 0.5);
+            num(&results.trials, r, col).map(|y| (center + dx, y * 100.0))
+        })
+        .collect()
+}
+
+/// One point: methods on x. Several points: points on x, one colour per
+/// method (a dozen sweep points would exhaust any palette and legend).
 fn retention_plot(results: &ResultsDir, methods: &[String], by_point: &[Vec<usize>]) -> Plot {
-    let mut chart = Chart::new(
-        "Fitness retained after quantization, per trial",
-        format!(
-            "quantization method (bits: {}, unless named; doc = the document's zero-point formula)",
-            results.param("quant.bits").unwrap_or("quant.bits")
-        ),
-        "retention (% of the FP32 agent's held-out fitness)",
-    );
-    chart.x_categories = methods.iter().map(|m| method_short(m)).collect();
-    let n_series = by_point.len().max(1) as f64;
-    let slot = 0.7 / n_series;
-    for (p, rows) in by_point.iter().enumerate() {
-        let mut pts = Vec::new();
+    let y_label = "retention (% of the FP32 agent's held-out fitness)";
+    let title = "Fitness retained after quantization, per trial";
+    let mut chart;
+    if by_point.len() == 1 {
+        chart = Chart::new(
+            title,
+            format!(
+                "quantization method (bits: {}, unless named; doc = the document's zero-point formula)",
+                results.param("quant.bits").unwrap_or("quant.bits")
+            ),
+            y_label,
+        );
+        chart.x_categories = methods.iter().map(|m| method_short(m)).collect();
+        let pts = methods
+            .iter()
+            .enumerate()
+            .flat_map(|(mi, m)| strip(results, m, &by_point[0], mi as f64, 0.5))
+            .collect();
+        chart.push(Series::new("one trial", Some(0), Mark::Points(pts)));
+    } else {
+        chart = Chart::new(
+            title,
+            format!("sweep point ({})", results.swept_keys.join(", ")),
+            y_label,
+        );
+        chart.x_categories = results.points.iter().map(|p| p.values.join(", ")).collect();
+        let slot = 0.8 / methods.len().max(1) as f64;
         for (mi, m) in methods.iter().enumerate() {
-            let Some(col) = results.trials.column(&format!("{m}_retention")) else {
-                continue;
-            };
-            let center = mi as f64 - 0.35 + slot * (p as f64 + 0.5);
-            let n = rows.len().max(1) as f64;
-            for (k, &r) in rows.iter().enumerate() {
-                // Spread replicates across 60% of the slot so equal values stay visible.
-                let dx = slot * 0.6 * ((k as f64 + 0.5) / n - 0.5);
-                if let Some(y) = num(&results.trials, r, col) {
-                    pts.push((center + dx, y * 100.0));
-                }
-            }
+            let pts = by_point
+                .iter()
+                .enumerate()
+                .flat_map(|(p, rows)| {
+                    let center = p as f64 - 0.4 + slot * (mi as f64 + 0.5);
+                    strip(results, m, rows, center, slot * 0.6)
+                })
+                .collect();
+            chart.push(Series::new(
+                method_label(results, m),
+                Some(mi),
+                Mark::Points(pts),
+            ));
         }
-        chart.push(Series::new(
-            point_name(results, p),
-            Some(p),
-            Mark::Points(pts),
-        ));
     }
     chart.push(Series::new("100% = FP32 fitness", None, Mark::HLine(100.0)));
     Plot::new(
@@ -154,7 +191,9 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
         "fitness (mean episode score)",
     );
     let caption;
-    if results.points.len() == 1 {
+    // Up to four points get a line each; beyond that lines hide each other,
+    // so all trials are pooled (and the caption says so).
+    if results.points.len() == 1 || results.points.len() > MAX_POINT_LINES {
         for (i, (m, name)) in [
             ("train_best_fitness", "best, training arenas"),
             ("heldout_best_fitness", "best, held-out arenas"),
@@ -165,29 +204,29 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
         {
             push_mean(&mut chart, name, i, &groups(m, None), true);
         }
-        caption =
-            "Mean over the replicates of each generation's best and mean fitness; bands are 95% \
-                   confidence intervals of the mean across replicates."
-                .to_string();
+        let pooled = if results.points.len() > 1 {
+            format!(", all {} sweep points pooled", results.points.len())
+        } else {
+            String::new()
+        };
+        caption = format!(
+            "Mean over the replicates{pooled} of each generation's best and mean fitness; bands are 95% \
+             confidence intervals of the mean."
+        );
     } else {
-        let band = results.points.len() <= 4;
         for p in 0..results.points.len() {
             push_mean(
                 &mut chart,
                 &point_name(results, p),
                 p,
                 &groups("heldout_best_fitness", Some(p)),
-                band,
+                true,
             );
         }
-        caption = format!(
-            "Best held-out fitness per generation, mean over the replicates of each sweep point{}.",
-            if band {
-                " with its 95% confidence band"
-            } else {
-                ""
-            }
-        );
+        caption =
+            "Best held-out fitness per generation, mean over the replicates of each sweep point \
+                   with its 95% confidence band."
+                .to_string();
     }
     Ok((!chart.is_empty()).then(|| Plot::new("generations.svg", caption, chart)))
 }

@@ -14,9 +14,9 @@ use plotters::prelude::*;
 use std::ops::Range;
 
 /// Canvas size in pixels; the legend panel takes the right-hand part.
-const WIDTH: u32 = 860;
+const WIDTH: u32 = 900;
 const HEIGHT: u32 = 500;
-const LEGEND_WIDTH: u32 = 230;
+const LEGEND_WIDTH: u32 = 270;
 const FONT: &str = "sans-serif";
 /// Font sizes as plotters takes them (it writes `font-size = size / 1.24`
 /// and rounds mesh label sizes to whole pixels first).
@@ -381,6 +381,27 @@ pub fn render(chart: &Chart) -> Result<String> {
     Ok(svg)
 }
 
+/// Characters per legend line before it wraps (12.5 px text in the panel).
+const LEGEND_CHARS: usize = 32;
+
+/// Split a legend entry into lines of at most [`LEGEND_CHARS`], breaking
+/// after spaces so `key=value, key=value` labels stay readable.
+fn wrap(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_inclusive(' ') {
+        if !cur.is_empty() && cur.chars().count() + word.trim_end().chars().count() > LEGEND_CHARS {
+            lines.push(cur.trim_end().to_string());
+            cur.clear();
+        }
+        cur.push_str(word);
+    }
+    if !cur.trim().is_empty() || lines.is_empty() {
+        lines.push(cur.trim_end().to_string());
+    }
+    lines
+}
+
 /// The legend in its own panel, so it never hides data.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
@@ -409,8 +430,11 @@ fn draw_legend<DB: DrawingBackend>(
                 c.stroke_width(2),
             ))?,
         }
-        area.draw(&Text::new(s.name.clone(), (x1 + 8, y + 2), style.clone()))?;
-        y += 22;
+        for line in wrap(&s.name) {
+            area.draw(&Text::new(line, (x1 + 8, y + 2), style.clone()))?;
+            y += 16;
+        }
+        y += 6;
     }
     Ok(())
 }
@@ -440,6 +464,15 @@ mod tests {
             vec![5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
         );
         assert!(nice_ticks(1.0, 1.0, 5).is_empty());
+    }
+
+    #[test]
+    fn legend_lines_wrap_at_spaces() {
+        assert_eq!(wrap("short"), vec!["short"]);
+        assert_eq!(
+            wrap("quantization_aware=false, quant.bits=2: 95% CI"),
+            vec!["quantization_aware=false,", "quant.bits=2: 95% CI"]
+        );
     }
 
     #[test]
