@@ -159,17 +159,18 @@ fn chaos_report_has_plots_findings_and_summary() {
     assert_has(
         &texts,
         &[
-            "quant.bits=2",
-            "quant.bits=4",
+            "sweep point (quant.bits)",
+            "2",
+            "4",
             "100% = FP32 fitness",
             "per-tensor",
             "block-wise",
-            "block INT2",
+            "block-wise INT2",
         ],
         &retention,
     );
-    // One dot per trial and method, plus the legend's.
-    assert_eq!(count_tag(&retention, "circle"), 4 * 4 + 2);
+    // One dot per trial (4) and method (4), plus one legend dot per method.
+    assert_eq!(count_tag(&retention, "circle"), 4 * 4 + 4);
     let generations = out.join("plots/generations.svg");
     assert_has(
         &svg_texts(&generations),
