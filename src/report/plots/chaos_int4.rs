@@ -190,10 +190,9 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
         "generation",
         "fitness (mean episode score)",
     );
-    let caption;
     // Up to four points get a line each; beyond that lines hide each other,
     // so all trials are pooled (and the caption says so).
-    if results.points.len() == 1 || results.points.len() > MAX_POINT_LINES {
+    let caption = if results.points.len() == 1 || results.points.len() > MAX_POINT_LINES {
         for (i, (m, name)) in [
             ("train_best_fitness", "best, training arenas"),
             ("heldout_best_fitness", "best, held-out arenas"),
@@ -209,10 +208,10 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
         } else {
             String::new()
         };
-        caption = format!(
+        format!(
             "Mean over the replicates{pooled} of each generation's best and mean fitness; bands are 95% \
              confidence intervals of the mean."
-        );
+        )
     } else {
         for p in 0..results.points.len() {
             push_mean(
@@ -223,11 +222,10 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
                 true,
             );
         }
-        caption =
-            "Best held-out fitness per generation, mean over the replicates of each sweep point \
-                   with its 95% confidence band."
-                .to_string();
-    }
+        "Best held-out fitness per generation, mean over the replicates of each sweep point \
+         with its 95% confidence band."
+            .to_string()
+    };
     Ok((!chart.is_empty()).then(|| Plot::new("generations.svg", caption, chart)))
 }
 

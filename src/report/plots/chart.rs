@@ -216,7 +216,7 @@ impl Ranged for Axis {
 /// Ticks at multiples of 1, 2 or 5 × 10^k, at most about `max` of them.
 fn nice_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || !span.is_finite() {
         return Vec::new();
     }
     let raw = span / max as f64;

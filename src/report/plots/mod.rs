@@ -53,9 +53,12 @@ pub fn study_section(results: &ResultsDir) -> Result<Section> {
     }
 }
 
+/// A mean line (x, mean) and its band (x, low, high).
+pub type MeanBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
 /// Mean line and 95% CI band of values grouped by x (groups in x order).
 /// Groups with one value contribute a point to the line but no band.
-pub fn mean_and_band(groups: &[(f64, Vec<f64>)]) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+pub fn mean_and_band(groups: &[(f64, Vec<f64>)]) -> MeanBand {
     let mut line = Vec::new();
     let mut band = Vec::new();
     for (x, ys) in groups {
