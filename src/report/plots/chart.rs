@@ -498,8 +498,28 @@ mod tests {
         c.push(Series::new("ref", None, Mark::HLine(1.0)));
         let a = render(&c).unwrap();
         assert_eq!(a, render(&c).unwrap());
-        for needle in ["x (units)", "y (units)", ">band<", ">mean<", ">ref<"] {
-            assert!(a.contains(needle), "{needle} missing");
+        let doc = roxmltree::Document::parse(&a).unwrap();
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        for needle in ["t", "x (units)", "y (units)", "band", "mean", "ref"] {
+            assert!(texts.contains(&needle), "{needle} missing from {texts:?}");
         }
+        // The band is one filled polygon; the line and the reference line are polylines.
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("polygon"))
+                .count(),
+            1
+        );
+        assert!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("polyline"))
+                .count()
+                >= 2
+        );
     }
 }
