@@ -215,6 +215,11 @@ fn markdown(results: &ResultsDir, section: &Section, plots: &[Plot]) -> String {
     );
     if !section.findings.is_empty() {
         let _ = writeln!(out, "## Findings\n");
+        let _ = writeln!(
+            out,
+            "Means over seeds; ± is the half-width of the 95% confidence interval of the mean \
+             (Student t), left out where every trial gave the same value.\n"
+        );
         for f in &section.findings {
             let _ = writeln!(out, "- {f}");
         }

@@ -235,16 +235,17 @@ fn method_sentence(results: &ResultsDir, m: &str, rows: &[usize]) -> String {
     let bpw = column_values(&results.trials, &format!("{m}_bits_per_weight"), rows);
     let k = beats.iter().filter(|&&b| b > 0.5).count();
     let mut s = format!(
-        "{} retained {} of FP32 fitness over {} seeds (mean ± 95% CI half-width); it beat FP32 in {k} of {}",
+        "{} retained {} of FP32 fitness over {} seeds; it beat FP32 in {k} of {}",
         method_label(results, m),
         fmt_mean_ci(&ret, 100.0, "%"),
         ret.len(),
         beats.len()
     );
-    if let Some(b) = bpw.first() {
+    if !bpw.is_empty() {
+        let mean = bpw.iter().sum::<f64>() / bpw.len() as f64;
         s.push_str(&format!(
             ", at {} bits per weight including scales and zero points",
-            fmt_num(*b)
+            fmt_num(mean)
         ));
     }
     s
