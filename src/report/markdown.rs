@@ -4,8 +4,8 @@
 //! the clock, the host or the folder's path), so a report is as reproducible
 //! as the CSVs it summarises and is snapshot-tested with them.
 
-use super::plots::{self, Plot, Section, chart, fmt_num, sweep};
-use super::results_dir::{ResultsDir, num};
+use super::plots::{self, Plot, Section, chart, fmt_mean_ci, fmt_num, sweep};
+use super::results_dir::{ResultsDir, column_values, num};
 use super::write_atomic;
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
@@ -39,6 +39,9 @@ pub fn build_report(results: &ResultsDir) -> Result<Report> {
     section.key_metrics.retain(|m| present.contains(m));
     if section.key_metrics.is_empty() {
         section.key_metrics = present.into_iter().take(DEFAULT_KEY_METRICS).collect();
+    }
+    if section.findings.is_empty() {
+        section.findings = generic_findings(results, &section.key_metrics);
     }
     let sweep_metrics: Vec<String> = section
         .key_metrics
@@ -85,6 +88,53 @@ pub fn write_report(results_dir: &Path, out_dir: &Path) -> Result<ReportFiles> {
     let markdown = out_dir.join(REPORT_MD);
     write_atomic(&markdown, report.markdown.as_bytes())?;
     Ok(ReportFiles { markdown, plots })
+}
+
+/// Findings for a kind without its own module: each key metric's mean with
+/// its 95% CI (one point), or where it was highest and lowest (a sweep).
+fn generic_findings(results: &ResultsDir, metrics: &[String]) -> Vec<String> {
+    let trial_points = results.row_points(&results.trials);
+    let ok = results.ok_trials();
+    let mut out = Vec::new();
+    for m in metrics.iter().take(3) {
+        let at = |p: usize| -> Vec<f64> {
+            let rows: Vec<usize> = ok
+                .iter()
+                .copied()
+                .filter(|&r| trial_points[r] == Some(p))
+                .collect();
+            column_values(&results.trials, m, &rows)
+        };
+        if results.points.len() == 1 {
+            let v = at(0);
+            out.push(format!(
+                "{m}: {} over {} trials.",
+                fmt_mean_ci(&v, 1.0, ""),
+                v.len()
+            ));
+            continue;
+        }
+        let means: Vec<(usize, f64, usize)> = (0..results.points.len())
+            .filter_map(|p| {
+                let v = at(p);
+                (!v.is_empty()).then(|| (p, v.iter().sum::<f64>() / v.len() as f64, v.len()))
+            })
+            .collect();
+        let hi = means.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        let lo = means.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(hi), Some(lo)) = (hi, lo) {
+            out.push(format!(
+                "Highest mean {m}: {} at {} ({} trials); lowest: {} at {} ({} trials).",
+                fmt_num(hi.1),
+                results.point_label(hi.0),
+                hi.2,
+                fmt_num(lo.1),
+                results.point_label(lo.0),
+                lo.2
+            ));
+        }
+    }
+    out
 }
 
 /// A table cell: pipes escaped, newlines flattened.
@@ -271,4 +321,70 @@ fn markdown(results: &ResultsDir, section: &Section, plots: &[Plot]) -> String {
     table(&mut out, &cols, &rows);
     let _ = writeln!(out, "\n</details>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A results folder of a kind with no plot module, written by hand.
+    fn write_folder(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        let report = serde_json::json!({
+            "study": {"name": "toy", "kind": "toy_kind", "description": null,
+                      "manifest": "toy.toml", "manifest_sha256": "ab"},
+            "seeds": {"base": 1, "replicates": 2},
+            "params": {"a": 1, "width": 3},
+            "sweep": {"keys": ["a"], "points": 2},
+            "artifacts": [],
+        });
+        std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+        std::fs::write(
+            dir.join("trials.csv"),
+            "trial_id,replicate,seed,a,status,error,score\n\
+             t1,0,11,1,ok,,1.0\nt2,1,12,1,ok,,3.0\nt3,0,13,2,ok,,5.0\nt4,1,14,2,failed,boom,\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("summary.csv"),
+            "a,n,failed,score_mean,score_std,score_min,score_max,score_ci95_lo,score_ci95_hi\n\
+             1,2,0,2,1.4,1,3,-10.7,14.7\n2,1,1,5,,5,5,,\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_kinds_get_generic_findings_plots_and_tables() {
+        let dir = std::env::temp_dir().join(format!("evoquant-md-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        write_folder(&dir);
+        let results = ResultsDir::load(&dir).unwrap();
+        // The swept key is not listed as a fixed parameter.
+        assert_eq!(results.params, vec![("width".to_string(), "3".to_string())]);
+        let report = build_report(&results).unwrap();
+        let md = &report.markdown;
+        for needle in [
+            "# toy",
+            "| trials | 4 (3 ok, 1 failed, 0 not run) |",
+            "`a` ∈ {1, 2}",
+            "Highest mean score: 5 at a=2 (1 trials); lowest: 2 at a=1 (2 trials).",
+            "| a | n | failed | score |",
+            "| 1 | 2 | 0 | 2 [-10.7, 14.7] |",
+            "| 2 | 1 | 1 | 5 |",
+            "(plots/sweep_score.svg)",
+            "| t4 | 1 | 14 | 2 | failed |",
+        ] {
+            assert!(md.contains(needle), "{needle:?} missing:\n{md}");
+        }
+        assert_eq!(report.svgs.len(), 1);
+        assert_eq!(report.svgs[0].0, "sweep_score.svg");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_folder_is_a_user_error() {
+        let e = ResultsDir::load(Path::new("/nonexistent/evoquant-results")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("/nonexistent/evoquant-results"));
+    }
 }
