@@ -52,6 +52,12 @@ fn json_text(v: &serde_json::Value) -> String {
 impl ResultsDir {
     /// Read a results folder; every problem is a user error naming the path.
     pub fn load(dir: &Path) -> Result<ResultsDir> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(bad(
+                dir,
+                "not a folder; give a results folder written by `evoquant run`",
+            ));
+        }
         if !dir.is_dir() {
             return Err(bad(dir, "no such results folder"));
         }
