@@ -62,6 +62,8 @@ pub fn check(args: CheckArgs) -> Result<i32> {
             progress: ProgressMode::Quiet,
         };
         let result = runner::run(plan, &opts)?;
+        // The report is part of a results folder, so it is checked too.
+        crate::report::write_report(&scratch.0, &scratch.0)?;
         if result.failed > 0 {
             eprintln!("{stem}: {} trials failed", result.failed);
             drifted += 1;

@@ -10,6 +10,9 @@ pub struct MergeArgs {
     /// The results folder the shards wrote into (`run --shard K/N --out DIR`).
     #[arg(value_name = "OUTDIR")]
     out_dir: PathBuf,
+    /// Do not write report.md and plots/ after merging.
+    #[arg(long)]
+    no_report: bool,
     /// Print nothing on success.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -17,6 +20,10 @@ pub struct MergeArgs {
 
 pub fn merge(args: MergeArgs) -> Result<i32> {
     let result = merge_shards(&args.out_dir)?;
+    // The same report a local run writes, so merged folders match it byte for byte.
+    if !args.no_report {
+        crate::report::write_report(&result.out_dir, &result.out_dir)?;
+    }
     if !args.quiet {
         eprintln!(
             "merged {} shards: {} trials ({} failed) -> {}",

@@ -8,6 +8,7 @@ mod diff;
 mod list;
 mod merge;
 mod quantize;
+mod report;
 mod run;
 mod slurm;
 
@@ -30,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run manifests (a folder means every *.toml in it) and write reports.
+    /// Run manifests (a folder means every *.toml in it) and write results and reports.
     Run(run::RunArgs),
     /// Combine the shards of a results folder (`run --shard`) into its final files.
     Merge(merge::MergeArgs),
@@ -44,6 +45,8 @@ enum Command {
     List(list::ListArgs),
     /// Compare two results folders or two CSV files.
     Diff(diff::DiffArgs),
+    /// Write report.md and SVG plots for a results folder.
+    Report(report::ReportArgs),
     /// Rerun manifests and compare their outputs with the committed snapshots.
     Check(check::CheckArgs),
     /// Quantize a tensor file (.npy or raw .f32) to ggml blocks or evoquant's packed form.
@@ -97,6 +100,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Validate(args) => run::validate(args),
         Command::List(args) => list::list(args),
         Command::Diff(args) => diff::diff(args),
+        Command::Report(args) => report::report(args),
         Command::Check(args) => check::check(args),
         Command::Quantize(args) => quantize::quantize(&args),
         Command::Dequantize(args) => quantize::dequantize(&args),

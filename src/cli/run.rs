@@ -52,6 +52,9 @@ pub struct RunArgs {
     /// Stop starting trials after the first failure.
     #[arg(long)]
     fail_fast: bool,
+    /// Do not write report.md and plots/ after the run (`evoquant report` writes them later).
+    #[arg(long)]
+    no_report: bool,
     /// No progress output; only failures and errors.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -124,37 +127,25 @@ pub fn run(args: RunArgs) -> Result<i32> {
             fail_fast: args.fail_fast,
             progress: mode,
         };
-        if let Some(shard) = args.shard {
+        let (result, label, written, next) = if let Some(shard) = args.shard {
             let result = run_shard(plan, shard, &overrides, &opts)?;
-            if !args.quiet {
-                eprintln!(
-                    "{}: shard {shard}: {} trials ({} ran, {} cached, {} failed{}) -> {}; when every shard is done: evoquant merge {}",
-                    plan.manifest.name,
-                    result.total,
-                    result.ran,
-                    result.cached,
-                    result.failed,
-                    if result.not_run > 0 {
-                        format!(", {} not run", result.not_run)
-                    } else {
-                        String::new()
-                    },
-                    shard.journal_path(&result.out_dir).display(),
-                    result.out_dir.display()
-                );
+            let journal = shard.journal_path(&result.out_dir);
+            let next = format!(
+                "; when every shard is done: evoquant merge {}",
+                result.out_dir.display()
+            );
+            (result, format!(" shard {shard}"), journal, next)
+        } else {
+            let result = runner::run(plan, &opts)?;
+            if !args.no_report {
+                crate::report::write_report(&result.out_dir, &result.out_dir)?;
             }
-            if result.failed > 0 || result.not_run > 0 {
-                code = exit::FAILURE;
-                if args.fail_fast {
-                    break;
-                }
-            }
-            continue;
-        }
-        let result = runner::run(plan, &opts)?;
+            let dir = result.out_dir.clone();
+            (result, String::new(), dir, String::new())
+        };
         if !args.quiet {
             eprintln!(
-                "{}: {} trials ({} ran, {} cached, {} failed{}) -> {}",
+                "{}{label}: {} trials ({} ran, {} cached, {} failed{}) -> {}{next}",
                 plan.manifest.name,
                 result.total,
                 result.ran,
@@ -165,7 +156,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 } else {
                     String::new()
                 },
-                result.out_dir.display()
+                written.display()
             );
         }
         if !result.complete() {

@@ -7,7 +7,7 @@
 //! does. We read it ourselves because insta's contents API is in its unstable
 //! `internals` module.
 
-use super::{SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, write_atomic};
+use super::{PLOTS_DIR, REPORT_MD, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, write_atomic};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,9 @@ pub const SNAPSHOT_SOURCE: &str = "tests/integration/snapshots.rs";
 
 /// Name and contents of every snapshot of one results folder: trials.csv,
 /// summary.csv, each artifact CSV, and each per-trial JSON document name
-/// (all trials' documents of one name concatenated, in trial-id order).
+/// (all trials' documents of one name concatenated, in trial-id order), and
+/// the human-readable report when the folder has one: `report.md` and each
+/// `plots/<name>.svg` (as `<stem>__plot_<name>.svg`).
 pub fn entries(stem: &str, out_dir: &Path) -> Result<Vec<(String, String)>> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|e| Error::io(format!("cannot read {}", p.display()), e))
@@ -68,6 +70,26 @@ pub fn entries(stem: &str, out_dir: &Path) -> Result<Vec<(String, String)>> {
         }
         for (name, text) in by_name {
             out.push((format!("{stem}__{name}"), text));
+        }
+    }
+    let report = out_dir.join(REPORT_MD);
+    if report.is_file() {
+        out.push((format!("{stem}__{REPORT_MD}"), read(&report)?));
+    }
+    let plots_dir = out_dir.join(PLOTS_DIR);
+    if plots_dir.is_dir() {
+        let mut svgs: Vec<PathBuf> = list(&plots_dir)?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+            .collect();
+        svgs.sort();
+        for p in svgs {
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            out.push((format!("{stem}__plot_{name}"), read(&p)?));
         }
     }
     Ok(out)

@@ -1,0 +1,192 @@
+//! The plots and headline findings of a report, one module per study kind.
+//!
+//! Adding a kind's pictures means adding `plots/<kind>.rs` with a
+//! `section(&ResultsDir) -> Result<Section>` and one arm in [`study_section`];
+//! kinds without a module still get the generic sweep plots and summary.
+
+pub mod bit_allocation;
+pub mod chaos_int4;
+pub mod chart;
+pub mod sweep;
+
+use super::results_dir::ResultsDir;
+use super::stats::stats;
+use crate::error::Result;
+use chart::{Chart, Mark, Series};
+
+/// One SVG of a report.
+#[derive(Clone, Debug)]
+pub struct Plot {
+    /// File name inside `plots/`, e.g. `retention.svg`.
+    pub file: String,
+    /// One sentence under the picture: what is shown and where it comes from.
+    pub caption: String,
+    pub chart: Chart,
+}
+
+impl Plot {
+    pub fn new(file: impl Into<String>, caption: impl Into<String>, chart: Chart) -> Plot {
+        Plot {
+            file: file.into(),
+            caption: caption.into(),
+            chart,
+        }
+    }
+}
+
+/// What a study kind contributes to its report.
+#[derive(Clone, Debug, Default)]
+pub struct Section {
+    /// Headline findings, each a sentence computed from the results.
+    pub findings: Vec<String>,
+    pub plots: Vec<Plot>,
+    /// Metrics shown in the report's summary table (and swept-parameter plots).
+    pub key_metrics: Vec<String>,
+}
+
+/// The kind-specific part of a report; the generic parts are added by the caller.
+pub fn study_section(results: &ResultsDir) -> Result<Section> {
+    match results.kind.as_str() {
+        "chaos_int4" => chaos_int4::section(results),
+        "bit_allocation" => bit_allocation::section(results),
+        _ => Ok(Section::default()),
+    }
+}
+
+/// A mean line (x, mean) and its band (x, low, high).
+pub type MeanBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+/// Mean line and 95% CI band of values grouped by x (groups in x order).
+/// Groups with one value contribute a point to the line but no band.
+pub fn mean_and_band(groups: &[(f64, Vec<f64>)]) -> MeanBand {
+    let mut line = Vec::new();
+    let mut band = Vec::new();
+    for (x, ys) in groups {
+        if let Some(s) = stats(ys) {
+            line.push((*x, s.mean));
+            if let Some((lo, hi)) = s.ci95 {
+                band.push((*x, lo, hi));
+            }
+        }
+    }
+    (line, band)
+}
+
+/// Push a metric's mean (and, with `band`, its 95% CI) as series of `chart`.
+pub fn push_mean(
+    chart: &mut Chart,
+    name: &str,
+    color: usize,
+    groups: &[(f64, Vec<f64>)],
+    band: bool,
+) {
+    let (line, ci) = mean_and_band(groups);
+    if band && !ci.is_empty() {
+        chart.push(Series::new(
+            format!("{name}: 95% CI"),
+            Some(color),
+            Mark::Band(ci),
+        ));
+    }
+    chart.push(Series::new(
+        format!("{name}: mean"),
+        Some(color),
+        Mark::LinePoints(line),
+    ));
+}
+
+/// An axis description with the unit the metric is measured in.
+pub fn metric_axis(metric: &str) -> String {
+    let unit = if metric.ends_with("_retention") {
+        "quantized / FP32 fitness"
+    } else if metric.ends_with("_bits_per_weight") {
+        "bits per weight"
+    } else if metric.ends_with("_bytes") {
+        "bytes"
+    } else if metric.ends_with("_compression") {
+        "× vs FP32"
+    } else if metric.ends_with("_mse") {
+        "mean squared error"
+    } else if metric.ends_with("_accuracy") {
+        "modelled accuracy, 0–1"
+    } else if metric.ends_with("_beats_fp32") {
+        "fraction of trials"
+    } else if metric.ends_with("_gap") {
+        "fraction of the optimum's compression left unused"
+    } else if metric.ends_with("fitness") {
+        "fitness score"
+    } else {
+        return metric.to_string();
+    };
+    format!("{metric} ({unit})")
+}
+
+/// Short number for prose: 4 significant digits.
+pub fn fmt_num(x: f64) -> String {
+    chart::tick(x)
+}
+
+/// "mean ± half-width" of a 95% CI, or just the mean for one value.
+pub fn fmt_mean_ci(xs: &[f64], scale: f64, unit: &str) -> String {
+    match stats(xs) {
+        None => "n/a".into(),
+        Some(s) => match s.ci95 {
+            // Identical in every trial (e.g. a seed-independent baseline).
+            Some((lo, hi)) if hi > lo => format!(
+                "{}{unit} ± {}{unit}",
+                fmt_num(s.mean * scale),
+                fmt_num((hi - lo) / 2.0 * scale)
+            ),
+            _ => format!("{}{unit}", fmt_num(s.mean * scale)),
+        },
+    }
+}
+
+/// The sentence with its first letter capitalised.
+pub fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A file-name-safe slug.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_needs_two_values() {
+        let (line, band) = mean_and_band(&[(0.0, vec![1.0, 3.0]), (1.0, vec![5.0])]);
+        assert_eq!(line, vec![(0.0, 2.0), (1.0, 5.0)]);
+        assert_eq!(band.len(), 1);
+        assert!(band[0].1 < 2.0 && band[0].2 > 2.0);
+    }
+
+    #[test]
+    fn prose_numbers() {
+        assert_eq!(fmt_mean_ci(&[1.0], 100.0, "%"), "100%");
+        assert_eq!(fmt_mean_ci(&[], 1.0, ""), "n/a");
+        assert_eq!(fmt_mean_ci(&[2.0, 2.0], 1.0, "×"), "2×");
+        assert_eq!(fmt_mean_ci(&[1.0, 3.0], 1.0, "×"), "2× ± 12.71×");
+        assert_eq!(sentence("document's x"), "Document's x");
+        assert_eq!(slug("quant.bits=4, mode=x"), "quant_bits_4_mode_x");
+        assert_eq!(
+            metric_axis("block_retention"),
+            "block_retention (quantized / FP32 fitness)"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! A results folder read back from disk: what `report` draws from.
+//!
+//! Reports are built from the written files alone (never from in-memory run
+//! state) so that a report can be regenerated, or produced for a folder that
+//! was copied from a cluster, without rerunning a single trial.
+
+use super::frame::Frame;
+use super::{REPORT_FILE, SUMMARY_FILE, TRIALS_FILE};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// One sweep point: its swept values, in `sweep.keys` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub values: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ResultsDir {
+    pub dir: PathBuf,
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    /// File name of the manifest (no folder: reports must not depend on where
+    /// the run happened).
+    pub manifest: String,
+    pub manifest_sha256: String,
+    pub base_seed: u64,
+    pub replicates: u64,
+    /// Resolved fixed parameters (swept keys excluded), in key order.
+    pub params: Vec<(String, String)>,
+    pub swept_keys: Vec<String>,
+    /// Sweep points in summary order.
+    pub points: Vec<Point>,
+    pub trials: Frame,
+    pub summary: Frame,
+    /// Artifact CSV file names listed in report.json.
+    pub artifacts: Vec<String>,
+}
+
+fn bad(path: &Path, what: &str) -> Error {
+    Error::user(format!("{}: {what}", path.display()))
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl ResultsDir {
+    /// Read a results folder; every problem is a user error naming the path.
+    pub fn load(dir: &Path) -> Result<ResultsDir> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(bad(
+                dir,
+                "not a folder; give a results folder written by `evoquant run`",
+            ));
+        }
+        if !dir.is_dir() {
+            return Err(bad(dir, "no such results folder"));
+        }
+        let report_path = dir.join(REPORT_FILE);
+        if !report_path.is_file() {
+            return Err(bad(
+                dir,
+                &format!(
+                    "not an evoquant results folder (no {REPORT_FILE}); run `evoquant run` first"
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(&report_path)
+            .map_err(|e| Error::io(format!("cannot read {}", report_path.display()), e))?;
+        let report: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(&report_path, &format!("malformed JSON: {e}")))?;
+        let field = |path: &[&str]| -> Result<&serde_json::Value> {
+            let mut v = &report;
+            for k in path {
+                v = v
+                    .get(k)
+                    .ok_or_else(|| bad(&report_path, &format!("missing `{}`", path.join("."))))?;
+            }
+            Ok(v)
+        };
+        let text_field = |path: &[&str]| -> Result<String> {
+            Ok(match field(path)? {
+                serde_json::Value::Null => String::new(),
+                v => json_text(v),
+            })
+        };
+        let int_field = |path: &[&str]| -> Result<u64> {
+            field(path)?.as_u64().ok_or_else(|| {
+                bad(
+                    &report_path,
+                    &format!("`{}` is not an integer", path.join(".")),
+                )
+            })
+        };
+        let params: Vec<(String, String)> = field(&["params"])?
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), json_text(v))).collect())
+            .unwrap_or_default();
+        let swept_keys: Vec<String> = field(&["sweep", "keys"])?
+            .as_array()
+            .map(|a| a.iter().map(json_text).collect())
+            .unwrap_or_default();
+        // report.json's params hold the base values, swept keys included:
+        // those are not fixed, so they are left out here.
+        let params: Vec<(String, String)> = params
+            .into_iter()
+            .filter(|(k, _): &(String, String)| !swept_keys.contains(k))
+            .collect();
+        let artifacts = field(&["artifacts"])?
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(json_text)
+                    .filter(|n| n.ends_with(".csv"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let trials = read_frame(&dir.join(TRIALS_FILE))?;
+        let summary = read_frame(&dir.join(SUMMARY_FILE))?;
+        let mut points = Vec::new();
+        let cols: Vec<usize> = swept_keys
+            .iter()
+            .map(|k| {
+                summary
+                    .column(k)
+                    .ok_or_else(|| bad(&dir.join(SUMMARY_FILE), &format!("no column `{k}`")))
+            })
+            .collect::<Result<_>>()?;
+        for row in &summary.rows {
+            points.push(Point {
+                values: cols.iter().map(|&c| row[c].clone()).collect(),
+            });
+        }
+        Ok(ResultsDir {
+            dir: dir.to_path_buf(),
+            name: text_field(&["study", "name"])?,
+            kind: text_field(&["study", "kind"])?,
+            description: text_field(&["study", "description"])?,
+            manifest: text_field(&["study", "manifest"])?,
+            manifest_sha256: text_field(&["study", "manifest_sha256"])?,
+            base_seed: int_field(&["seeds", "base"])?,
+            replicates: int_field(&["seeds", "replicates"])?,
+            params,
+            swept_keys,
+            points,
+            trials,
+            summary,
+            artifacts,
+        })
+    }
+
+    /// An artifact table (`generations.csv`, ...), if the run wrote it.
+    pub fn artifact(&self, file: &str) -> Result<Option<Frame>> {
+        if !self.artifacts.iter().any(|a| a == file) {
+            return Ok(None);
+        }
+        read_frame(&self.dir.join(file)).map(Some)
+    }
+
+    /// A fixed parameter's value as written in report.json.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// "k=v, k=v" for a point; empty when nothing is swept.
+    pub fn point_label(&self, point: usize) -> String {
+        self.swept_keys
+            .iter()
+            .zip(&self.points[point].values)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The sweep point of each row of a frame that carries the swept columns
+    /// (trials.csv and every artifact do).
+    pub fn row_points(&self, frame: &Frame) -> Vec<Option<usize>> {
+        let cols: Vec<Option<usize>> = self.swept_keys.iter().map(|k| frame.column(k)).collect();
+        frame
+            .rows
+            .iter()
+            .map(|row| {
+                let values: Option<Vec<&String>> =
+                    cols.iter().map(|c| c.map(|c| &row[c])).collect();
+                let values = values?;
+                self.points
+                    .iter()
+                    .position(|p| p.values.iter().zip(&values).all(|(a, b)| a == *b))
+            })
+            .collect()
+    }
+
+    /// Rows of trials.csv whose status is ok.
+    pub fn ok_trials(&self) -> Vec<usize> {
+        let status = self.trials.column("status");
+        (0..self.trials.rows.len())
+            .filter(|&r| status.is_none_or(|c| self.trials.rows[r][c] == "ok"))
+            .collect()
+    }
+}
+
+fn read_frame(path: &Path) -> Result<Frame> {
+    if !path.is_file() {
+        return Err(bad(path, "missing (is this a complete results folder?)"));
+    }
+    Frame::read_csv(path)
+}
+
+/// A numeric cell (`true`/`false` count as 1/0); `None` for empty or text.
+pub fn num(frame: &Frame, row: usize, col: usize) -> Option<f64> {
+    let cell = frame.rows.get(row)?.get(col)?;
+    match cell.as_str() {
+        "true" => Some(1.0),
+        "false" => Some(0.0),
+        s => s.parse::<f64>().ok(),
+    }
+}
+
+/// The numeric values of a column over the given rows, skipping blanks.
+pub fn column_values(frame: &Frame, name: &str, rows: &[usize]) -> Vec<f64> {
+    let Some(c) = frame.column(name) else {
+        return Vec::new();
+    };
+    rows.iter().filter_map(|&r| num(frame, r, c)).collect()
+}
