@@ -318,7 +318,7 @@ pub fn docs() -> Vec<ParamDoc> {
         ParamDoc::new(
             "mutation_rate",
             Float,
-            "Per-layer probability that a gene mutates one field [0, 1].",
+            "Probability that an offspring mutates (one field of one random layer, then another with probability 1/2); clones of a parent always mutate [0, 1].",
         ),
         ParamDoc::new(
             "crossover_rate",
