@@ -310,10 +310,17 @@ fn typed_value(
     match value {
         Some(value) if fits(ty, &value) => Some(normalize(ty, &value)),
         _ => {
+            // A misspelled choice gets the nearest option suggested.
+            let hint = match (ty, &value) {
+                (ParamType::Choice(options), Some(toml::Value::String(s))) => {
+                    suggest(s, options.iter().copied())
+                }
+                _ => String::new(),
+            };
             p.error(
                 v.span(),
                 key_path,
-                format!("expected {}, found {}", ty.name(), found(p, v)),
+                format!("expected {}, found {}{hint}", ty.name(), found(p, v)),
             );
             None
         }

@@ -37,6 +37,15 @@ const STUDY_INDEPENDENT: &[(&str, &str, &[&str])] = &[
         &["bad.toml:5:1", "did you mean `replicates`"],
     ),
     (
+        "misspelled choice",
+        "[study]\nname = \"x\"\nkind = \"mixed_precision\"\n[params]\nhardware_target = \"arm_neonn\"\n",
+        &[
+            "bad.toml:5:19",
+            "params.hardware_target",
+            "did you mean `arm_neon`",
+        ],
+    ),
+    (
         "bad folder name",
         "[study]\nname = \"../up\"\nkind = \"bit_allocation\"\n",
         &["bad.toml:2:8", "study.name", "folder name"],
