@@ -130,9 +130,7 @@ impl Chart {
                 | Mark::LinePoints(p)
                 | Mark::Points(p)
                 | Mark::Crosses(p)
-                | Mark::Rings(p) => {
-                    p.iter().map(|&(x, y)| (Some(x), y)).collect()
-                }
+                | Mark::Rings(p) => p.iter().map(|&(x, y)| (Some(x), y)).collect(),
                 Mark::Band(b) => b
                     .iter()
                     .flat_map(|&(x, lo, hi)| [(Some(x), lo), (Some(x), hi)])

@@ -147,7 +147,12 @@ fn thin(mut pts: Vec<(f64, f64)>, bounds: (f64, f64, f64, f64)) -> Vec<(f64, f64
 
 fn bounds(sets: &[&[(f64, f64)]]) -> (f64, f64, f64, f64) {
     sets.iter().flat_map(|s| s.iter()).fold(
-        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY),
+        (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ),
         |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
     )
 }
@@ -428,7 +433,11 @@ fn chosen_layers(results: &ResultsDir, id: &str) -> Result<Option<Vec<(String, f
     };
     let mut out = Vec::new();
     for (i, l) in layers.iter().enumerate() {
-        let bits = |k: &str| l.get(k).and_then(|v| v.get("bits")).and_then(|b| b.as_f64());
+        let bits = |k: &str| {
+            l.get(k)
+                .and_then(|v| v.get("bits"))
+                .and_then(|b| b.as_f64())
+        };
         let (Some(w), Some(a)) = (bits("weights"), bits("activations")) else {
             return Err(Error::user(format!(
                 "{}: layers[{i}] lacks weights.bits or activations.bits",
@@ -482,7 +491,9 @@ fn layer_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot
             chart.x_categories = layers.iter().map(|l| l.0.clone()).collect();
         }
         let all = layers.iter().flat_map(|l| [l.1, l.2]);
-        let (lo, hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), b| (lo.min(b), hi.max(b)));
+        let (lo, hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), b| {
+            (lo.min(b), hi.max(b))
+        });
         chart.y_ticks = [1u32, 2, 3, 4, 5, 6, 8, 12, 16, 32]
             .iter()
             .map(|&b| f64::from(b))
@@ -565,10 +576,7 @@ fn findings(results: &ResultsDir, by_point: &[Vec<usize>]) -> Vec<String> {
             let parts: Vec<String> = dominance
                 .iter()
                 .map(|(name, c)| {
-                    let k = rows
-                        .iter()
-                        .filter(|&&r| num(t, r, *c) == Some(1.0))
-                        .count();
+                    let k = rows.iter().filter(|&&r| num(t, r, *c) == Some(1.0)).count();
                     format!("{} in {k} of {n}", baseline_label(name))
                 })
                 .collect();
