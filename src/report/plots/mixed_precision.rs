@@ -115,9 +115,9 @@ fn baseline_label(name: &str) -> String {
     }
 }
 
-/// Cells per axis for thinning dots: about 4 px each, half a dot's 8 px, so no
-/// visible dot is lost, while the many archive members that land on the same
-/// pixel are written once and the SVGs stay small.
+/// Cells per axis for thinning dots: about 4 px each, half a dot's 8 px, so a
+/// dropped dot lay under a kept one, while the many archive members that land on
+/// (nearly) the same pixel are written once and the SVGs stay small.
 const GRID: f64 = 150.0;
 
 /// Sorted points, one per grid cell of the bounding box `(x0, x1, y0, y1)`
