@@ -197,6 +197,10 @@ fn envelope(pts: &[(f64, f64)], higher_x_better: bool) -> Vec<(f64, f64)> {
     out
 }
 
+/// A baseline on one plot: name, points, trials in which it broke a hard
+/// limit, trials.
+type BaselineMarks = (String, Vec<(f64, f64)>, usize, usize);
+
 /// One projection of the front: x column in pareto/baselines.csv, the
 /// matching metric in trials.csv, and how the axis reads.
 struct Projection {
@@ -250,16 +254,24 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                 y_axis.clone(),
             );
             let pts = xy(&front, &ids, proj.column, |_| true);
-            let mut base: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+            let mut base: Vec<BaselineMarks> = Vec::new();
             if let Some(b) = &baselines {
-                if let Some(nc) = b.column("baseline") {
+                if let (Some(nc), Some(tc)) = (b.column("baseline"), b.column("trial_id")) {
                     for row in &b.rows {
-                        if !base.iter().any(|(n, _)| *n == row[nc]) {
-                            base.push((row[nc].clone(), Vec::new()));
+                        if !base.iter().any(|e| e.0 == row[nc]) {
+                            base.push((row[nc].clone(), Vec::new(), 0, 0));
                         }
                     }
-                    for (name, bp) in &mut base {
+                    let fc = b.column("feasible");
+                    for (name, bp, infeasible, n) in &mut base {
                         *bp = xy(b, &ids, proj.column, |r| b.rows[r][nc] == *name);
+                        let mine: Vec<usize> = (0..b.rows.len())
+                            .filter(|&r| b.rows[r][nc] == *name && ids.contains(&b.rows[r][tc]))
+                            .collect();
+                        *n = mine.len();
+                        *infeasible = fc.map_or(0, |c| {
+                            mine.iter().filter(|&&r| num(b, r, c) == Some(0.0)).count()
+                        });
                     }
                 }
             }
@@ -273,7 +285,7 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                     _ => Vec::new(),
                 };
             let mut sets: Vec<&[(f64, f64)]> = vec![&pts, &chosen];
-            sets.extend(base.iter().map(|(_, bp)| bp.as_slice()));
+            sets.extend(base.iter().map(|e| e.1.as_slice()));
             let bx = bounds(&sets);
             let env = thin(envelope(&pts, proj.higher_better), bx);
             chart.push(Series::new(
@@ -286,9 +298,16 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                 Some(0),
                 Mark::Line(env),
             ));
-            for (i, (name, bp)) in base.into_iter().enumerate() {
+            for (i, (name, bp, infeasible, n)) in base.into_iter().enumerate() {
+                // The front holds feasible configurations only: a baseline
+                // above it may simply break the memory/latency/energy limit.
+                let limit = match infeasible {
+                    0 => String::new(),
+                    k if k == n => "; breaks a hard limit".to_string(),
+                    k => format!("; breaks a hard limit in {k} of {n}"),
+                };
                 chart.push(Series::new(
-                    format!("{} (baseline)", baseline_label(&name)),
+                    format!("{} (baseline{limit})", baseline_label(&name)),
                     Some(BASELINE_COLORS[i % BASELINE_COLORS.len()]),
                     Mark::Crosses(thin(bp, bx)),
                 ));
@@ -307,7 +326,9 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                     "Every configuration on the final Pareto archive of each trial{} (dots; the archive is \
                      non-dominated in all objectives, so this 2-D view shows points a third objective \
                      keeps), the line through those no other dot beats on both axes, the baselines \
-                     (crosses) and each trial's chosen configuration (ring: best weighted fitness). {}",
+                     (crosses) and each trial's chosen configuration (ring: best weighted fitness). The \
+                     archive holds only configurations within the hard limits; a baseline marked \
+                     \"breaks a hard limit\" lies outside them. {}",
                     if results.point_label(p).is_empty() {
                         String::new()
                     } else {
@@ -538,7 +559,63 @@ fn layer_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot
     Ok(out)
 }
 
-fn findings(results: &ResultsDir, by_point: &[Vec<usize>]) -> Vec<String> {
+/// "uniform FP16 in 2 of 2, uniform INT8 in 1 of 2" for the baselines that
+/// broke a hard limit in any of the given trials; empty when none did.
+fn infeasible_baselines(baselines: Option<&Frame>, ids: &[String]) -> String {
+    let Some(b) = baselines else {
+        return String::new();
+    };
+    let (Some(nc), Some(tc), Some(fc)) = (
+        b.column("baseline"),
+        b.column("trial_id"),
+        b.column("feasible"),
+    ) else {
+        return String::new();
+    };
+    let mut counts: Vec<(String, usize, usize)> = Vec::new();
+    for r in (0..b.rows.len()).filter(|&r| ids.contains(&b.rows[r][tc])) {
+        let bad = usize::from(num(b, r, fc) == Some(0.0));
+        match counts.iter_mut().find(|c| c.0 == b.rows[r][nc]) {
+            Some(c) => {
+                c.1 += bad;
+                c.2 += 1;
+            }
+            None => counts.push((b.rows[r][nc].clone(), bad, 1)),
+        }
+    }
+    counts
+        .iter()
+        .filter(|c| c.1 > 0)
+        .map(|(name, k, n)| format!("{} in {k} of {n}", baseline_label(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which sweep point gave the lowest and highest mean of a metric.
+fn extremes(
+    results: &ResultsDir,
+    by_point: &[Vec<usize>],
+    metric: &str,
+) -> Option<(String, String)> {
+    let means: Vec<(usize, f64)> = by_point
+        .iter()
+        .enumerate()
+        .filter_map(|(p, rows)| {
+            let v = column_values(&results.trials, metric, rows);
+            (!v.is_empty()).then(|| (p, v.iter().sum::<f64>() / v.len() as f64))
+        })
+        .collect();
+    let lo = means.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let hi = means.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let at = |(p, m): (usize, f64)| format!("{} at {}", fmt_num(m), results.point_label(p));
+    Some((at(*lo), at(*hi)))
+}
+
+fn findings(
+    results: &ResultsDir,
+    by_point: &[Vec<usize>],
+    baselines: Option<&Frame>,
+) -> Vec<String> {
     let t = &results.trials;
     let dominance: Vec<(String, usize)> = t
         .header
@@ -586,6 +663,36 @@ fn findings(results: &ResultsDir, by_point: &[Vec<usize>]) -> Vec<String> {
                 parts.join(", ")
             )));
         }
+        let broke = infeasible_baselines(baselines, &trial_ids(results, rows));
+        if !broke.is_empty() {
+            out.push(sentence(&format!(
+                "{prefix}baselines outside the hard limits (so not comparable with the front, which \
+                 holds feasible configurations only): {broke} trials."
+            )));
+        }
+    }
+    if by_point.len() > 1 {
+        let parts: Vec<String> = [
+            ("best_latency_ms", "modelled latency (ms)"),
+            ("best_compression", "compression (×)"),
+            ("best_accuracy", "accuracy"),
+            (
+                "hypervolume",
+                "final hypervolume (each point normalised by its own FP32 cost)",
+            ),
+        ]
+        .iter()
+        .filter_map(|(m, what)| {
+            extremes(results, by_point, m)
+                .map(|(lo, hi)| format!("{what} lowest {lo}, highest {hi}"))
+        })
+        .collect();
+        if !parts.is_empty() {
+            out.push(format!(
+                "Across the sweep, the chosen configuration's mean {}.",
+                parts.join("; ")
+            ));
+        }
     }
     let ok = results.ok_trials();
     let costs = distinct(results, "cost_model", &ok);
@@ -611,11 +718,12 @@ fn findings(results: &ResultsDir, by_point: &[Vec<usize>]) -> Vec<String> {
 
 pub fn section(results: &ResultsDir) -> Result<Section> {
     let by_point = rows_by_point(results);
+    let baselines = results.artifact("baselines.csv")?;
     let mut plots = pareto_plots(results, &by_point)?;
     plots.extend(hypervolume_plots(results, &by_point)?);
     plots.extend(layer_plots(results, &by_point)?);
     Ok(Section {
-        findings: findings(results, &by_point),
+        findings: findings(results, &by_point, baselines.as_ref()),
         plots,
         key_metrics: KEY_METRICS.iter().map(|s| s.to_string()).collect(),
     })
