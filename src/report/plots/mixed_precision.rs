@@ -328,13 +328,17 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                      keeps), the line through those no other dot beats on both axes, the baselines \
                      (crosses) and each trial's chosen configuration (ring: best weighted fitness). The \
                      archive holds only configurations within the hard limits; a baseline marked \
-                     \"breaks a hard limit\" lies outside them. {}",
+                     \"breaks a hard limit\" lies outside them. {}{}",
                     if results.point_label(p).is_empty() {
                         String::new()
                     } else {
                         format!(" at {}", results.point_label(p))
                     },
-                    proj.caption
+                    proj.caption,
+                    match (proj.higher_better, distinct(results, "device", rows)) {
+                        (false, d) if !d.is_empty() => format!(" Device modelled: {}.", d.join("; ")),
+                        _ => String::new(),
+                    }
                 ),
                 chart,
             ));
