@@ -43,6 +43,27 @@ generations = 3
 frontier_points = 6
 "#;
 
+const MIXED: &str = r#"
+[study]
+name = "tiny-mp"
+kind = "mixed_precision"
+
+[seeds]
+base = 11
+replicates = 2
+
+[params]
+model = "inventory"
+inventory = "resnet50_like"
+population_size = 8
+max_generations = 3
+# Below uniform FP16's weight memory: that baseline breaks the limit.
+target_memory_mb = 40.0
+
+[sweep]
+hardware_target = ["arm_neon", "nvidia_tensorrt"]
+"#;
+
 /// Run a manifest into `dir/out` (extra flags appended) and return the folder.
 fn run(dir: &TempDir, manifest: &str, extra: &[&str]) -> std::path::PathBuf {
     let m = dir.write("m.toml", manifest);
@@ -222,6 +243,116 @@ fn bit_allocation_report_draws_the_frontier_and_layers() {
         &layers,
     );
     assert!(count_tag(&layers, "polyline") >= 2);
+}
+
+/// Attributes of every element with the given tag.
+fn attrs(path: &Path, tag: &str, attr: &str) -> Vec<String> {
+    let text = read(path);
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name(tag))
+        .filter_map(|n| n.attribute(attr).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn mixed_precision_report_draws_fronts_hypervolume_and_bit_map() {
+    let dir = TempDir::new("report-mp");
+    let out = run(&dir, MIXED, &[]);
+    let md = read(&out.join("report.md"));
+    for needle in [
+        "At hardware_target=arm_neon, over 2 seeds the chosen configuration",
+        "At hardware_target=nvidia_tensorrt, the final Pareto front dominated",
+        "uniform INT4 in ",
+        " of 2",
+        "not measurements on a device",
+        "sensitivity curves (not measured)",
+        "At hardware_target=arm_neon, baselines outside the hard limits",
+        ": uniform FP16 in 2 of 2 trials.",
+        "Across the sweep, the chosen configuration's mean modelled latency (ms) lowest ",
+        "| best_accuracy | best_compression | best_latency_ms | hypervolume |",
+        "![Pareto front: accuracy vs modelled latency (hardware_target=arm_neon)]",
+    ] {
+        assert!(md.contains(needle), "no {needle:?} in\n{md}");
+    }
+    for target in ["arm_neon", "nvidia_tensorrt"] {
+        for (stem, axis) in [
+            (
+                "pareto_compression",
+                "compression (× vs FP32 weight memory, scales and zero points included)",
+            ),
+            (
+                "pareto_latency",
+                "latency per inference (ms, analytical cost MODEL, not measured)",
+            ),
+        ] {
+            let svg = out.join(format!("plots/{stem}_hardware_target_{target}.svg"));
+            assert_has(
+                &svg_texts(&svg),
+                &[
+                    axis,
+                    "accuracy (sensitivity MODEL, not measured, 0–1)",
+                    "front points (2 trials)",
+                    "2-D non-dominated envelope",
+                    "uniform FP16 (baseline; breaks a",
+                    "hard limit)",
+                    "uniform INT8 (baseline)",
+                    "uniform INT4 (baseline)",
+                    "sensitivity-greedy (baseline)",
+                    "chosen (best weighted fitness)",
+                ],
+                &svg,
+            );
+            // Chosen configurations are hollow rings (one per trial at most,
+            // plus the legend's), front points filled dots.
+            let fills = attrs(&svg, "circle", "fill");
+            let rings = fills.iter().filter(|f| *f == "none").count();
+            assert!(
+                (2..=3).contains(&rings),
+                "{rings} rings in {}",
+                svg.display()
+            );
+            assert!(
+                fills.len() > rings + 1,
+                "no front dots in {}",
+                svg.display()
+            );
+        }
+        let layers = out.join(format!("plots/layers_hardware_target_{target}.svg"));
+        assert_has(
+            &svg_texts(&layers),
+            &[
+                "weight bits",
+                "activation bits (drawn slightly",
+                "layer index (network order)",
+                "bits (log scale)",
+                "8",
+            ],
+            &layers,
+        );
+        // Two step lines of one segment pair per layer (54 layers), not
+        // hundreds of labelled ticks.
+        let long: Vec<usize> = attrs(&layers, "polyline", "points")
+            .iter()
+            .map(|p| p.split_whitespace().count())
+            .filter(|&n| n >= 2 * 54)
+            .collect();
+        assert_eq!(long, vec![108, 108], "{}", layers.display());
+    }
+    let hv = out.join("plots/hypervolume.svg");
+    assert_has(
+        &svg_texts(&hv),
+        &[
+            "Hypervolume per generation, by hardware_target",
+            "arm_neon: mean",
+            "arm_neon: 95% CI",
+            "nvidia_tensorrt: mean",
+            "generation",
+            "hypervolume (normalised, reference = FP32)",
+        ],
+        &hv,
+    );
+    assert_eq!(count_tag(&hv, "polygon"), 2, "one CI band per target");
 }
 
 /// Same results → same bytes, whether written by `run` or by `report`, and

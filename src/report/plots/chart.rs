@@ -55,6 +55,12 @@ pub enum Mark {
     LinePoints(Vec<(f64, f64)>),
     /// Dots only.
     Points(Vec<(f64, f64)>),
+    /// Crosses: reference configurations (baselines) that must not be
+    /// mistaken for data dots of the same colour family.
+    Crosses(Vec<(f64, f64)>),
+    /// Hollow rings drawn around points to single them out (e.g. the chosen
+    /// configuration on a front of dots).
+    Rings(Vec<(f64, f64)>),
     /// A shaded band: (x, low, high), in x order.
     Band(Vec<(f64, f64, f64)>),
     /// A horizontal reference line across the whole plot.
@@ -120,9 +126,11 @@ impl Chart {
     fn data_points(&self) -> impl Iterator<Item = (Option<f64>, f64)> + '_ {
         self.series.iter().flat_map(|s| {
             let pts: Vec<(Option<f64>, f64)> = match &s.mark {
-                Mark::Line(p) | Mark::LinePoints(p) | Mark::Points(p) => {
-                    p.iter().map(|&(x, y)| (Some(x), y)).collect()
-                }
+                Mark::Line(p)
+                | Mark::LinePoints(p)
+                | Mark::Points(p)
+                | Mark::Crosses(p)
+                | Mark::Rings(p) => p.iter().map(|&(x, y)| (Some(x), y)).collect(),
                 Mark::Band(b) => b
                     .iter()
                     .flat_map(|&(x, lo, hi)| [(Some(x), lo), (Some(x), hi)])
@@ -373,6 +381,14 @@ pub fn render(chart: &Chart) -> Result<String> {
                     ctx.draw_series(p.iter().map(|&pt| Circle::new(pt, 4, c.mix(0.75).filled())))
                         .map_err(&err)?;
                 }
+                Mark::Crosses(p) => {
+                    ctx.draw_series(p.iter().map(|&pt| Cross::new(pt, 6, c.stroke_width(3))))
+                        .map_err(&err)?;
+                }
+                Mark::Rings(p) => {
+                    ctx.draw_series(p.iter().map(|&pt| Circle::new(pt, 9, c.stroke_width(3))))
+                        .map_err(&err)?;
+                }
             }
         }
         draw_legend(&legend_area, chart).map_err(&err)?;
@@ -420,6 +436,10 @@ fn draw_legend<DB: DrawingBackend>(
             Mark::Points(_) => {
                 area.draw(&Circle::new(((x0 + x1) / 2, ym), 4, c.mix(0.75).filled()))?
             }
+            Mark::Crosses(_) => {
+                area.draw(&Cross::new(((x0 + x1) / 2, ym), 6, c.stroke_width(3)))?
+            }
+            Mark::Rings(_) => area.draw(&Circle::new(((x0 + x1) / 2, ym), 7, c.stroke_width(3)))?,
             Mark::HLine(_) => {
                 for (a, b) in [(x0, x0 + 10), (x0 + 16, x1)] {
                     area.draw(&PathElement::new(vec![(a, ym), (b, ym)], c.stroke_width(2)))?;

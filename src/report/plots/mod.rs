@@ -7,6 +7,7 @@
 pub mod bit_allocation;
 pub mod chaos_int4;
 pub mod chart;
+pub mod mixed_precision;
 pub mod sweep;
 
 use super::results_dir::ResultsDir;
@@ -49,6 +50,7 @@ pub fn study_section(results: &ResultsDir) -> Result<Section> {
     match results.kind.as_str() {
         "chaos_int4" => chaos_int4::section(results),
         "bit_allocation" => bit_allocation::section(results),
+        "mixed_precision" => mixed_precision::section(results),
         _ => Ok(Section::default()),
     }
 }
@@ -113,6 +115,14 @@ pub fn metric_axis(metric: &str) -> String {
         "fraction of trials"
     } else if metric.ends_with("_gap") {
         "fraction of the optimum's compression left unused"
+    } else if metric.ends_with("_latency_ms") {
+        "ms per inference, analytical cost MODEL"
+    } else if metric.ends_with("_energy_mj") {
+        "mJ per inference, analytical cost MODEL"
+    } else if metric == "hypervolume" {
+        "normalised, reference = FP32"
+    } else if metric.starts_with("front_dominates_") {
+        "fraction of trials"
     } else if metric.ends_with("fitness") {
         "fitness score"
     } else {
