@@ -13,6 +13,9 @@ use super::spec::{QuantSpec, Scheme, qrange};
 
 const L: usize = 8;
 const G: usize = 4;
+/// Blocks per call, and values per call.
+pub(crate) const LANES: usize = L;
+pub(crate) const VALUES: usize = L * G;
 const TWO_POW_23: f32 = 8_388_608.0;
 
 /// Scales, zero points and codes of eight blocks, lane-major: `u[k][j]` is

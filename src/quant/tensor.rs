@@ -369,22 +369,25 @@ fn quantize_small_groups(
         let byte0 = ti * tile * bits as usize / 8;
         let mut done = 0;
         if soa {
-            for (xs, out) in chunk.chunks_exact(32).zip(buf.chunks_exact_mut(32)) {
+            for (xs, out) in chunk
+                .chunks_exact(block4::VALUES)
+                .zip(buf.chunks_exact_mut(block4::VALUES))
+            {
                 let Some(lanes) = block4::eight_blocks(xs, spec) else {
                     return false;
                 };
-                for j in 0..8 {
+                for j in 0..block4::LANES {
                     scales[gi + j] = lanes.s[j];
                     zps[gi + j] = lanes.zp(j);
                 }
                 if bits == 4 {
                     let at = byte0 + done / 2;
-                    lanes.write_nibbles(&mut codes[at..at + 16]);
+                    lanes.write_nibbles(&mut codes[at..at + block4::VALUES / 2]);
                 } else {
                     lanes.write_codes(out);
                 }
-                gi += 8;
-                done += 32;
+                gi += block4::LANES;
+                done += block4::VALUES;
             }
         }
         // With nibbles already written, the tile's remainder packs from the
@@ -452,11 +455,11 @@ pub fn fake_quantize(
             let mut start = bi * b.values;
             let mut out = out;
             if soa {
-                let n = out.len() / 32 * 32;
+                let n = out.len() / block4::VALUES * block4::VALUES;
                 let (head, tail) = out.split_at_mut(n);
                 for (xs, o) in data[start..start + n]
-                    .chunks_exact(32)
-                    .zip(head.chunks_exact_mut(32))
+                    .chunks_exact(block4::VALUES)
+                    .zip(head.chunks_exact_mut(block4::VALUES))
                 {
                     let Some(lanes) = block4::eight_blocks(xs, spec) else {
                         return false;
