@@ -1,7 +1,7 @@
 //! chaos_int4 through the CLI: every impossible parameter is rejected before
 //! anything runs (exit 2, the key, file:line:col), and a tiny study runs.
 
-use crate::harness::{TempDir, evoquant, run_quietly};
+use crate::harness::{TempDir, run_quietly, run_rejected};
 
 const HEAD: &str =
     "[study]\nname = \"c\"\nkind = \"chaos_int4\"\n[seeds]\nreplicates = 1\n[params]\n";
@@ -28,21 +28,9 @@ const BAD: &[(&str, &str)] = &[
 #[test]
 fn impossible_parameters_exit_2_naming_key_and_location() {
     for (line, key) in BAD {
-        let dir = TempDir::new("chaos_bad");
-        let path = dir.write("bad.toml", &format!("{HEAD}{line}\n"));
-        let out = dir.join("out");
-        let result = evoquant()
-            .arg("run")
-            .arg(&path)
-            .arg("--out")
-            .arg(&out)
-            .run();
-        result
-            .code(2)
-            .no_panic()
+        run_rejected("chaos_bad", &format!("{HEAD}{line}\n"))
             .stderr_has(key)
             .stderr_has("bad.toml:7:");
-        assert!(!out.exists(), "{line}: output folder was created");
     }
 }
 

@@ -136,6 +136,23 @@ impl Drop for TempDir {
     }
 }
 
+/// `evoquant run` on a manifest with this text, which must be refused: exit
+/// 2, no panic, no output folder. Returns the outcome for message checks.
+pub fn run_rejected(label: &str, manifest_text: &str) -> Outcome {
+    let dir = TempDir::new(label);
+    let path = dir.write("bad.toml", manifest_text);
+    let out = dir.join("out");
+    let result = evoquant()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .run();
+    result.code(2).no_panic();
+    assert!(!out.exists(), "{label}: output folder was created");
+    result
+}
+
 /// `evoquant run MANIFEST --quiet --out OUT`, which must succeed.
 pub fn run_quietly(manifest: impl AsRef<std::ffi::OsStr>, out: impl AsRef<std::ffi::OsStr>) {
     evoquant()

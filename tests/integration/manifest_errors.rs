@@ -1,7 +1,7 @@
 //! Every user mistake in a manifest: exit 2, a message naming file,
 //! line:column and key, nothing written, no panic.
 
-use crate::harness::{TempDir, evoquant};
+use crate::harness::{evoquant, run_rejected};
 
 /// (case, manifest text, substrings the error must contain)
 const STUDY_INDEPENDENT: &[(&str, &str, &[&str])] = &[
@@ -55,16 +55,7 @@ const STUDY_INDEPENDENT: &[(&str, &str, &[&str])] = &[
 #[test]
 fn study_independent_mistakes_exit_2_with_location() {
     for (case, text, needles) in STUDY_INDEPENDENT {
-        let dir = TempDir::new("manifest");
-        let path = dir.write("bad.toml", text);
-        let out = dir.join("out");
-        let result = evoquant()
-            .arg("run")
-            .arg(&path)
-            .arg("--out")
-            .arg(&out)
-            .run();
-        result.code(2).no_panic();
+        let result = run_rejected(case, text);
         for n in *needles {
             assert!(
                 result.stderr.contains(n),
@@ -72,7 +63,6 @@ fn study_independent_mistakes_exit_2_with_location() {
                 result.stderr
             );
         }
-        assert!(!out.exists(), "case {case}: output folder was created");
     }
 }
 

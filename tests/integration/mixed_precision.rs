@@ -2,7 +2,7 @@
 //! rejected before anything runs (exit 2, the key, file:line:col), a
 //! safetensors file is imported, and a tiny study writes its artifacts.
 
-use crate::harness::{TempDir, evoquant};
+use crate::harness::{TempDir, evoquant, run_rejected};
 
 const HEAD: &str =
     "[study]\nname = \"m\"\nkind = \"mixed_precision\"\n[seeds]\nreplicates = 1\n[params]\n";
@@ -73,22 +73,10 @@ const BAD: &[(&str, &str, &str)] = &[
 #[test]
 fn bad_parameters_exit_2_naming_key_and_location() {
     for (line, key, text) in BAD {
-        let dir = TempDir::new("mp_bad");
-        let path = dir.write("bad.toml", &format!("{HEAD}{line}\n"));
-        let out = dir.join("out");
-        let result = evoquant()
-            .arg("run")
-            .arg(&path)
-            .arg("--out")
-            .arg(&out)
-            .run();
-        result
-            .code(2)
-            .no_panic()
+        run_rejected("mp_bad", &format!("{HEAD}{line}\n"))
             .stderr_has(key)
             .stderr_has(text)
             .stderr_has("bad.toml:");
-        assert!(!out.exists(), "{line}: output folder was created");
     }
 }
 
