@@ -205,6 +205,38 @@ impl ResultsDir {
             .filter(|&r| status.is_none_or(|c| self.trials.rows[r][c] == "ok"))
             .collect()
     }
+
+    /// Rows of `frame` at each sweep point; with `only_ok`, only rows whose
+    /// index is an ok trial (for trials.csv: the ok trials).
+    pub fn rows_by_point(&self, frame: &Frame, only_ok: bool) -> Vec<Vec<usize>> {
+        let points = self.row_points(frame);
+        let ok = self.ok_trials();
+        (0..self.points.len())
+            .map(|p| {
+                (0..frame.rows.len())
+                    .filter(|&r| points[r] == Some(p))
+                    .filter(|r| !only_ok || ok.contains(r))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `<stem>.svg` for a single sweep point, `<stem>_<point>.svg` for several.
+    pub fn plot_file(&self, stem: &str, p: usize) -> String {
+        if self.points.len() == 1 {
+            format!("{stem}.svg")
+        } else {
+            format!("{stem}_{}.svg", super::plots::slug(&self.point_label(p)))
+        }
+    }
+
+    /// ` (<point>)` to append to a plot title, empty for an unswept run.
+    pub fn title_suffix(&self, p: usize) -> String {
+        match self.point_label(p) {
+            l if l.is_empty() => String::new(),
+            l => format!(" ({l})"),
+        }
+    }
 }
 
 fn read_frame(path: &Path) -> Result<Frame> {

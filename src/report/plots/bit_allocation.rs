@@ -4,7 +4,7 @@
 //! precision the champion and the exact optimum give each TEST layer.
 
 use super::chart::{Chart, Mark, Series};
-use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean, slug};
+use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::error::Result;
 use crate::report::frame::Frame;
 use crate::report::results_dir::{ResultsDir, column_values, num};
@@ -21,37 +21,6 @@ const KEY_METRICS: &[&str] = &[
 /// The dataset strategies are judged on: held out from evolution and selection.
 const REPORTED: &str = "test";
 
-fn rows_by_point(results: &ResultsDir, frame: &Frame, only_ok: bool) -> Vec<Vec<usize>> {
-    let points = results.row_points(frame);
-    let ok = results.ok_trials();
-    (0..results.points.len())
-        .map(|p| {
-            (0..frame.rows.len())
-                .filter(|&r| points[r] == Some(p))
-                .filter(|r| !only_ok || ok.contains(r))
-                .collect()
-        })
-        .collect()
-}
-
-/// `generations.svg` for one point, `generations_<point>.svg` for several.
-fn file_for(results: &ResultsDir, stem: &str, p: usize) -> String {
-    if results.points.len() == 1 {
-        format!("{stem}.svg")
-    } else {
-        format!("{stem}_{}.svg", slug(&results.point_label(p)))
-    }
-}
-
-fn title_suffix(results: &ResultsDir, p: usize) -> String {
-    let l = results.point_label(p);
-    if l.is_empty() {
-        String::new()
-    } else {
-        format!(" ({l})")
-    }
-}
-
 fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
     let Some(g) = results.artifact("generations.csv")? else {
         return Ok(Vec::new());
@@ -60,12 +29,12 @@ fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for (p, rows) in rows_by_point(results, &g, false).iter().enumerate() {
+    for (p, rows) in results.rows_by_point(&g, false).iter().enumerate() {
         let mut gens: Vec<f64> = rows.iter().filter_map(|&r| num(&g, r, gc)).collect();
         gens.sort_by(f64::total_cmp);
         gens.dedup();
         let mut chart = Chart::new(
-            format!("Generation leader's fitness{}", title_suffix(results, p)),
+            format!("Generation leader's fitness{}", results.title_suffix(p)),
             "generation",
             "fitness (compression-weighted score, see docs)",
         );
@@ -93,7 +62,7 @@ fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
         }
         if !chart.is_empty() {
             out.push(Plot::new(
-                file_for(results, "generations", p),
+                results.plot_file("generations", p),
                 "Fitness of each generation's leader (best on TRAIN), measured on TRAIN, VALID and TEST: \
                  mean over replicates with 95% confidence bands. TRAIN drives evolution, VALID picks the \
                  champion, TEST is reported.",
@@ -201,7 +170,7 @@ fn layer_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    let trial_rows = rows_by_point(results, &results.trials, true);
+    let trial_rows = results.rows_by_point(&results.trials, true);
     let id_col = results.trials.column("trial_id");
     for (p, rows) in trial_rows.iter().enumerate() {
         // The point's first successful trial (replicate order) is shown.
@@ -210,7 +179,7 @@ fn layer_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
         };
         let id = &results.trials.rows[first][ic];
         let mut chart = Chart::new(
-            format!("Per-layer precision on TEST{}", title_suffix(results, p)),
+            format!("Per-layer precision on TEST{}", results.title_suffix(p)),
             "layer index (network order)",
             "bits per weight (log scale)",
         );
@@ -242,7 +211,7 @@ fn layer_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
         }
         if !chart.is_empty() {
             out.push(Plot::new(
-                file_for(results, "layers", p),
+                results.plot_file("layers", p),
                 format!(
                     "Precision per TEST layer chosen by the evolved champion and by the exact optimum, \
                      for trial {id} (the first replicate{})",
@@ -272,7 +241,7 @@ fn mode(frame: &Frame, col: usize, rows: &[usize]) -> Option<String> {
 fn findings(results: &ResultsDir) -> Vec<String> {
     let t = &results.trials;
     let mut out = Vec::new();
-    for (p, rows) in rows_by_point(results, t, true).iter().enumerate() {
+    for (p, rows) in results.rows_by_point(t, true).iter().enumerate() {
         if rows.is_empty() {
             continue;
         }

@@ -58,20 +58,6 @@ fn method_label(results: &ResultsDir, method: &str) -> String {
     }
 }
 
-/// Rows of ok trials at each sweep point.
-fn rows_by_point(results: &ResultsDir) -> Vec<Vec<usize>> {
-    let points = results.row_points(&results.trials);
-    let ok = results.ok_trials();
-    (0..results.points.len())
-        .map(|p| {
-            ok.iter()
-                .copied()
-                .filter(|&r| points[r] == Some(p))
-                .collect()
-        })
-        .collect()
-}
-
 fn point_name(results: &ResultsDir, p: usize) -> String {
     let l = results.point_label(p);
     if l.is_empty() { "all trials".into() } else { l }
@@ -308,7 +294,7 @@ fn findings(results: &ResultsDir, methods: &[String], by_point: &[Vec<usize>]) -
 
 pub fn section(results: &ResultsDir) -> Result<Section> {
     let methods = methods(results);
-    let by_point = rows_by_point(results);
+    let by_point = results.rows_by_point(&results.trials, true);
     let mut plots = Vec::new();
     if !methods.is_empty() {
         let p = retention_plot(results, &methods, &by_point);

@@ -9,7 +9,7 @@
 //! model must not mistake them for measurements on the device.
 
 use super::chart::{Chart, Mark, Series};
-use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean, sentence, slug};
+use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean, sentence};
 use crate::error::{Error, Result};
 use crate::report::TRIAL_DOCS_DIR;
 use crate::report::frame::Frame;
@@ -43,20 +43,6 @@ const BASELINE_COLORS: [usize; 5] = [1, 2, 4, 5, 6];
 /// Column prefix of trials.csv's per-baseline dominance flags.
 const DOMINATES: &str = "front_dominates_";
 
-/// Rows of ok trials at each sweep point.
-fn rows_by_point(results: &ResultsDir) -> Vec<Vec<usize>> {
-    let points = results.row_points(&results.trials);
-    let ok = results.ok_trials();
-    (0..results.points.len())
-        .map(|p| {
-            ok.iter()
-                .copied()
-                .filter(|&r| points[r] == Some(p))
-                .collect()
-        })
-        .collect()
-}
-
 fn trial_ids(results: &ResultsDir, rows: &[usize]) -> Vec<String> {
     let Some(c) = results.trials.column("trial_id") else {
         return Vec::new();
@@ -64,22 +50,6 @@ fn trial_ids(results: &ResultsDir, rows: &[usize]) -> Vec<String> {
     rows.iter()
         .map(|&r| results.trials.rows[r][c].clone())
         .collect()
-}
-
-/// `pareto.svg` for one point, `pareto_<point>.svg` for several.
-fn file_for(results: &ResultsDir, stem: &str, p: usize) -> String {
-    if results.points.len() == 1 {
-        format!("{stem}.svg")
-    } else {
-        format!("{stem}_{}.svg", slug(&results.point_label(p)))
-    }
-}
-
-fn title_suffix(results: &ResultsDir, p: usize) -> String {
-    match results.point_label(p) {
-        l if l.is_empty() => String::new(),
-        l => format!(" ({l})"),
-    }
 }
 
 /// The distinct texts of a trials.csv column over the rows, in first-seen order.
@@ -249,7 +219,7 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                 continue;
             }
             let mut chart = Chart::new(
-                format!("{}{}", proj.title, title_suffix(results, p)),
+                format!("{}{}", proj.title, results.title_suffix(p)),
                 proj.axis,
                 y_axis.clone(),
             );
@@ -321,7 +291,7 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                 continue;
             }
             out.push(Plot::new(
-                file_for(results, proj.stem, p),
+                results.plot_file(proj.stem, p),
                 format!(
                     "Every configuration on the final Pareto archive of each trial{} (dots; the archive is \
                      non-dominated in all objectives, so this 2-D view shows points a third objective \
@@ -417,7 +387,7 @@ fn hypervolume_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Ve
     } else {
         for (p, rows) in by_point.iter().enumerate() {
             let mut chart = Chart::new(
-                format!("Hypervolume per generation{}", title_suffix(results, p)),
+                format!("Hypervolume per generation{}", results.title_suffix(p)),
                 "generation",
                 y_axis,
             );
@@ -425,7 +395,7 @@ fn hypervolume_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Ve
             push_mean(&mut chart, "hypervolume", 0, &groups, true);
             if !chart.is_empty() {
                 out.push(Plot::new(
-                    file_for(results, "hypervolume", p),
+                    results.plot_file("hypervolume", p),
                     caption(true),
                     chart,
                 ));
@@ -504,7 +474,7 @@ fn layer_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot
             continue;
         }
         let mut chart = Chart::new(
-            format!("Chosen configuration per layer{}", title_suffix(results, p)),
+            format!("Chosen configuration per layer{}", results.title_suffix(p)),
             if layers.len() <= MAX_NAMED_LAYERS {
                 "layer (network order)"
             } else {
@@ -540,7 +510,7 @@ fn layer_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot
             .column("best_fallback_layers")
             .and_then(|c| rows.first().and_then(|&r| num(&results.trials, r, c)));
         out.push(Plot::new(
-            file_for(results, "layers", p),
+            results.plot_file("layers", p),
             format!(
                 "Weight and activation bit widths per layer of the chosen configuration (best weighted \
                  fitness) of trial {id} (the first replicate{}), from its exported quant_config.json; \
@@ -721,7 +691,7 @@ fn findings(
 }
 
 pub fn section(results: &ResultsDir) -> Result<Section> {
-    let by_point = rows_by_point(results);
+    let by_point = results.rows_by_point(&results.trials, true);
     let baselines = results.artifact("baselines.csv")?;
     let mut plots = pareto_plots(results, &by_point)?;
     plots.extend(hypervolume_plots(results, &by_point)?);
