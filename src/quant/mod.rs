@@ -11,12 +11,15 @@
 //! - `pack`: real bit packing, so reported sizes are true sizes;
 //! - `tensor`: the packed quantized tensor and its size accounting;
 //! - `block4`: the chaos-evolve case (blocks of 4) eight blocks at a time;
+//!   `block4_sse2` does its 4-bit packing case with SSE2 intrinsics (same bits);
 //! - `gguf`: llama.cpp Q4_0 / Q4_1 / Q8_0 blocks, byte-compatible with ggml;
 //! - `float`: FP16/FP32 as non-integer precisions;
 //! - `metrics`, `outlier`: error measures and the outlier stress test;
 //! - `npy`, `packed_file`, `command`: file I/O behind `evoquant quantize`.
 
 mod block4;
+#[cfg(target_arch = "x86_64")]
+mod block4_sse2;
 mod calibrate;
 pub mod command;
 mod float;

@@ -373,6 +373,21 @@ fn quantize_small_groups(
                 .chunks_exact(block4::VALUES)
                 .zip(buf.chunks_exact_mut(block4::VALUES))
             {
+                #[cfg(target_arch = "x86_64")]
+                if bits == 4 {
+                    let at = byte0 + done / 2;
+                    if super::block4_sse2::eight_blocks_int4(
+                        xs,
+                        spec.scheme == crate::quant::Scheme::Asymmetric,
+                        &mut codes[at..at + 16],
+                        &mut scales[gi..gi + 8],
+                        &mut zps[gi..gi + 8],
+                    ) {
+                        gi += block4::LANES;
+                        done += block4::VALUES;
+                        continue;
+                    }
+                }
                 let Some(lanes) = block4::eight_blocks(xs, spec) else {
                     return false;
                 };
