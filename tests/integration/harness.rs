@@ -155,12 +155,22 @@ pub fn run_rejected(label: &str, manifest_text: &str) -> Outcome {
 
 /// `evoquant run MANIFEST --quiet --out OUT`, which must succeed.
 pub fn run_quietly(manifest: impl AsRef<std::ffi::OsStr>, out: impl AsRef<std::ffi::OsStr>) {
+    run_quietly_with(manifest, out, &[]);
+}
+
+/// [`run_quietly`] with extra flags appended.
+pub fn run_quietly_with(
+    manifest: impl AsRef<std::ffi::OsStr>,
+    out: impl AsRef<std::ffi::OsStr>,
+    extra: &[&str],
+) {
     evoquant()
         .arg("run")
         .arg(manifest.as_ref())
         .arg("--quiet")
         .arg("--out")
         .arg(out.as_ref())
+        .args(extra)
         .run()
         .success();
 }

@@ -1,7 +1,7 @@
 //! `evoquant report` and the report `run` writes: report.md and SVG plots
 //! computed from the results folder, byte-for-byte reproducible.
 
-use crate::harness::{TempDir, evoquant, read};
+use crate::harness::{TempDir, evoquant, read, run_quietly_with};
 use evoquant::report::Frame;
 use evoquant::report::plots::fmt_mean_ci;
 use std::path::Path;
@@ -68,15 +68,7 @@ hardware_target = ["arm_neon", "nvidia_tensorrt"]
 fn run(dir: &TempDir, manifest: &str, extra: &[&str]) -> std::path::PathBuf {
     let m = dir.write("m.toml", manifest);
     let out = dir.join("out");
-    evoquant()
-        .arg("run")
-        .arg(&m)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .run()
-        .success();
+    run_quietly_with(&m, &out, extra);
     out
 }
 
