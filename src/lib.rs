@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod error;
 pub mod evo;
+pub mod fsio;
 pub mod hw;
 pub mod manifest;
 pub mod models;

@@ -7,8 +7,8 @@
 
 use super::run::OverrideArgs;
 use crate::error::{Error, Result, exit};
+use crate::fsio::write_atomic;
 use crate::manifest::Manifest;
-use crate::report::write_atomic;
 use crate::runner::Plan;
 use crate::runner::shard::{ASSIGNMENT, SHARDS_DIR, Shard, ShardMeta, read_metas};
 use clap::Args;

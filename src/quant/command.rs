@@ -10,6 +10,7 @@ use super::packed_file::{decode_int, encode_int};
 use super::spec::{QuantError, QuantSpec};
 use super::tensor::QuantizedTensor;
 use crate::error::{Error, Result};
+use crate::fsio::write_atomic;
 use std::path::{Path, PathBuf};
 
 /// Output format of `quantize` (and input format of `dequantize`).
@@ -104,25 +105,6 @@ pub fn read_tensor(path: &Path) -> Result<Tensor> {
         )));
     }
     Ok(t)
-}
-
-/// Write via a temporary sibling and rename, so readers never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::user(format!("--out {}: not a file path", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(
-            format!("renaming {} to {}", tmp.display(), path.display()),
-            e,
-        )
-    })
 }
 
 fn quant_error(path: &Path, e: QuantError) -> Error {

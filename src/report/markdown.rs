@@ -6,8 +6,8 @@
 
 use super::plots::{self, Plot, Section, chart, fmt_mean_ci, fmt_num, sweep};
 use super::results_dir::{ResultsDir, column_values, num};
-use super::write_atomic;
 use crate::error::{Error, Result};
+use crate::fsio::write_atomic;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

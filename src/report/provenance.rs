@@ -1,8 +1,8 @@
 //! `run.json`: the one file allowed to differ between runs. Timings, dates,
 //! host and git state live here so that no other output carries them.
 
-use super::write_atomic;
 use crate::error::Result;
+use crate::fsio::write_atomic;
 use crate::runner::{Plan, RunOptions, RunResult, hash_hex};
 use serde_json::json;
 use std::path::Path;

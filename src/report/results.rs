@@ -6,8 +6,8 @@
 
 use super::frame::Frame;
 use super::stats::{proportion_stats, stats};
-use super::write_atomic;
 use crate::error::Result;
+use crate::fsio::write_atomic;
 use crate::runner::{JournalEntry, Plan, Status, display_value};
 use crate::value::{Value, format_float};
 use serde_json::{Map, json};

@@ -7,8 +7,9 @@
 //! does. We read it ourselves because insta's contents API is in its unstable
 //! `internals` module.
 
-use super::{PLOTS_DIR, REPORT_MD, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, write_atomic};
+use super::{PLOTS_DIR, REPORT_MD, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE};
 use crate::error::{Error, Result};
+use crate::fsio::write_atomic;
 use std::path::{Path, PathBuf};
 
 /// The test file that owns the snapshots, recorded in their headers.

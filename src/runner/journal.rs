@@ -68,14 +68,16 @@ impl Journal {
         Ok((Journal { path, file }, entries))
     }
 
-    /// Append one entry as a single write and flush it to the OS.
+    /// Append one entry as a single write and sync it to the disk
+    /// (`sync_data`: `flush` does nothing on a plain file), so a journaled
+    /// trial survives a power loss or a node crash, not only `SIGKILL`.
     pub fn append(&mut self, entry: &JournalEntry) -> Result<()> {
         let mut line = serde_json::to_string(entry)
             .map_err(|e| Error::Internal(format!("journal entry: {e}")))?;
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
-            .and_then(|_| self.file.flush())
+            .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io(format!("cannot write {}", self.path.display()), e))
     }
 }
@@ -86,18 +88,25 @@ fn read_complete(file: &File, path: &Path) -> Result<(Vec<JournalEntry>, u64)> {
     let mut entries = Vec::new();
     let mut good_len = 0u64;
     let mut reader = BufReader::new(file);
-    let mut line = String::new();
+    // Lines are read as bytes and decoded only when complete: a torn final
+    // write may end inside a multi-byte character.
+    let mut line = Vec::new();
     let mut line_no = 0;
     loop {
         line.clear();
         let n = reader
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .map_err(|e| Error::io(format!("cannot read journal {}", path.display()), e))?;
-        if n == 0 || !line.ends_with('\n') {
+        if n == 0 || line.last() != Some(&b'\n') {
             break; // end, or a torn final write: drop it
         }
         line_no += 1;
-        match serde_json::from_str::<JournalEntry>(line.trim_end()) {
+        let parsed = std::str::from_utf8(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_json::from_str::<JournalEntry>(text.trim_end()).map_err(|e| e.to_string())
+            });
+        match parsed {
             Ok(entry) => {
                 entries.push(entry);
                 good_len += n as u64;

@@ -1,0 +1,216 @@
+//! The one way evoquant writes a file, at the bottom of the module graph.
+//!
+//! Every output goes through [`write_atomic`]: the bytes go to a temporary
+//! file with a name no other process or thread can pick (pid, a process-wide
+//! counter), the file is `sync_all`ed, renamed over the target, and the
+//! folder is fsynced so the rename itself survives a power loss or a node
+//! crash. Readers therefore see the old file or the new one, never a torn
+//! mix, and two processes writing the same folder never trample each other's
+//! temporary files. On any failure the temporary file is removed, so a full
+//! disk leaves nothing behind.
+//!
+//! Journals are appended with [`DurableAppender`]: each record is written in
+//! one `write_all` and then `sync_data`ed. `File::flush` does nothing on a
+//! plain file, so without the sync a journaled trial survives `SIGKILL` (the
+//! kernel has the bytes) but not a power loss.
+
+use crate::error::{Error, Result};
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Prefix of every temporary file evoquant creates; `--force` and the
+/// cleanup of a failed write recognise them by it.
+pub const TMP_PREFIX: &str = ".evoquant-tmp-";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary path beside `path`, unique within this machine's processes.
+fn temp_path(path: &Path) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut name = OsString::from(TMP_PREFIX);
+    name.push(std::process::id().to_string());
+    name.push(format!("-{n}-"));
+    name.push(path.file_name().unwrap_or_default());
+    path.with_file_name(name)
+}
+
+/// Write `bytes` to `path` atomically and durably, creating parent folders.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = parent_of(path);
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(format!("cannot write {}", path.display()), e));
+    }
+    sync_dir(parent)
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Fsync a folder so renames and creations inside it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(format!("cannot sync folder {}", dir.display()), e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Create a folder (and its parents) and make its entry durable.
+pub fn create_dir_durable(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    sync_dir(parent_of(dir))
+}
+
+/// An append-only file whose every record reaches the disk before
+/// [`DurableAppender::append`] returns.
+#[derive(Debug)]
+pub struct DurableAppender {
+    file: File,
+    path: PathBuf,
+}
+
+impl DurableAppender {
+    /// Open (creating if needed) `path` for appending. A newly created file's
+    /// folder entry is synced too.
+    pub fn open(path: &Path) -> Result<Self> {
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        if !existed {
+            sync_dir(parent_of(path))?;
+        }
+        Ok(DurableAppender {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Append one record (its bytes in one write) and sync it to the disk.
+    pub fn append(&mut self, record: &[u8]) -> Result<()> {
+        self.file
+            .write_all(record)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(format!("cannot append to {}", self.path.display()), e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Remove temporary files a killed evoquant left in `dir` (not recursive).
+/// Only names with [`TMP_PREFIX`] are touched.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("evoquant-fsio-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary() {
+        let d = scratch("replace");
+        let p = d.join("a.csv");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.csv"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn temporary_names_are_unique() {
+        let p = Path::new("/x/report.md");
+        assert_ne!(temp_path(p), temp_path(p));
+        assert!(
+            temp_path(p)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(TMP_PREFIX)
+        );
+    }
+
+    #[test]
+    fn failed_write_removes_its_temporary() {
+        let d = scratch("fail");
+        // The target is a non-empty folder: rename fails after the temp exists.
+        let target = d.join("busy");
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        assert!(write_atomic(&target, b"x").is_err());
+        let temps = std::fs::read_dir(&d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(TMP_PREFIX)
+            })
+            .count();
+        assert_eq!(temps, 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn appender_appends_records() {
+        let d = scratch("append");
+        let p = d.join("journal.jsonl");
+        let mut a = DurableAppender::open(&p).unwrap();
+        a.append(b"1\n").unwrap();
+        drop(a);
+        let mut a = DurableAppender::open(&p).unwrap();
+        a.append(b"2\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"1\n2\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
