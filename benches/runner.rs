@@ -4,18 +4,18 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use evoquant::manifest::Manifest;
-use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
-use evoquant::studies::{
-    ParamDoc, ParamType, Study, StudyError, TrialContext, TrialOutput, TrialRng,
-};
+use evoquant::runner::{Plan, ProgressMode, RunOptions};
+use evoquant::studies::{Study, StudyError, TrialContext, TrialOutput, TrialRng};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-#[derive(Clone, Default, Serialize, Deserialize)]
-struct Params {
-    x: i64,
-    work: i64,
+evoquant::params! {
+    pub struct Params {
+        /// grid coordinate
+        x: i64 = 0;
+        /// iterations of arithmetic
+        work: i64 = 0;
+    }
 }
 
 struct Busy;
@@ -27,12 +27,6 @@ impl Study for Busy {
     }
     fn about(&self) -> &'static str {
         "fixed arithmetic per trial"
-    }
-    fn param_docs(&self) -> Vec<ParamDoc> {
-        vec![
-            ParamDoc::new("x", ParamType::Int, "grid coordinate"),
-            ParamDoc::new("work", ParamType::Int, "iterations of arithmetic"),
-        ]
     }
     fn run_trial(
         &self,
@@ -71,7 +65,7 @@ fn run_plan(plan: &Plan, jobs: usize) -> std::time::Duration {
         progress: ProgressMode::Quiet,
     };
     let t = Instant::now();
-    runner::run(plan, &opts).expect("run");
+    evoquant::report::run(plan, &opts).expect("run");
     let elapsed = t.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
     elapsed

@@ -34,7 +34,11 @@ pub fn list(args: ListArgs) -> Result<i32> {
         let defaults = study.defaults();
         for doc in study.param_docs() {
             let default = defaults.get(doc.key).map(display_value).unwrap_or_default();
-            println!("  {:<28} {:<22} default {default}", doc.key, doc.ty.name());
+            println!(
+                "  {:<28} {:<22} default {default}",
+                doc.key,
+                doc.type_text()
+            );
             println!("      {}", doc.doc);
         }
         println!();

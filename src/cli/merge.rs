@@ -1,7 +1,7 @@
 //! `merge`: combine the shards of a results folder into its final files.
 
 use crate::error::{Result, exit};
-use crate::runner::merge::merge as merge_shards;
+use crate::report::merge as merge_shards;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -22,7 +22,7 @@ pub fn merge(args: MergeArgs) -> Result<i32> {
     let result = merge_shards(&args.out_dir)?;
     // The same report a local run writes, so merged folders match it byte for byte.
     if !args.no_report {
-        crate::report::write_report(&result.out_dir, &result.out_dir)?;
+        crate::report::write_report(&result.out_dir, &result.out_dir, &crate::studies::Registry)?;
     }
     if !args.quiet {
         eprintln!(

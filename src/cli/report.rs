@@ -17,7 +17,7 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<i32> {
     let out = args.out.as_ref().unwrap_or(&args.results);
-    let files = write_report(&args.results, out)?;
+    let files = write_report(&args.results, out, &crate::studies::Registry)?;
     println!(
         "wrote {} and {} plots in {}",
         files.markdown.display(),

@@ -48,6 +48,9 @@ pub enum Crossover {
     Arithmetic,
 }
 
+crate::choice!(Mode { Generational => "generational", SteadyState => "steady_state" });
+crate::choice!(Crossover { Uniform => "uniform", Arithmetic => "arithmetic" });
+
 /// GA settings; callers validate them (see the studies' `validate`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GaConfig {

@@ -21,4 +21,4 @@ pub mod targets;
 
 pub use cost::{LayerCost, LayerShape, QuantChoice, ScaleLayout, TotalCost, layer_cost};
 pub use target::{Compute, Execution, Mode, Target};
-pub use targets::{BUILTIN_NAMES, builtin};
+pub use targets::{BUILTIN_NAMES, CUSTOM, TARGET_CHOICES, TargetName, builtin};

@@ -14,15 +14,43 @@
 
 use super::target::{Compute, Mode, Target};
 
-/// Manifest names of the built-in targets, in the document's order.
-pub const BUILTIN_NAMES: [&str; 6] = [
-    "arm_neon",
-    "arm_dot",
-    "qualcomm_hexagon",
-    "apple_neural_engine",
-    "nvidia_tensorrt",
-    "intel_vnni",
+/// The built-in targets, in the document's order: the one list a target is
+/// added to. Manifest choices and `evoquant list` come from it.
+type MakeTarget = fn() -> Target;
+
+const BUILTINS: [(&str, MakeTarget); 6] = [
+    ("arm_neon", || arm("arm_neon", false)),
+    ("arm_dot", || arm("arm_dot", true)),
+    ("qualcomm_hexagon", hexagon),
+    ("apple_neural_engine", neural_engine),
+    ("nvidia_tensorrt", tensorrt),
+    ("intel_vnni", vnni),
 ];
+
+/// The name that selects the `custom.*` target.
+pub const CUSTOM: &str = "custom";
+
+/// Manifest names of the built-in targets.
+pub const BUILTIN_NAMES: [&str; BUILTINS.len()] = {
+    let mut out = [""; BUILTINS.len()];
+    let mut i = 0;
+    while i < BUILTINS.len() {
+        out[i] = BUILTINS[i].0;
+        i += 1;
+    }
+    out
+};
+
+/// Every name `hardware_target` accepts: the built-ins, then `custom`.
+pub const TARGET_CHOICES: [&str; BUILTINS.len() + 1] = {
+    let mut out = [CUSTOM; BUILTINS.len() + 1];
+    let mut i = 0;
+    while i < BUILTINS.len() {
+        out[i] = BUILTINS[i].0;
+        i += 1;
+    }
+    out
+};
 
 /// Horowitz ISSCC 2014: int8 mult 0.2 + int8 add 0.03 pJ.
 const E_INT8: f64 = 0.23;
@@ -48,25 +76,36 @@ const T: f64 = 1e12;
 
 /// A built-in target by manifest name.
 pub fn builtin(name: &str) -> Option<Target> {
-    Some(match name {
-        "arm_neon" => arm(name, false),
-        "arm_dot" => arm(name, true),
-        "qualcomm_hexagon" => hexagon(),
-        "apple_neural_engine" => neural_engine(),
-        "nvidia_tensorrt" => tensorrt(),
-        "intel_vnni" => vnni(),
-        _ => return None,
-    })
+    BUILTINS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, make)| make())
 }
 
-/// Arm Cortex-A76 ×4 at 2.4 GHz with LPDDR4X-4267 on a 32-bit bus (the
-/// Raspberry Pi 5 / BCM2712 configuration: raspberrypi.com product brief).
-/// Arm Cortex-A76 Software Optimization Guide: two 128-bit ASIMD pipes, each
-/// issuing one FMLA per cycle: 4 fp32 or 8 fp16 MACs per instruction.
-/// Plain NEON int8 (SMLAL/SMLAL2 widening multiply-accumulate into int16
-/// lanes) is 8 MACs per instruction, i.e. no faster than fp16; the dot-product
-/// extension (ARMv8.2 SDOT) is 16 int8 MACs per instruction. Neither has
-/// int4 arithmetic: 4- and 6-bit weights are unpacked to int8.
+/// A `hardware_target` value: one of [`TARGET_CHOICES`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TargetName(pub String);
+
+impl crate::params::Leaf for TargetName {
+    const TYPE: crate::params::ParamType = crate::params::ParamType::Choice(&TARGET_CHOICES);
+}
+
+impl TargetName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_custom(&self) -> bool {
+        self.0 == CUSTOM
+    }
+}
+
+impl From<&str> for TargetName {
+    fn from(s: &str) -> Self {
+        TargetName(s.to_string())
+    }
+}
+
 fn arm(name: &str, dot: bool) -> Target {
     let per_s = 4.0 * 2.4 * G * 2.0; // cores × clock × pipes
     let int8 = if dot { 16.0 } else { 8.0 };

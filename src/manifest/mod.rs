@@ -238,3 +238,85 @@ pub fn collect_paths(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::ParamType;
+
+    /// A value just outside what each parameter's type accepts, or `None`
+    /// where every TOML value of the right shape fits.
+    fn out_of_range(ty: ParamType) -> Option<String> {
+        match ty {
+            ParamType::Int { min, .. } if min > i64::MIN => Some(format!("{}", min - 1)),
+            ParamType::Int { max, .. } if max < i64::MAX => Some(format!("{}", max + 1)),
+            ParamType::IntList { min, .. } if min > i64::MIN => Some(format!("[{}]", min - 1)),
+            ParamType::Choice(_) => Some("\"no_such_option\"".into()),
+            _ => None,
+        }
+    }
+
+    fn manifest(kind: &str, params: &str) -> String {
+        format!("[study]\nname = \"t\"\nkind = \"{kind}\"\n\n[params]\n{params}\n")
+    }
+
+    /// Every integer parameter of every study (usize, u32, u64 alike) and
+    /// every choice refuses a value outside its type where the manifest
+    /// sets it, and where `--set` sets it, naming the place and the key.
+    #[test]
+    fn every_integer_and_choice_parameter_refuses_values_outside_its_type() {
+        let mut checked = 0;
+        for study in crate::studies::registry() {
+            for doc in study.param_docs() {
+                let Some(bad) = out_of_range(doc.ty) else {
+                    continue;
+                };
+                let text = manifest(study.kind(), &format!("{} = {bad}", doc.key));
+                let err = Manifest::from_source(
+                    SourceFile::new(Path::new("m.toml"), text),
+                    &Overrides::default(),
+                )
+                .expect_err(doc.key)
+                .to_string();
+                let col = doc.key.len() + 4;
+                let want = format!("m.toml:6:{col}: params.{}: expected", doc.key);
+                assert!(err.starts_with(&want), "{}: {err}", study.kind());
+
+                let flag = format!("{}={}", doc.key, bad.trim_matches('"'));
+                let overrides = Overrides {
+                    set: vec![flag.clone()],
+                    sweep: vec![],
+                };
+                let err = Manifest::from_source(
+                    SourceFile::new(Path::new("m.toml"), manifest(study.kind(), "")),
+                    &overrides,
+                )
+                .expect_err(&flag)
+                .to_string();
+                assert!(
+                    err.contains(&format!("--set {flag}")) && err.contains(doc.key),
+                    "{err}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 40, "only {checked} parameters checked");
+    }
+
+    /// The live bug of issue 12: a negative population used to be reported
+    /// as a deserialisation failure of "the default value", with no place.
+    #[test]
+    fn negative_population_points_at_its_line() {
+        let text = manifest("chaos_int4", "population = -1");
+        let err = Manifest::from_source(
+            SourceFile::new(Path::new("m.toml"), text),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        assert_eq!(
+            err.to_string(),
+            "m.toml:6:14: params.population: expected non-negative integer, found integer `-1`"
+        );
+    }
+}

@@ -587,10 +587,10 @@ fn parse_range(
     key_path: &str,
     log: bool,
 ) -> Option<Distribution> {
-    let integer = match doc.ty {
-        ParamType::Int => true,
-        ParamType::Float => false,
-        other => {
+    let integer = match doc.ty.numeric() {
+        Some(integer) => integer,
+        None => {
+            let other = doc.ty;
             p.error(
                 v.span(),
                 key_path,

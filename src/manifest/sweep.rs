@@ -99,7 +99,7 @@ impl RandomDim {
 
 impl RandomSweep {
     fn points(&self, base_seed: u64) -> Vec<Vec<(String, Setting)>> {
-        let seed = crate::runner::derive_u64(&["sweep.random", &base_seed.to_string()]);
+        let seed = crate::ids::derive_u64(&["sweep.random", &base_seed.to_string()]);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         (0..self.n)
             .map(|_| {

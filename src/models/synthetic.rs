@@ -71,7 +71,10 @@ impl Split {
 }
 
 /// A synthetic model family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Family {
     /// 32 decoder blocks, d = 4096, FFN 11008, vocabulary 32000: 131 layers.
     Llama7bLike,
@@ -80,6 +83,12 @@ pub enum Family {
     /// ResNet-50 bottleneck stages [3, 4, 6, 3], 1000 classes: 27 layers.
     Resnet50Like,
 }
+
+crate::choice!(Family {
+    Llama7bLike => "llama7b_like",
+    Gpt2MediumLike => "gpt2_medium_like",
+    Resnet50Like => "resnet50_like",
+});
 
 impl Family {
     pub const fn label(self) -> &'static str {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How a group's range maps to integer codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheme {
     /// Zero maps to code 0; scale = max|w| / qmax.
@@ -26,7 +26,7 @@ pub enum Scheme {
 }
 
 /// Which values share one scale (and zero point).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// One scale for the whole tensor.
@@ -40,7 +40,7 @@ pub enum Granularity {
 }
 
 /// How a group's clipping range is chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Calibration {
     /// The observed minimum and maximum.
@@ -60,6 +60,25 @@ pub enum ScaleDtype {
     F16,
     F32,
 }
+
+crate::choice!(Scheme {
+    Symmetric => "symmetric",
+    Asymmetric => "asymmetric",
+    AsymmetricClipped => "asymmetric_clipped",
+    PowerOfTwo => "power_of_two",
+});
+crate::choice!(Granularity {
+    PerTensor => "per_tensor",
+    PerChannel => "per_channel",
+    PerGroup => "per_group",
+    Block => "block",
+});
+crate::choice!(Calibration {
+    MinMax => "min_max",
+    Percentile => "percentile",
+    Mse => "mse",
+    Entropy => "entropy",
+});
 
 impl Scheme {
     /// Whether groups carry a zero point (the affine schemes).

@@ -4,7 +4,7 @@
 //! the clock, the host or the folder's path), so a report is as reproducible
 //! as the CSVs it summarises and is snapshot-tested with them.
 
-use super::plots::{self, Plot, Section, chart, fmt_mean_ci, fmt_num, sweep};
+use super::plots::{Plot, Section, Sections, chart, fmt_mean_ci, fmt_num, sweep};
 use super::results_dir::{ResultsDir, column_values, num};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
@@ -33,8 +33,8 @@ pub struct Report {
 }
 
 /// Build the report of a results folder without writing anything.
-pub fn build_report(results: &ResultsDir) -> Result<Report> {
-    let mut section = plots::study_section(results)?;
+pub fn build_report(results: &ResultsDir, sections: &dyn Sections) -> Result<Report> {
+    let mut section = sections.section(results)?;
     let present: Vec<String> = sweep::numeric_metrics(results);
     section.key_metrics.retain(|m| present.contains(m));
     if section.key_metrics.is_empty() {
@@ -64,9 +64,13 @@ pub fn build_report(results: &ResultsDir) -> Result<Report> {
 /// Read `results_dir` and write `report.md` and `plots/*.svg` into `out_dir`
 /// (the results folder itself by default). Stale SVGs in `plots/` are removed
 /// so the folder always matches the report.
-pub fn write_report(results_dir: &Path, out_dir: &Path) -> Result<ReportFiles> {
+pub fn write_report(
+    results_dir: &Path,
+    out_dir: &Path,
+    sections: &dyn Sections,
+) -> Result<ReportFiles> {
     let results = ResultsDir::load(results_dir)?;
-    let report = build_report(&results)?;
+    let report = build_report(&results, sections)?;
     let plots_dir = out_dir.join(PLOTS_DIR);
     if plots_dir.is_dir() {
         let entries = std::fs::read_dir(&plots_dir)
@@ -361,7 +365,7 @@ mod tests {
         let results = ResultsDir::load(&dir).unwrap();
         // The swept key is not listed as a fixed parameter.
         assert_eq!(results.params, vec![("width".to_string(), "3".to_string())]);
-        let report = build_report(&results).unwrap();
+        let report = build_report(&results, &super::super::plots::GenericOnly).unwrap();
         let md = &report.markdown;
         for needle in [
             "# toy",

@@ -2,6 +2,7 @@
 //! `diff`, `check`, and the human-readable report (report.md and its plots).
 
 pub mod diff;
+mod finish;
 mod frame;
 pub mod markdown;
 pub mod plots;
@@ -11,6 +12,7 @@ pub mod results_dir;
 pub mod snapshot;
 pub mod stats;
 
+pub use finish::{finish, merge, run};
 pub use frame::Frame;
 pub use markdown::{PLOTS_DIR, REPORT_MD, ReportFiles, build_report, write_report};
 pub use provenance::write_run_json;

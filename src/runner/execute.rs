@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -121,17 +121,36 @@ fn run_one(plan: &Plan, trial: &Trial, base_dir: &Path, progress: &TrialProgress
     }
 }
 
-/// Run every trial not already journaled, then write the final reports.
-pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
+/// A finished run (or a merge of shards): every trial's entry in trial
+/// order, for the report to write the final files from.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub result: RunResult,
+    /// `entries[i]` is the finished entry of `plan.trials[i]`, if any.
+    pub entries: Vec<Option<JournalEntry>>,
+    pub started_at: SystemTime,
+    pub wall: Duration,
+}
+
+impl Finished {
+    pub fn entry_refs(&self) -> Vec<Option<&JournalEntry>> {
+        self.entries.iter().map(Option::as_ref).collect()
+    }
+}
+
+/// Run every trial not already journaled and return their entries; the
+/// final files are the report's to write (`report::run` does both).
+pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Finished> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     prepare_out_dir(opts)?;
     let all: Vec<&Trial> = plan.trials.iter().collect();
     let done = execute(plan, &all, &opts.out_dir.join(JOURNAL_FILE), opts)?;
-    let entries: Vec<Option<&JournalEntry>> = plan
+    let mut done = done;
+    let entries: Vec<Option<JournalEntry>> = plan
         .trials
         .iter()
-        .map(|t| done.finished.get(&t.id))
+        .map(|t| done.finished.remove(&t.id))
         .collect();
     let result = RunResult {
         out_dir: opts.out_dir.clone(),
@@ -141,8 +160,12 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
         failed: done.failed,
         not_run: entries.iter().filter(|e| e.is_none()).count(),
     };
-    super::finish(plan, &entries, opts, &result, started_at, clock.elapsed())?;
-    Ok(result)
+    Ok(Finished {
+        result,
+        entries,
+        started_at,
+        wall: clock.elapsed(),
+    })
 }
 
 /// What [`execute`] did: every finished entry of its trials by id, and counts.

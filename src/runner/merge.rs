@@ -2,16 +2,15 @@
 //! files of a whole run.
 //!
 //! The plan is rebuilt from the manifest text and overrides the shards
-//! recorded, the entries are put in trial order, and [`super::finish`] writes
-//! them: the same function a whole run ends with, so a merged folder matches
-//! a local run byte for byte by construction. Shard files are only read, never
+//! recorded, the entries are put in trial order, and the report writes them
+//! (`report::merge`) with the same function a whole run ends with, so a
+//! merged folder matches a local run byte for byte by construction. Shard files are only read, never
 //! changed, so merging is safe to repeat and safe while a shard still runs.
 
 use super::journal::{JournalEntry, Status, read_entries};
 use super::plan::Plan;
-use super::progress::ProgressMode;
 use super::shard::{SHARDS_DIR, Shard, ShardMeta, plan_hash, read_metas};
-use super::{RunOptions, RunResult, finish};
+use super::{Finished, RunResult};
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, SourceFile};
 use std::collections::BTreeMap;
@@ -119,9 +118,10 @@ fn missing_message(
     lines.join("\n")
 }
 
-/// Merge the shards in `out_dir` into its final files. Refuses (exit 2,
-/// nothing written) when shards disagree or a trial has no result.
-pub fn merge(out_dir: &Path) -> Result<MergeResult> {
+/// Collect the shards in `out_dir` into a finished run, for the report to
+/// write. Refuses (exit 2, nothing written) when shards disagree or a trial
+/// has no result.
+pub fn merge(out_dir: &Path) -> Result<(Plan, Finished, MergeResult)> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let metas = read_metas(out_dir)?;
@@ -170,20 +170,13 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
         )));
     }
 
-    let entries: Vec<Option<&JournalEntry>> = plan.trials.iter().map(|t| best.get(&t.id)).collect();
+    let entries: Vec<Option<JournalEntry>> =
+        plan.trials.iter().map(|t| best.remove(&t.id)).collect();
     let failed = entries
         .iter()
         .flatten()
         .filter(|e| e.status == Status::Failed)
         .count();
-    let opts = RunOptions {
-        out_dir: out_dir.to_path_buf(),
-        jobs: 1,
-        resume: true,
-        force: false,
-        fail_fast: false,
-        progress: ProgressMode::Quiet,
-    };
     let result = RunResult {
         out_dir: out_dir.to_path_buf(),
         total: plan.trials.len(),
@@ -192,11 +185,17 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
         failed,
         not_run: 0,
     };
-    finish(&plan, &entries, &opts, &result, started_at, clock.elapsed())?;
-    Ok(MergeResult {
+    let merged = MergeResult {
         out_dir: out_dir.to_path_buf(),
         shards: count,
         total: plan.trials.len(),
         failed,
-    })
+    };
+    let finished = Finished {
+        result,
+        entries,
+        started_at,
+        wall: clock.elapsed(),
+    };
+    Ok((plan, finished, merged))
 }

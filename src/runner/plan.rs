@@ -1,7 +1,7 @@
 //! The expanded trial list of a manifest.
 
-use super::{derive_u64, digest};
 use crate::error::Result;
+use crate::ids::{derive_u64, digest};
 use crate::manifest::Manifest;
 use crate::studies::ParamSet;
 use crate::value::format_float;
@@ -143,6 +143,16 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The id and seed of a literal trial key, computed independently
+    /// (Python hashlib): changing the derivation changes every committed
+    /// result, so it must be a deliberate decision.
+    #[test]
+    fn trial_id_and_seed_are_pinned() {
+        let t = Trial::new(0, 0, "kind=chaos_int4;population=8", 42, 1);
+        assert_eq!(t.id, "47bcb381ae8c");
+        assert_eq!(t.seed, 4_762_384_236_548_562_106);
+    }
 
     #[test]
     fn canonical_values_are_typed() {

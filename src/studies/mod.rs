@@ -5,15 +5,18 @@
 //! never touches the filesystem for output; the runner owns every file, which
 //! is what makes outputs byte-stable, resumable and safe to write atomically.
 //!
-//! Parameters are a plain serde struct with a `Default`: the defaults, the
-//! accepted keys and their types all come from that struct plus a table of
-//! docs, so `evoquant list`, manifest validation and the typed value the study
-//! receives cannot drift apart (a unit test below checks every study).
+//! Parameters are declared once with [`crate::params!`]: the defaults, the
+//! accepted keys, their manifest types (derived from the Rust types), docs
+//! and ranges all come from that declaration, so `evoquant list`, manifest
+//! validation and the typed value the study receives cannot drift apart.
 
 pub mod bit_allocation;
 pub mod chaos_int4;
 pub mod mixed_precision;
 
+use crate::params::{Param, defaults_of, docs_of, range_issues};
+use crate::report::plots::{Section, Sections};
+use crate::report::results_dir::ResultsDir;
 use crate::value::Value;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::de::DeserializeOwned;
@@ -25,73 +28,9 @@ use std::path::{Path, PathBuf};
 /// sub-tasks clone it and call `jump()` / `long_jump()`.
 pub type TrialRng = Xoshiro256PlusPlus;
 
-/// Resolved parameters, flattened to dotted key paths (`quant.bits`), in key
-/// order. A `BTreeMap` so no hash order can ever reach an output.
-pub type ParamSet = BTreeMap<String, toml::Value>;
-
-/// The type a parameter accepts in a manifest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParamType {
-    Int,
-    Float,
-    Bool,
-    Str,
-    /// One of a fixed set of strings.
-    Choice(&'static [&'static str]),
-    IntList,
-    FloatList,
-    StrList,
-    /// A file path, relative to the manifest's folder.
-    Path,
-}
-
-impl ParamType {
-    pub fn name(&self) -> String {
-        match self {
-            ParamType::Int => "integer".into(),
-            ParamType::Float => "float".into(),
-            ParamType::Bool => "boolean".into(),
-            ParamType::Str => "string".into(),
-            ParamType::Choice(options) => format!("one of {}", options.join("|")),
-            ParamType::IntList => "list of integers".into(),
-            ParamType::FloatList => "list of floats".into(),
-            ParamType::StrList => "list of strings".into(),
-            ParamType::Path => "path".into(),
-        }
-    }
-}
-
-/// Documentation of one parameter, shown by `evoquant list`.
-#[derive(Clone, Debug)]
-pub struct ParamDoc {
-    /// Dotted key path, matching the serde field path of the params struct.
-    pub key: &'static str,
-    pub ty: ParamType,
-    pub doc: &'static str,
-}
-
-impl ParamDoc {
-    pub const fn new(key: &'static str, ty: ParamType, doc: &'static str) -> Self {
-        ParamDoc { key, ty, doc }
-    }
-}
-
-/// A study's objection to a parameter value; the manifest layer turns it into
-/// a located diagnostic pointing at wherever the value was set.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParamIssue {
-    pub key: String,
-    pub message: String,
-}
-
-impl ParamIssue {
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ParamIssue {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::params::{
+    FilePath, ParamDoc, ParamIssue, ParamSet, ParamType, fits, flatten, normalize, typed, unflatten,
+};
 
 /// A failure inside one trial. The runner records it against the trial and
 /// keeps going (or stops with `--fail-fast`).
@@ -240,17 +179,17 @@ impl TrialOutput {
 
 /// One study kind with typed parameters.
 pub trait Study: Send + Sync + 'static {
-    /// Typed parameters. `Default` gives every default; the serde field path
-    /// of each leaf is its manifest key.
-    type Params: Serialize + DeserializeOwned + Default + Clone + Send + Sync;
+    /// Typed parameters, declared with [`crate::params!`]. `Default` gives
+    /// every default; the serde field path of each leaf is its manifest key.
+    type Params: Param + Serialize + DeserializeOwned + Default + Clone + Send + Sync;
 
     /// The registered kind name used in manifests (`kind = "..."`).
     fn kind(&self) -> &'static str;
     /// One line for `evoquant list`.
     fn about(&self) -> &'static str;
-    /// One entry per leaf parameter.
-    fn param_docs(&self) -> Vec<ParamDoc>;
-    /// Reject impossible values before anything runs.
+    /// Reject impossible values before anything runs, beyond the declared
+    /// ranges (which are checked first): relations between parameters,
+    /// files that must exist.
     fn validate(&self, _params: &Self::Params, _ctx: &CheckContext) -> Vec<ParamIssue> {
         Vec::new()
     }
@@ -261,6 +200,11 @@ pub trait Study: Send + Sync + 'static {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError>;
+    /// This kind's part of `report.md`: findings, plots and key metrics,
+    /// computed from a results folder's files alone.
+    fn report(&self, _results: &ResultsDir) -> crate::error::Result<Section> {
+        Ok(Section::default())
+    }
 }
 
 /// The object-safe face of [`Study`] that the runner and manifest use.
@@ -278,6 +222,7 @@ pub trait DynStudy: Send + Sync {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError>;
+    fn report(&self, results: &ResultsDir) -> crate::error::Result<Section>;
 }
 
 impl<S: Study> DynStudy for S {
@@ -288,19 +233,22 @@ impl<S: Study> DynStudy for S {
         Study::about(self)
     }
     fn param_docs(&self) -> Vec<ParamDoc> {
-        Study::param_docs(self)
+        docs_of::<S::Params>()
     }
     fn defaults(&self) -> ParamSet {
-        let value =
-            toml::Value::try_from(S::Params::default()).expect("study defaults serialize to TOML");
-        let mut out = ParamSet::new();
-        flatten("", &value, &mut out);
-        out
+        defaults_of::<S::Params>()
     }
     fn check(&self, params: &ParamSet, ctx: &CheckContext) -> Vec<ParamIssue> {
         match typed::<S::Params>(params) {
-            Ok(p) => self.validate(&p, ctx),
-            Err(msg) => vec![ParamIssue::new("", msg)],
+            Ok(p) => {
+                let issues = range_issues(&p);
+                if issues.is_empty() {
+                    self.validate(&p, ctx)
+                } else {
+                    issues
+                }
+            }
+            Err(issue) => vec![issue],
         }
     }
     fn run(
@@ -309,59 +257,31 @@ impl<S: Study> DynStudy for S {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
-        let p = typed::<S::Params>(params).map_err(StudyError)?;
+        let p = typed::<S::Params>(params)
+            .map_err(|i| StudyError(format!("params.{}: {}", i.key, i.message)))?;
         self.run_trial(&p, rng, ctx)
     }
+    fn report(&self, results: &ResultsDir) -> crate::error::Result<Section> {
+        Study::report(self, results)
+    }
 }
 
-/// Build a study's typed params from a flat parameter set.
-pub fn typed<P: DeserializeOwned>(params: &ParamSet) -> Result<P, String> {
-    unflatten(params)
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())
-}
+/// The registry as the report sees it: each results folder's kind gives
+/// its section; an unknown kind (a folder from a newer evoquant, or a
+/// test's own kind) gets the generic report.
+pub struct Registry;
 
-/// Flatten nested tables into dotted keys; arrays stay leaves.
-pub fn flatten(prefix: &str, value: &toml::Value, out: &mut ParamSet) {
-    match value {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        leaf => {
-            out.insert(prefix.to_string(), leaf.clone());
+impl Sections for Registry {
+    fn section(&self, results: &ResultsDir) -> crate::error::Result<Section> {
+        match find(&results.kind) {
+            Some(study) => study.report(results),
+            None => Ok(Section::default()),
         }
     }
 }
 
-/// The inverse of [`flatten`].
-pub fn unflatten(params: &ParamSet) -> toml::Value {
-    let mut root = toml::Table::new();
-    for (key, value) in params {
-        let mut table = &mut root;
-        let mut parts = key.split('.').peekable();
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                table.insert(part.to_string(), value.clone());
-            } else {
-                table = table
-                    .entry(part.to_string())
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                    .as_table_mut()
-                    .expect("a parameter key path never passes through a leaf");
-            }
-        }
-    }
-    toml::Value::Table(root)
-}
-
-/// Every registered study kind, sorted by name.
+/// Every registered study kind, sorted by name: the one list a kind is
+/// added to.
 pub fn registry() -> Vec<&'static dyn DynStudy> {
     let mut studies: Vec<&'static dyn DynStudy> = vec![
         &bit_allocation::BitAllocation,
@@ -375,37 +295,6 @@ pub fn registry() -> Vec<&'static dyn DynStudy> {
 /// The study registered under `kind`.
 pub fn find(kind: &str) -> Option<&'static dyn DynStudy> {
     registry().into_iter().find(|s| s.kind() == kind)
-}
-
-/// Does a TOML value fit a declared parameter type? Integers are accepted
-/// where floats are expected.
-pub fn fits(ty: ParamType, value: &toml::Value) -> bool {
-    use toml::Value as V;
-    let all = |a: &Vec<V>, f: fn(&V) -> bool| a.iter().all(f);
-    match (ty, value) {
-        (ParamType::Int, V::Integer(_)) => true,
-        (ParamType::Float, V::Float(_) | V::Integer(_)) => true,
-        (ParamType::Bool, V::Boolean(_)) => true,
-        (ParamType::Str | ParamType::Path, V::String(_)) => true,
-        (ParamType::Choice(options), V::String(s)) => options.contains(&s.as_str()),
-        (ParamType::IntList, V::Array(a)) => all(a, |v| v.is_integer()),
-        (ParamType::FloatList, V::Array(a)) => all(a, |v| v.is_float() || v.is_integer()),
-        (ParamType::StrList, V::Array(a)) => all(a, |v| v.is_str()),
-        _ => false,
-    }
-}
-
-/// Bring a value that fits `ty` to its canonical TOML type (integers given for
-/// floats become floats), so equal parameters always hash equally.
-pub fn normalize(ty: ParamType, value: &toml::Value) -> toml::Value {
-    use toml::Value as V;
-    match (ty, value) {
-        (ParamType::Float, V::Integer(i)) => V::Float(*i as f64),
-        (ParamType::FloatList, V::Array(a)) => {
-            V::Array(a.iter().map(|v| normalize(ParamType::Float, v)).collect())
-        }
-        _ => value.clone(),
-    }
 }
 
 /// Keep a sorted map of the docs for lookups by key.
@@ -450,14 +339,5 @@ mod tests {
                 study.kind()
             );
         }
-    }
-
-    #[test]
-    fn flatten_and_unflatten_are_inverse() {
-        let v: toml::Value = toml::from_str("a = 1\n[q]\nbits = 4\nlist = [1, 2]\n").unwrap();
-        let mut flat = ParamSet::new();
-        flatten("", &v, &mut flat);
-        assert_eq!(flat.keys().collect::<Vec<_>>(), ["a", "q.bits", "q.list"]);
-        assert_eq!(unflatten(&flat), v);
     }
 }

@@ -6,18 +6,17 @@
 
 use crate::harness::{TempDir, read};
 use evoquant::manifest::Manifest;
-use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
-use evoquant::studies::{
-    ParamDoc, ParamType, Study, StudyError, TrialContext, TrialOutput, TrialRng,
-};
+use evoquant::runner::{Plan, ProgressMode, RunOptions};
+use evoquant::studies::{Study, StudyError, TrialContext, TrialOutput, TrialRng};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[derive(Clone, Default, Serialize, Deserialize)]
-struct Params {
-    x: i64,
+evoquant::params! {
+    pub struct Params {
+        /// grid coordinate
+        x: i64 = 0;
+    }
 }
 
 /// x = 3 returns an error, x = 5 panics, others succeed; counts its calls.
@@ -32,9 +31,6 @@ impl Study for Flaky {
     }
     fn about(&self) -> &'static str {
         "fails for chosen parameters"
-    }
-    fn param_docs(&self) -> Vec<ParamDoc> {
-        vec![ParamDoc::new("x", ParamType::Int, "grid coordinate")]
     }
     fn run_trial(
         &self,
@@ -86,7 +82,7 @@ fn failed_trials_are_recorded_and_resume_retries_only_them() {
     let plan = Plan::new(manifest(study, 7)).expect("plan");
     let dir = TempDir::new("flaky");
     let out = dir.join("out");
-    let r = runner::run(&plan, &options(&out, 2, false, false)).expect("run");
+    let r = evoquant::report::run(&plan, &options(&out, 2, false, false)).expect("run");
     assert_eq!((r.total, r.ran, r.failed, r.not_run), (14, 14, 4, 0));
     assert!(!r.complete(), "failed trials make `run` exit 1");
     assert_eq!(study.calls.load(Ordering::SeqCst), 14);
@@ -121,7 +117,7 @@ fn failed_trials_are_recorded_and_resume_retries_only_them() {
     assert_eq!(failed_by_x, ["0", "0", "0", "2", "0", "2", "0"]);
 
     // Resume retries the four failed trials and nothing else.
-    let r = runner::run(&plan, &options(&out, 1, true, false)).expect("resume");
+    let r = evoquant::report::run(&plan, &options(&out, 1, true, false)).expect("resume");
     assert_eq!((r.ran, r.cached, r.failed), (4, 10, 4));
     assert_eq!(study.calls.load(Ordering::SeqCst), 18);
 }
@@ -132,7 +128,7 @@ fn fail_fast_stops_scheduling_and_counts_what_did_not_run() {
     let plan = Plan::new(manifest(study, 40)).expect("plan");
     let dir = TempDir::new("flaky-fast");
     let out = dir.join("out");
-    let r = runner::run(&plan, &options(&out, 1, false, true)).expect("run");
+    let r = evoquant::report::run(&plan, &options(&out, 1, false, true)).expect("run");
     assert!(r.failed >= 1, "{r:?}");
     assert!(r.not_run > 0, "fail-fast ran everything: {r:?}");
     assert_eq!(r.ran + r.not_run, r.total);

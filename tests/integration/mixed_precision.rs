@@ -66,7 +66,7 @@ const BAD: &[(&str, &str, &str)] = &[
     (
         "population_size = 2",
         "params.population_size",
-        "at least 4",
+        "within 4..=",
     ),
 ];
 

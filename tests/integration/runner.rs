@@ -187,13 +187,13 @@ fn overrides_are_checked_like_the_manifest() {
         .no_panic();
     plan(&["--set", "population=many"])
         .code(2)
-        .stderr_has("expects integer");
+        .stderr_has("expects non-negative integer");
     plan(&["--set", "population"])
         .code(2)
         .stderr_has("expected key=value");
     plan(&["--sweep", "generations=2,x"])
         .code(2)
-        .stderr_has("`x` is not integer");
+        .stderr_has("`x` is not non-negative integer");
     plan(&["--set", "threshold=1.5"])
         .code(2)
         .stderr_has("params.threshold")
@@ -219,7 +219,7 @@ const BAD_PARAMS: &[(&str, &str, &[&str])] = &[
     (
         "wrong type",
         "[params]\npopulation = \"many\"\n",
-        &["bad.toml:7:14", "expected integer"],
+        &["bad.toml:7:14", "expected non-negative integer"],
     ),
     (
         "study rejects value",

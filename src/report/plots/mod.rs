@@ -1,13 +1,13 @@
-//! The plots and headline findings of a report, one module per study kind.
+//! The generic parts of a report's plots and findings: charts, sweep plots,
+//! mean/CI helpers, and the [`Section`] a study kind contributes.
 //!
-//! Adding a kind's pictures means adding `plots/<kind>.rs` with a
-//! `section(&ResultsDir) -> Result<Section>` and one arm in [`study_section`];
-//! kinds without a module still get the generic sweep plots and summary.
+//! A kind's own findings and pictures live in its folder
+//! (`studies/<kind>/report.rs`) next to the code that produces the metrics
+//! they read; the report asks for them through [`Sections`], so nothing here
+//! names a kind. Kinds without a section still get the sweep plots and the
+//! summary.
 
-pub mod bit_allocation;
-pub mod chaos_int4;
 pub mod chart;
-pub mod mixed_precision;
 pub mod sweep;
 
 use super::results_dir::ResultsDir;
@@ -45,13 +45,18 @@ pub struct Section {
     pub key_metrics: Vec<String>,
 }
 
-/// The kind-specific part of a report; the generic parts are added by the caller.
-pub fn study_section(results: &ResultsDir) -> Result<Section> {
-    match results.kind.as_str() {
-        "chaos_int4" => chaos_int4::section(results),
-        "bit_allocation" => bit_allocation::section(results),
-        "mixed_precision" => mixed_precision::section(results),
-        _ => Ok(Section::default()),
+/// Where the kind-specific part of a report comes from (the study
+/// registry); the generic parts are added by the report.
+pub trait Sections {
+    fn section(&self, results: &ResultsDir) -> Result<Section>;
+}
+
+/// No kind-specific sections: generic findings and sweep plots only.
+pub struct GenericOnly;
+
+impl Sections for GenericOnly {
+    fn section(&self, _: &ResultsDir) -> Result<Section> {
+        Ok(Section::default())
     }
 }
 

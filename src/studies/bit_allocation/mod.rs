@@ -22,11 +22,13 @@ pub mod fitness;
 pub mod heuristic;
 pub mod optimum;
 pub mod params;
+mod report;
 
 use crate::models::{Evaluation, Precision, evaluate};
+use crate::report::plots::Section;
+use crate::report::results_dir::ResultsDir;
 use crate::studies::{
-    CheckContext, ParamDoc, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput,
-    TrialRng,
+    CheckContext, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput, TrialRng,
 };
 use crate::value::Value;
 use baselines::Baseline;
@@ -60,14 +62,13 @@ impl Study for BitAllocation {
         "evolved per-layer bit-allocation heuristics vs baselines vs the exact optimum"
     }
 
-    fn param_docs(&self) -> Vec<ParamDoc> {
-        params::docs()
-    }
-
     fn validate(&self, params: &Params, ctx: &CheckContext) -> Vec<ParamIssue> {
         params.validate(ctx)
     }
 
+    fn report(&self, results: &ResultsDir) -> crate::error::Result<Section> {
+        report::section(results)
+    }
     fn run_trial(
         &self,
         params: &Params,

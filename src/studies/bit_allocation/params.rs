@@ -2,115 +2,50 @@
 
 use super::heuristic::Ladder;
 use crate::models::{Inventory, Precision, Split};
-use crate::studies::{CheckContext, ParamDoc, ParamIssue, ParamType};
-use serde::{Deserialize, Serialize};
-
-/// Where each split's layers come from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DataParams {
-    pub train: String,
-    pub valid: String,
-    pub test: String,
-}
-
-impl Default for DataParams {
-    fn default() -> Self {
-        DataParams {
-            train: BUILTIN.into(),
-            valid: BUILTIN.into(),
-            test: BUILTIN.into(),
-        }
-    }
-}
+use crate::params::FilePath;
+use crate::studies::{CheckContext, ParamIssue};
 
 /// The sentinel for "use the built-in generator".
 pub const BUILTIN: &str = "builtin";
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Params {
-    pub threshold: f64,
-    pub precisions: Vec<String>,
-    pub population: usize,
-    pub generations: usize,
-    pub mutation_rate: f64,
-    pub crossover_rate: f64,
-    pub tournament_size: usize,
-    pub elitism: usize,
-    pub frontier_points: usize,
-    pub data: DataParams,
-}
+/// Resource bounds: beyond these a trial would take hours.
+const MAX_POPULATION: usize = 100_000;
+const MAX_GENERATIONS: usize = 1_000_000;
 
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            threshold: 0.95,
-            precisions: Precision::ALL.map(|p| p.name().to_string()).to_vec(),
-            population: 24,
-            generations: 30,
-            mutation_rate: 0.2,
-            crossover_rate: 0.7,
-            tournament_size: 3,
-            elitism: 2,
-            frontier_points: 24,
-            data: DataParams::default(),
-        }
+crate::params! {
+    /// Where each split's layers come from.
+    pub struct DataParams {
+        /// TRAIN layers: `builtin` (LLaMA-7B-like, seed 42) or a JSON inventory file
+        train: FilePath = BUILTIN.into();
+        /// VALID layers: `builtin` (GPT-2-medium-like, seed 123) or a JSON inventory file
+        valid: FilePath = BUILTIN.into();
+        /// TEST layers: `builtin` (ResNet-50-like, seed 456) or a JSON inventory file
+        test: FilePath = BUILTIN.into();
     }
 }
 
-pub fn docs() -> Vec<ParamDoc> {
-    use ParamType::*;
-    vec![
-        ParamDoc::new(
-            "threshold",
-            Float,
-            "accuracy retention the fitness cliff and the exact optimum require, in (0, 1)",
-        ),
-        ParamDoc::new(
-            "precisions",
-            StrList,
-            "precisions a layer may use (INT2 INT3 INT4 INT6 INT8 FP16 FP32); the widest is the protected one",
-        ),
-        ParamDoc::new("population", Int, "heuristic genomes per generation (≥ 2)"),
-        ParamDoc::new("generations", Int, "generations of evolution (≥ 1)"),
-        ParamDoc::new(
-            "mutation_rate",
-            Float,
-            "probability each gene is mutated, in [0, 1]",
-        ),
-        ParamDoc::new(
-            "crossover_rate",
-            Float,
-            "probability a child has two parents, in [0, 1]",
-        ),
-        ParamDoc::new("tournament_size", Int, "entrants per tournament (≥ 1)"),
-        ParamDoc::new(
-            "elitism",
-            Int,
-            "best genomes copied unchanged to the next generation (< population)",
-        ),
-        ParamDoc::new(
-            "frontier_points",
-            Int,
-            "accuracy targets of the exact frontier per dataset, besides the threshold (0–200)",
-        ),
-        ParamDoc::new(
-            "data.train",
-            Path,
-            "TRAIN layers: `builtin` (LLaMA-7B-like, seed 42) or a JSON inventory file",
-        ),
-        ParamDoc::new(
-            "data.valid",
-            Path,
-            "VALID layers: `builtin` (GPT-2-medium-like, seed 123) or a JSON inventory file",
-        ),
-        ParamDoc::new(
-            "data.test",
-            Path,
-            "TEST layers: `builtin` (ResNet-50-like, seed 456) or a JSON inventory file",
-        ),
-    ]
+crate::params! {
+    pub struct Params {
+        /// accuracy retention the fitness cliff and the exact optimum require, in (0, 1)
+        threshold: f64 = 0.95;
+        /// precisions a layer may use (INT2 INT3 INT4 INT6 INT8 FP16 FP32); the widest is the protected one
+        precisions: Vec<String> = Precision::ALL.map(|p| p.name().to_string()).to_vec();
+        /// heuristic genomes per generation
+        population: usize = 24, range 2..=MAX_POPULATION;
+        /// generations of evolution
+        generations: usize = 30, range 1..=MAX_GENERATIONS;
+        /// probability each gene is mutated
+        mutation_rate: f64 = 0.2, range 0.0..=1.0;
+        /// probability a child has two parents
+        crossover_rate: f64 = 0.7, range 0.0..=1.0;
+        /// entrants per tournament
+        tournament_size: usize = 3, range 1..=MAX_POPULATION;
+        /// best genomes copied unchanged to the next generation (< population)
+        elitism: usize = 2;
+        /// accuracy targets of the exact frontier per dataset, besides the threshold
+        frontier_points: usize = 24, range 0..=200;
+        data: DataParams = DataParams::default();
+    }
 }
 
 impl Params {
@@ -140,7 +75,8 @@ impl Params {
         &self,
         resolve: &dyn Fn(&str) -> std::path::PathBuf,
     ) -> Result<[Inventory; 3], ParamIssue> {
-        let one = |split: Split, value: &str| -> Result<Inventory, ParamIssue> {
+        let one = |split: Split, value: &FilePath| -> Result<Inventory, ParamIssue> {
+            let value = value.as_str();
             if value == BUILTIN {
                 Ok(split.builtin())
             } else {
@@ -169,26 +105,6 @@ impl Params {
         if let Err(msg) = &allowed {
             bad("precisions", msg.clone());
         }
-        if self.population < 2 {
-            bad(
-                "population",
-                format!("must be at least 2, got {}", self.population),
-            );
-        }
-        if self.generations < 1 {
-            bad("generations", "must be at least 1".into());
-        }
-        for (key, rate) in [
-            ("mutation_rate", self.mutation_rate),
-            ("crossover_rate", self.crossover_rate),
-        ] {
-            if !(0.0..=1.0).contains(&rate) {
-                bad(key, format!("must be in [0, 1], got {rate}"));
-            }
-        }
-        if self.tournament_size < 1 {
-            bad("tournament_size", "must be at least 1".into());
-        }
         if self.elitism >= self.population.max(1) {
             bad(
                 "elitism",
@@ -196,12 +112,6 @@ impl Params {
                     "must be less than population ({}), got {}",
                     self.population, self.elitism
                 ),
-            );
-        }
-        if self.frontier_points > 200 {
-            bad(
-                "frontier_points",
-                format!("at most 200, got {}", self.frontier_points),
             );
         }
         let data = self.load(&|p| ctx.resolve(p));

@@ -35,13 +35,15 @@ pub mod episode;
 pub mod geometry;
 pub mod params;
 pub mod quantized;
+mod report;
 pub mod seeds;
 
 use crate::evo::{evolve, rank_descending};
 use crate::nn::MlpShape;
+use crate::report::plots::Section;
+use crate::report::results_dir::ResultsDir;
 use crate::studies::{
-    CheckContext, ParamDoc, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput,
-    TrialRng,
+    CheckContext, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput, TrialRng,
 };
 use episode::Driver;
 pub use params::Params;
@@ -80,14 +82,13 @@ impl Study for ChaosInt4 {
         "Neuroevolved obstacle-avoidance agents: FP32 vs per-tensor and block-wise INT-k fitness retention on held-out arenas"
     }
 
-    fn param_docs(&self) -> Vec<ParamDoc> {
-        params::docs()
-    }
-
     fn validate(&self, p: &Params, _ctx: &CheckContext) -> Vec<ParamIssue> {
         params::validate(p)
     }
 
+    fn report(&self, results: &ResultsDir) -> crate::error::Result<Section> {
+        report::section(results)
+    }
     fn run_trial(
         &self,
         p: &Params,

@@ -20,14 +20,16 @@ pub mod export;
 pub mod genome;
 pub mod model;
 pub mod params;
+mod report;
 pub mod search;
 pub mod sensitivity;
 
 use crate::hw::{QuantChoice, ScaleLayout, Target, layer_cost};
 use crate::nn::ClassifierTask;
+use crate::report::plots::Section;
+use crate::report::results_dir::ResultsDir;
 use crate::studies::{
-    CheckContext, ParamDoc, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput,
-    TrialRng,
+    CheckContext, ParamIssue, Study, StudyError, Table, TrialContext, TrialOutput, TrialRng,
 };
 use crate::value::Value;
 use evaluate::{Cache, Eval, Evaluator, OBJECTIVES};
@@ -50,10 +52,10 @@ pub fn build_model(
 ) -> Result<Box<dyn QuantModel>, String> {
     match p.model {
         ModelKind::Inventory if p.inventory_file.is_empty() => Ok(Box::new(InventoryModel::new(
-            p.inventory.family().shaped(p.inventory_seed, p.tokens),
+            p.inventory.shaped(p.inventory_seed, p.tokens),
         ))),
         ModelKind::Inventory => {
-            let file = crate::models::safetensors::read(&resolve(&p.inventory_file))
+            let file = crate::models::safetensors::read(&resolve(p.inventory_file.as_str()))
                 .map_err(|e| e.to_string())?;
             Ok(Box::new(adapters::safetensors_inventory(&file)?))
         }
@@ -82,7 +84,7 @@ fn shapes_only(
             Ok((layers, biases))
         }
         ModelKind::Inventory if !p.inventory_file.is_empty() => {
-            let file = crate::models::safetensors::read_header(&resolve(&p.inventory_file))
+            let file = crate::models::safetensors::read_header(&resolve(p.inventory_file.as_str()))
                 .map_err(|e| ("inventory_file", e.to_string()))?;
             if file.layers.is_empty() {
                 return Err((
@@ -211,10 +213,6 @@ impl Study for MixedPrecision {
         "hardware-targeted per-layer mixed-precision search (weighted GA or NSGA-II) with Pareto fronts and exported configs"
     }
 
-    fn param_docs(&self) -> Vec<ParamDoc> {
-        params::docs()
-    }
-
     fn validate(&self, p: &Params, ctx: &CheckContext) -> Vec<ParamIssue> {
         let mut issues = params::validate(p);
         if !issues.is_empty() {
@@ -254,6 +252,9 @@ impl Study for MixedPrecision {
         issues
     }
 
+    fn report(&self, results: &ResultsDir) -> crate::error::Result<Section> {
+        report::section(results)
+    }
     fn run_trial(
         &self,
         p: &Params,

@@ -8,11 +8,11 @@
 //! axis, caption and finding says so, because a reader deciding how to ship a
 //! model must not mistake them for measurements on the device.
 
-use super::chart::{Chart, Mark, Series};
-use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean, sentence};
 use crate::error::{Error, Result};
+use crate::report::Frame;
 use crate::report::TRIAL_DOCS_DIR;
-use crate::report::frame::Frame;
+use crate::report::plots::chart::{Chart, Mark, Series};
+use crate::report::plots::{Plot, Section, fmt_mean_ci, fmt_num, push_mean, sentence};
 use crate::report::results_dir::{ResultsDir, column_values, num};
 
 const KEY_METRICS: &[&str] = &[

@@ -2,9 +2,9 @@
 //! each quantizer keeps (every trial shown, against the 100% line), and how
 //! evolution got there (fitness per generation).
 
-use super::chart::{Chart, Mark, Series};
-use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::error::Result;
+use crate::report::plots::chart::{Chart, Mark, Series};
+use crate::report::plots::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::report::results_dir::{ResultsDir, column_values, num};
 
 /// More sweep points than this and per-point lines become unreadable.
@@ -252,7 +252,7 @@ fn findings(results: &ResultsDir, methods: &[String], by_point: &[Vec<usize>]) -
     }
     if by_point.len() == 1 {
         for m in methods {
-            out.push(super::sentence(&format!(
+            out.push(crate::report::plots::sentence(&format!(
                 "{}.",
                 method_sentence(results, m, &by_point[0])
             )));

@@ -3,10 +3,10 @@
 //! the compression–accuracy plane next to the exact frontier, and which
 //! precision the champion and the exact optimum give each TEST layer.
 
-use super::chart::{Chart, Mark, Series};
-use super::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::error::Result;
-use crate::report::frame::Frame;
+use crate::report::Frame;
+use crate::report::plots::chart::{Chart, Mark, Series};
+use crate::report::plots::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::report::results_dir::{ResultsDir, column_values, num};
 
 const KEY_METRICS: &[&str] = &[
@@ -257,7 +257,7 @@ fn findings(results: &ResultsDir) -> Vec<String> {
             l if l.is_empty() => String::new(),
             l => format!("at {l}, "),
         };
-        out.push(super::sentence(&format!(
+        out.push(crate::report::plots::sentence(&format!(
             "{prefix}over {} seeds the evolved champion reached on TEST {} compression at accuracy {}, \
              leaving {} of the exact optimum's {} compression unused; its fitness {} vs the best \
              baseline's {} ({} most often); it beat the best baseline in {wins} of {}.",
