@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use evoquant::manifest::Manifest;
-use evoquant::runner::{Plan, ProgressMode, RunOptions};
+use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
 use evoquant::studies::{Study, StudyError, TrialContext, TrialOutput, TrialRng};
 use rand::Rng;
 use std::time::Instant;
@@ -65,7 +65,7 @@ fn run_plan(plan: &Plan, jobs: usize) -> std::time::Duration {
         progress: ProgressMode::Quiet,
     };
     let t = Instant::now();
-    evoquant::report::run(plan, &opts).expect("run");
+    runner::run(plan, &opts).expect("run");
     let elapsed = t.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
     elapsed

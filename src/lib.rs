@@ -16,6 +16,7 @@ pub mod models;
 pub mod nn;
 pub mod params;
 pub mod quant;
+pub mod records;
 pub mod report;
 pub mod runner;
 pub mod studies;

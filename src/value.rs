@@ -43,6 +43,37 @@ pub fn format_float(x: f64) -> String {
     }
 }
 
+/// Canonical text of a parameter value: typed (strings quoted, floats with a
+/// decimal point) so `4` and `4.0` and `"4"` never collide.
+pub fn canonical_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => format_float(*f),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(canonical_value).collect();
+            format!("[{}]", items.join(","))
+        }
+        toml::Value::Table(t) => {
+            let items: Vec<String> = t
+                .iter()
+                .map(|(k, v)| format!("{k}={}", canonical_value(v)))
+                .collect();
+            format!("{{{}}}", items.join(","))
+        }
+    }
+}
+
+/// A parameter value as a CSV cell: strings bare, the rest canonical.
+pub fn display_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => canonical_value(other),
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

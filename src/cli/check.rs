@@ -4,7 +4,7 @@
 use crate::error::{Error, Result, exit};
 use crate::manifest::{Manifest, Overrides, collect_paths};
 use crate::report::snapshot;
-use crate::runner::{Plan, ProgressMode, RunOptions};
+use crate::runner::{self, Plan, ProgressMode, RunOptions};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ pub fn check(args: CheckArgs) -> Result<i32> {
             fail_fast: false,
             progress: ProgressMode::Quiet,
         };
-        let result = crate::report::run(plan, &opts)?;
+        let result = runner::run(plan, &opts)?;
         // The report is part of a results folder, so it is checked too.
         crate::report::write_report(&scratch.0, &scratch.0, &crate::studies::Registry)?;
         if result.failed > 0 {

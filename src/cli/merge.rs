@@ -1,7 +1,7 @@
 //! `merge`: combine the shards of a results folder into its final files.
 
 use crate::error::{Result, exit};
-use crate::report::merge as merge_shards;
+use crate::runner::merge::merge as merge_shards;
 use clap::Args;
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result, exit};
 use crate::manifest::{Manifest, Overrides, collect_paths};
 use crate::runner::shard::{Shard, run_shard};
-use crate::runner::{Plan, RunOptions, display_value, progress_mode};
+use crate::runner::{self, Plan, RunOptions, display_value, progress_mode};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -136,7 +136,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             );
             (result, format!(" shard {shard}"), journal, next)
         } else {
-            let result = crate::report::run(plan, &opts)?;
+            let result = runner::run(plan, &opts)?;
             if !args.no_report {
                 crate::report::write_report(
                     &result.out_dir,

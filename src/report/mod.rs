@@ -2,7 +2,6 @@
 //! `diff`, `check`, and the human-readable report (report.md and its plots).
 
 pub mod diff;
-mod finish;
 mod frame;
 pub mod markdown;
 pub mod plots;
@@ -12,8 +11,9 @@ pub mod results_dir;
 pub mod snapshot;
 pub mod stats;
 
-pub use finish::{finish, merge, run};
 pub use frame::Frame;
 pub use markdown::{PLOTS_DIR, REPORT_MD, ReportFiles, build_report, write_report};
 pub use provenance::write_run_json;
-pub use results::{REPORT_FILE, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, write_results};
+pub use results::{
+    REPORT_FILE, RunInfo, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, TrialInfo, write_results,
+};

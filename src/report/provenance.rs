@@ -1,9 +1,11 @@
 //! `run.json`: the one file allowed to differ between runs. Timings, dates,
 //! host and git state live here so that no other output carries them.
 
+use super::RunInfo;
 use crate::error::Result;
 use crate::fsio::write_atomic;
-use crate::runner::{Plan, RunOptions, RunResult, hash_hex};
+use crate::ids::hash_hex;
+use crate::records::RunResult;
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
@@ -29,26 +31,27 @@ fn host_name() -> Option<String> {
 }
 
 pub fn write_run_json(
-    plan: &Plan,
-    opts: &RunOptions,
+    plan: &RunInfo,
+    out_dir: &Path,
+    jobs: usize,
     result: &RunResult,
     started_at: SystemTime,
     wall: Duration,
 ) -> Result<()> {
-    let dir = plan.manifest.base_dir();
-    let commit = git(&dir, &["rev-parse", "HEAD"]);
+    let dir = &plan.base_dir;
+    let commit = git(dir, &["rev-parse", "HEAD"]);
     let dirty = commit
         .as_ref()
-        .and_then(|_| git(&dir, &["status", "--porcelain"]))
+        .and_then(|_| git(dir, &["status", "--porcelain"]))
         .map(|s| !s.is_empty());
     let doc = json!({
         "tool": "evoquant",
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": commit,
         "git_dirty": dirty,
-        "manifest": plan.manifest.source.path.display().to_string(),
-        "manifest_sha256": hash_hex(&plan.manifest.source.text),
-        "threads": opts.jobs,
+        "manifest": plan.manifest_path.display().to_string(),
+        "manifest_sha256": hash_hex(&plan.manifest_text),
+        "threads": jobs,
         "started_at": humantime::format_rfc3339_seconds(started_at).to_string(),
         "wall_time_s": wall.as_secs_f64(),
         "host": host_name(),
@@ -60,5 +63,5 @@ pub fn write_run_json(
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
-    write_atomic(&opts.out_dir.join("run.json"), text.as_bytes())
+    write_atomic(&out_dir.join("run.json"), text.as_bytes())
 }

@@ -8,16 +8,49 @@ use super::frame::Frame;
 use super::stats::{proportion_stats, stats};
 use crate::error::Result;
 use crate::fsio::write_atomic;
-use crate::runner::{JournalEntry, Plan, Status, display_value};
+use crate::params::ParamSet;
+use crate::records::{JournalEntry, Status};
+use crate::value::display_value;
 use crate::value::{Value, format_float};
 use serde_json::{Map, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const TRIALS_FILE: &str = "trials.csv";
 pub const SUMMARY_FILE: &str = "summary.csv";
 pub const REPORT_FILE: &str = "report.json";
 pub const TRIAL_DOCS_DIR: &str = "trials";
+
+/// What the report needs to know of a run, as plain data: the runner
+/// builds it from its plan, so the report depends on no runner type.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub manifest_path: PathBuf,
+    pub manifest_text: String,
+    /// Folder relative paths resolve against (and whose git state run.json records).
+    pub base_dir: PathBuf,
+    pub base_seed: u64,
+    pub replicates: u32,
+    /// Defaults overlaid with the fixed parameters.
+    pub base: ParamSet,
+    pub swept_keys: Vec<String>,
+    /// Each point's swept values, in `swept_keys` order.
+    pub points: Vec<Vec<toml::Value>>,
+    /// Every trial in trial order.
+    pub trials: Vec<TrialInfo>,
+}
+
+/// One trial of a [`RunInfo`].
+#[derive(Clone, Debug)]
+pub struct TrialInfo {
+    pub id: String,
+    pub point: usize,
+    pub replicate: u32,
+    pub seed: u64,
+}
 
 /// Names in first-seen order without duplicates.
 fn union_in_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -48,7 +81,7 @@ fn status_text(entry: Option<&JournalEntry>) -> &'static str {
     }
 }
 
-fn trials_frame(plan: &Plan, entries: &[Option<&JournalEntry>], metrics: &[String]) -> Frame {
+fn trials_frame(plan: &RunInfo, entries: &[Option<&JournalEntry>], metrics: &[String]) -> Frame {
     let mut header: Vec<String> = ["trial_id", "replicate", "seed"].map(String::from).to_vec();
     header.extend(plan.swept_keys.iter().cloned());
     header.extend(["status", "error"].map(String::from));
@@ -60,7 +93,7 @@ fn trials_frame(plan: &Plan, entries: &[Option<&JournalEntry>], metrics: &[Strin
             trial.replicate.to_string(),
             trial.seed.to_string(),
         ];
-        row.extend(plan.points[trial.point].swept.iter().map(display_value));
+        row.extend(plan.points[trial.point].iter().map(display_value));
         row.push(status_text(*entry).to_string());
         row.push(entry.and_then(|e| e.error.clone()).unwrap_or_default());
         let output = entry.and_then(|e| e.output.as_ref());
@@ -81,7 +114,7 @@ const STAT_COLUMNS: [&str; 6] = ["mean", "std", "min", "max", "ci95_lo", "ci95_h
 
 /// Numeric metric values of each point's successful trials, in trial order.
 fn point_values(
-    plan: &Plan,
+    plan: &RunInfo,
     entries: &[Option<&JournalEntry>],
     metrics: &[String],
 ) -> Vec<(usize, usize, BTreeMap<String, Vec<f64>>)> {
@@ -142,7 +175,7 @@ fn opt_float(x: Option<f64>) -> String {
     x.map(format_float).unwrap_or_default()
 }
 
-fn summary_frame(plan: &Plan, entries: &[Option<&JournalEntry>], numeric: &[String]) -> Frame {
+fn summary_frame(plan: &RunInfo, entries: &[Option<&JournalEntry>], numeric: &[String]) -> Frame {
     let mut header = plan.swept_keys.clone();
     header.extend(["n", "failed"].map(String::from));
     for m in numeric {
@@ -152,7 +185,7 @@ fn summary_frame(plan: &Plan, entries: &[Option<&JournalEntry>], numeric: &[Stri
     let booleans = boolean_metrics(entries, numeric);
     for (point, (n, failed, values)) in plan.points.iter().zip(point_values(plan, entries, numeric))
     {
-        let mut row: Vec<String> = point.swept.iter().map(display_value).collect();
+        let mut row: Vec<String> = point.iter().map(display_value).collect();
         row.push(n.to_string());
         row.push(failed.to_string());
         for m in numeric {
@@ -180,7 +213,7 @@ fn summary_frame(plan: &Plan, entries: &[Option<&JournalEntry>], numeric: &[Stri
 
 /// One frame per artifact table name: trial id, swept params and replicate
 /// prepended to the study's own columns.
-fn artifact_frames(plan: &Plan, entries: &[Option<&JournalEntry>]) -> Vec<(String, Frame)> {
+fn artifact_frames(plan: &RunInfo, entries: &[Option<&JournalEntry>]) -> Vec<(String, Frame)> {
     let outputs: Vec<_> = plan
         .trials
         .iter()
@@ -221,7 +254,7 @@ fn artifact_frames(plan: &Plan, entries: &[Option<&JournalEntry>]) -> Vec<(Strin
                     .collect();
                 for cells in &table.rows {
                     let mut row = vec![trial.id.clone()];
-                    row.extend(plan.points[trial.point].swept.iter().map(display_value));
+                    row.extend(plan.points[trial.point].iter().map(display_value));
                     row.push(trial.replicate.to_string());
                     row.extend(index.iter().map(|i| {
                         i.and_then(|i| cells.get(i))
@@ -269,12 +302,12 @@ fn frame_json(frame: &Frame) -> serde_json::Value {
 }
 
 fn report_json(
-    plan: &Plan,
+    plan: &RunInfo,
     entries: &[Option<&JournalEntry>],
     summary: &Frame,
     artifacts: &[String],
 ) -> serde_json::Value {
-    let m = &plan.manifest;
+    let m = plan;
     let params: Map<String, serde_json::Value> = plan
         .base
         .iter()
@@ -288,7 +321,7 @@ fn report_json(
             let swept: Map<String, serde_json::Value> = plan
                 .swept_keys
                 .iter()
-                .zip(&plan.points[t.point].swept)
+                .zip(&plan.points[t.point])
                 .map(|(k, v)| (k.clone(), toml_json(v)))
                 .collect();
             let metrics: Map<String, serde_json::Value> = e
@@ -312,18 +345,17 @@ fn report_json(
         })
         .collect();
     let file_name = m
-        .source
-        .path
+        .manifest_path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
     json!({
         "study": {
             "name": m.name,
-            "kind": m.study.kind(),
+            "kind": m.kind,
             "description": m.description,
             "manifest": file_name,
-            "manifest_sha256": crate::runner::hash_hex(&m.source.text),
+            "manifest_sha256": crate::ids::hash_hex(&m.manifest_text),
         },
         "seeds": { "base": m.base_seed, "replicates": m.replicates },
         "params": params,
@@ -335,7 +367,11 @@ fn report_json(
 }
 
 /// Write trials.csv, summary.csv, the artifacts and report.json.
-pub fn write_results(plan: &Plan, entries: &[Option<&JournalEntry>], out_dir: &Path) -> Result<()> {
+pub fn write_results(
+    plan: &RunInfo,
+    entries: &[Option<&JournalEntry>],
+    out_dir: &Path,
+) -> Result<()> {
     let metrics = metric_names(entries);
     let numeric = numeric_metrics(entries, &metrics);
     write_atomic(

@@ -1,10 +1,11 @@
 //! Running a plan: parallel trials, journal, resume, final reports.
 
 use super::journal::{JOURNAL_FILE, Journal, JournalEntry, Status};
-use super::plan::{Plan, Trial, display_value};
+use super::plan::{Plan, Trial};
 use super::progress::{ProgressMode, Reporter, TrialProgress};
 use crate::error::{Error, Result};
 use crate::studies::{TrialContext, TrialRng};
+use crate::value::display_value;
 use rand::SeedableRng;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -25,22 +26,7 @@ pub struct RunOptions {
     pub progress: ProgressMode,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunResult {
-    pub out_dir: PathBuf,
-    pub total: usize,
-    pub ran: usize,
-    pub cached: usize,
-    pub failed: usize,
-    pub not_run: usize,
-}
-
-impl RunResult {
-    /// Every trial ran and succeeded; otherwise `run` exits 1.
-    pub fn complete(&self) -> bool {
-        self.failed == 0 && self.not_run == 0
-    }
-}
+pub use crate::records::RunResult;
 
 /// Files that mark a folder as evoquant output, so `--force` never deletes a
 /// folder that is something else.
@@ -138,9 +124,16 @@ impl Finished {
     }
 }
 
-/// Run every trial not already journaled and return their entries; the
-/// final files are the report's to write (`report::run` does both).
-pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Finished> {
+/// Run every trial not already journaled, then write the final files.
+pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
+    let finished = run_trials(plan, opts)?;
+    super::finish(plan, &finished, &opts.out_dir, opts.jobs)?;
+    Ok(finished.result)
+}
+
+/// Run every trial not already journaled and return every entry, without
+/// writing the final files.
+pub fn run_trials(plan: &Plan, opts: &RunOptions) -> Result<Finished> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     prepare_out_dir(opts)?;

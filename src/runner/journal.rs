@@ -3,32 +3,12 @@
 //! produce final files byte-identical to an uninterrupted run.
 
 use crate::error::{Error, Result};
-use crate::studies::TrialOutput;
-use serde::{Deserialize, Serialize};
+pub use crate::records::{JournalEntry, Status};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Failed,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JournalEntry {
-    pub id: String,
-    pub seed: u64,
-    pub replicate: u32,
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<TrialOutput>,
-}
 
 pub struct Journal {
     path: PathBuf,
@@ -132,6 +112,7 @@ pub fn read_entries(path: &Path) -> Result<Vec<JournalEntry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::TrialOutput;
 
     fn entry(id: &str) -> JournalEntry {
         JournalEntry {

@@ -2,9 +2,9 @@
 //! files of a whole run.
 //!
 //! The plan is rebuilt from the manifest text and overrides the shards
-//! recorded, the entries are put in trial order, and the report writes them
-//! (`report::merge`) with the same function a whole run ends with, so a
-//! merged folder matches a local run byte for byte by construction. Shard files are only read, never
+//! recorded, the entries are put in trial order, and [`super::finish`] writes
+//! them: the same function a whole run ends with, so a merged folder matches
+//! a local run byte for byte by construction. Shard files are only read, never
 //! changed, so merging is safe to repeat and safe while a shard still runs.
 
 use super::journal::{JournalEntry, Status, read_entries};
@@ -118,10 +118,9 @@ fn missing_message(
     lines.join("\n")
 }
 
-/// Collect the shards in `out_dir` into a finished run, for the report to
-/// write. Refuses (exit 2, nothing written) when shards disagree or a trial
-/// has no result.
-pub fn merge(out_dir: &Path) -> Result<(Plan, Finished, MergeResult)> {
+/// Merge the shards in `out_dir` into its final files. Refuses (exit 2,
+/// nothing written) when shards disagree or a trial has no result.
+pub fn merge(out_dir: &Path) -> Result<MergeResult> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let metas = read_metas(out_dir)?;
@@ -197,5 +196,6 @@ pub fn merge(out_dir: &Path) -> Result<(Plan, Finished, MergeResult)> {
         started_at,
         wall: clock.elapsed(),
     };
-    Ok((plan, finished, merged))
+    super::finish(&plan, &finished, out_dir, 1)?;
+    Ok(merged)
 }

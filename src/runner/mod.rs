@@ -6,15 +6,18 @@
 //! axis leaves every other trial's id, seed and result unchanged.
 
 mod execute;
+mod finish;
 mod journal;
 pub mod merge;
 mod plan;
 mod progress;
 pub mod shard;
 
-pub use execute::{Finished, RunOptions, RunResult, run};
+pub use crate::value::{canonical_value, display_value};
+pub use execute::{Finished, RunOptions, RunResult, run, run_trials};
+pub use finish::finish;
 pub use journal::{Journal, JournalEntry, Status, read_entries};
-pub use plan::{Plan, PlannedPoint, Trial, canonical_value, display_value};
+pub use plan::{Plan, PlannedPoint, Trial};
 pub use progress::{ProgressMode, progress_mode};
 
 pub use crate::ids::{derive_u64, hash_hex};

@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::ids::{derive_u64, digest};
 use crate::manifest::Manifest;
 use crate::studies::ParamSet;
-use crate::value::format_float;
+use crate::value::canonical_value;
 
 /// One point of the sweep with its full parameters.
 pub struct PlannedPoint {
@@ -32,37 +32,6 @@ pub struct Plan {
     pub base: ParamSet,
     pub points: Vec<PlannedPoint>,
     pub trials: Vec<Trial>,
-}
-
-/// Canonical text of a parameter value: typed (strings quoted, floats with a
-/// decimal point) so `4` and `4.0` and `"4"` never collide.
-pub fn canonical_value(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => format_float(*f),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Datetime(d) => d.to_string(),
-        toml::Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(canonical_value).collect();
-            format!("[{}]", items.join(","))
-        }
-        toml::Value::Table(t) => {
-            let items: Vec<String> = t
-                .iter()
-                .map(|(k, v)| format!("{k}={}", canonical_value(v)))
-                .collect();
-            format!("{{{}}}", items.join(","))
-        }
-    }
-}
-
-/// A parameter value as a CSV cell: strings bare, the rest canonical.
-pub fn display_value(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        other => canonical_value(other),
-    }
 }
 
 fn canonical_params(kind: &str, params: &ParamSet) -> String {
@@ -143,6 +112,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::display_value;
 
     /// The id and seed of a literal trial key, computed independently
     /// (Python hashlib): changing the derivation changes every committed

@@ -17,10 +17,10 @@ pub mod mixed_precision;
 use crate::params::{Param, defaults_of, docs_of, range_issues};
 use crate::report::plots::{Section, Sections};
 use crate::report::results_dir::ResultsDir;
-use crate::value::Value;
+
 use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +31,7 @@ pub type TrialRng = Xoshiro256PlusPlus;
 pub use crate::params::{
     FilePath, ParamDoc, ParamIssue, ParamSet, ParamType, fits, flatten, normalize, typed, unflatten,
 };
+pub use crate::records::{Document, Table, TrialOutput};
 
 /// A failure inside one trial. The runner records it against the trial and
 /// keeps going (or stops with `--fail-fast`).
@@ -95,85 +96,6 @@ impl<'a> TrialContext<'a> {
 
     pub fn resolve(&self, path: &str) -> PathBuf {
         self.base_dir.join(path)
-    }
-}
-
-/// A table artifact. All trials' tables of one name are concatenated by the
-/// runner into `<name>.csv`, prefixed with the trial's id and parameters.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Table {
-    pub name: String,
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Value>>,
-}
-
-impl Table {
-    pub fn new(name: &str, columns: &[&str]) -> Self {
-        Table {
-            name: name.to_string(),
-            columns: columns.iter().map(|c| c.to_string()).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, row: Vec<Value>) {
-        debug_assert_eq!(row.len(), self.columns.len(), "table {}", self.name);
-        self.rows.push(row);
-    }
-}
-
-/// A per-trial artifact, written to `trials/<trial id>/<name>.json` — or,
-/// for a text document, its text verbatim to `<name>.<text_extension>`
-/// (e.g. a YAML export a deployment script reads).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Document {
-    pub name: String,
-    /// The JSON value, or a JSON string holding a text document's text.
-    pub value: serde_json::Value,
-    /// File extension of a text document; empty for JSON.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub text_extension: String,
-}
-
-/// Everything a trial produces, in the order the study produced it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrialOutput {
-    pub metrics: Vec<(String, Value)>,
-    pub tables: Vec<Table>,
-    pub documents: Vec<Document>,
-}
-
-impl TrialOutput {
-    pub fn metric(&mut self, name: &str, value: impl Into<Value>) {
-        self.metrics.push((name.to_string(), value.into()));
-    }
-
-    pub fn table(&mut self, table: Table) {
-        self.tables.push(table);
-    }
-
-    pub fn document(&mut self, name: &str, value: serde_json::Value) {
-        self.documents.push(Document {
-            name: name.to_string(),
-            value,
-            text_extension: String::new(),
-        });
-    }
-
-    /// A text artifact written verbatim as `<name>.<extension>`.
-    pub fn text_document(&mut self, name: &str, extension: &str, text: String) {
-        self.documents.push(Document {
-            name: name.to_string(),
-            value: serde_json::Value::String(text),
-            text_extension: extension.to_string(),
-        });
-    }
-
-    pub fn get(&self, metric: &str) -> Option<&Value> {
-        self.metrics
-            .iter()
-            .find(|(n, _)| n == metric)
-            .map(|(_, v)| v)
     }
 }
 

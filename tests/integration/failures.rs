@@ -6,7 +6,7 @@
 
 use crate::harness::{TempDir, read};
 use evoquant::manifest::Manifest;
-use evoquant::runner::{Plan, ProgressMode, RunOptions};
+use evoquant::runner::{self, Plan, ProgressMode, RunOptions};
 use evoquant::studies::{Study, StudyError, TrialContext, TrialOutput, TrialRng};
 use rand::Rng;
 use std::path::Path;
@@ -82,7 +82,7 @@ fn failed_trials_are_recorded_and_resume_retries_only_them() {
     let plan = Plan::new(manifest(study, 7)).expect("plan");
     let dir = TempDir::new("flaky");
     let out = dir.join("out");
-    let r = evoquant::report::run(&plan, &options(&out, 2, false, false)).expect("run");
+    let r = runner::run(&plan, &options(&out, 2, false, false)).expect("run");
     assert_eq!((r.total, r.ran, r.failed, r.not_run), (14, 14, 4, 0));
     assert!(!r.complete(), "failed trials make `run` exit 1");
     assert_eq!(study.calls.load(Ordering::SeqCst), 14);
@@ -117,7 +117,7 @@ fn failed_trials_are_recorded_and_resume_retries_only_them() {
     assert_eq!(failed_by_x, ["0", "0", "0", "2", "0", "2", "0"]);
 
     // Resume retries the four failed trials and nothing else.
-    let r = evoquant::report::run(&plan, &options(&out, 1, true, false)).expect("resume");
+    let r = runner::run(&plan, &options(&out, 1, true, false)).expect("resume");
     assert_eq!((r.ran, r.cached, r.failed), (4, 10, 4));
     assert_eq!(study.calls.load(Ordering::SeqCst), 18);
 }
@@ -128,7 +128,7 @@ fn fail_fast_stops_scheduling_and_counts_what_did_not_run() {
     let plan = Plan::new(manifest(study, 40)).expect("plan");
     let dir = TempDir::new("flaky-fast");
     let out = dir.join("out");
-    let r = evoquant::report::run(&plan, &options(&out, 1, false, true)).expect("run");
+    let r = runner::run(&plan, &options(&out, 1, false, true)).expect("run");
     assert!(r.failed >= 1, "{r:?}");
     assert!(r.not_run > 0, "fail-fast ran everything: {r:?}");
     assert_eq!(r.ran + r.not_run, r.total);
