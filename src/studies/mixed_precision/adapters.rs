@@ -15,14 +15,14 @@
 //!   the cost model assumes each weight is used once per inference (a
 //!   batch-1 GEMV per layer: MACs = weights, activations = rows + cols).
 
-use super::genome::{Genome, Granularity, LayerGene};
+use super::genome::{Genome, LayerGene};
 use super::model::{InventoryModel, ModelLayer, QuantModel};
 use crate::hw::LayerShape;
 use crate::models::{
     LayerInfo, LayerType, Precision, SensitivityCurve, ShapedInventory, ShapedLayer,
 };
 use crate::nn::{ActQuant, ClassifierTask, LayerQuant, WeightQuant};
-use crate::quant::{self, QuantSpec, ScaleDtype};
+use crate::quant::{QuantSpec, ScaleDtype};
 
 /// Percentile used by percentile calibration (the document's 99.9th).
 pub const PERCENTILE: f32 = 99.9;
@@ -117,14 +117,10 @@ pub fn layer_quant(g: &LayerGene) -> LayerQuant {
         16..=31 => WeightQuant::Fp16,
         bits => WeightQuant::Int(QuantSpec {
             bits,
-            scheme: g.weight_scheme.to_quant(),
-            granularity: match g.granularity {
-                Granularity::PerTensor => quant::Granularity::PerTensor,
-                Granularity::PerChannel => quant::Granularity::PerChannel,
-                Granularity::PerGroup => quant::Granularity::PerGroup,
-            },
+            scheme: g.weight_scheme,
+            granularity: g.granularity,
             group_size: usize::from(g.group_size),
-            calibration: g.calibration.to_quant(),
+            calibration: g.calibration,
             percentile: PERCENTILE,
             scale_dtype: ScaleDtype::F16,
         }),
@@ -134,8 +130,8 @@ pub fn layer_quant(g: &LayerGene) -> LayerQuant {
         16..=31 => ActQuant::Fp16,
         bits => ActQuant::Int {
             bits,
-            scheme: g.activation_scheme.to_quant(),
-            calibration: g.calibration.to_quant(),
+            scheme: g.activation_scheme,
+            calibration: g.calibration,
             percentile: PERCENTILE,
         },
     };
@@ -253,6 +249,7 @@ pub fn safetensors_inventory(
 mod tests {
     use super::*;
     use crate::nn::TaskConfig;
+    use crate::quant::Granularity;
 
     #[test]
     fn mlp_accuracy_is_measured_and_falls_at_two_bits() {

@@ -9,7 +9,8 @@
 //! valid YAML), so no value can be misread as a YAML keyword.
 
 use super::evaluate::{Eval, Evaluator};
-use super::genome::{Genome, calibration_name};
+use super::genome::{Genome, Granularity};
+use crate::params::Choice;
 use crate::hw::layer_cost;
 use serde_json::{Value, json};
 
@@ -32,12 +33,12 @@ pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
                     "bits": g.weight_bits,
                     "scheme": g.weight_scheme.name(),
                     "granularity": g.granularity.name(),
-                    "group_size": if g.granularity == super::genome::Granularity::PerGroup {
+                    "group_size": if g.granularity == Granularity::PerGroup {
                         Value::from(g.group_size)
                     } else {
                         Value::Null
                     },
-                    "calibration": calibration_name(g.calibration),
+                    "calibration": g.calibration.name(),
                 })
             };
             let activations = if g.activation_bits >= 16 {
@@ -47,7 +48,7 @@ pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
                     "format": "int",
                     "bits": g.activation_bits,
                     "scheme": g.activation_scheme.name(),
-                    "calibration": calibration_name(g.calibration),
+                    "calibration": g.calibration.name(),
                 })
             };
             let m = c.execution.mode;

@@ -10,6 +10,7 @@
 //! the search.
 
 use crate::hw::{QuantChoice, ScaleLayout};
+pub use crate::quant::{Calibration, Granularity, Scheme};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde::{Deserialize, Serialize};
@@ -21,82 +22,11 @@ pub const ACT_BITS: [u8; 3] = [4, 8, 16];
 /// Group sizes for per-group scales.
 pub const GROUP_SIZES: [u16; 3] = [32, 64, 128];
 
-/// How a tensor's range maps to codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scheme {
-    Symmetric,
-    Asymmetric,
-    PowerOfTwo,
-}
+/// The schemes the search draws from (the document's three; the chaos
+/// document's clipped variant is not a deployment choice).
+pub const SCHEMES: [Scheme; 3] = [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo];
 
-impl Scheme {
-    pub const ALL: [Scheme; 3] = [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo];
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheme::Symmetric => "symmetric",
-            Scheme::Asymmetric => "asymmetric",
-            Scheme::PowerOfTwo => "power_of_two",
-        }
-    }
-    pub fn to_quant(self) -> crate::quant::Scheme {
-        match self {
-            Scheme::Symmetric => crate::quant::Scheme::Symmetric,
-            Scheme::Asymmetric => crate::quant::Scheme::Asymmetric,
-            Scheme::PowerOfTwo => crate::quant::Scheme::PowerOfTwo,
-        }
-    }
-}
-
-/// Which weights share a scale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    PerTensor,
-    PerChannel,
-    PerGroup,
-}
-
-impl Granularity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Granularity::PerTensor => "per_tensor",
-            Granularity::PerChannel => "per_channel",
-            Granularity::PerGroup => "per_group",
-        }
-    }
-}
-
-/// How a range is calibrated (the document's four methods).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Calibration {
-    MinMax,
-    Percentile,
-    Mse,
-    Entropy,
-}
-
-impl Calibration {
-    pub fn to_quant(self) -> crate::quant::Calibration {
-        match self {
-            Calibration::MinMax => crate::quant::Calibration::MinMax,
-            Calibration::Percentile => crate::quant::Calibration::Percentile,
-            Calibration::Mse => crate::quant::Calibration::Mse,
-            Calibration::Entropy => crate::quant::Calibration::Entropy,
-        }
-    }
-}
-
-pub fn calibration_name(c: Calibration) -> &'static str {
-    match c {
-        Calibration::MinMax => "min_max",
-        Calibration::Percentile => "percentile",
-        Calibration::Mse => "mse",
-        Calibration::Entropy => "entropy",
-    }
-}
-
+/// The calibration methods the search draws from (the document's four).
 pub const CALIBRATIONS: [Calibration; 4] = [
     Calibration::MinMax,
     Calibration::Percentile,
@@ -156,7 +86,10 @@ impl LayerGene {
             layout: match self.granularity {
                 Granularity::PerTensor => ScaleLayout::PerTensor,
                 Granularity::PerChannel => ScaleLayout::PerChannel,
-                Granularity::PerGroup => ScaleLayout::PerGroup(u32::from(self.group_size)),
+                // The search never draws blocks; costed like groups of the same size.
+                Granularity::PerGroup | Granularity::Block => {
+                    ScaleLayout::PerGroup(u32::from(self.group_size))
+                }
             },
             weight_zero_point: self.weight_scheme == Scheme::Asymmetric,
             pow2_scale: self.weight_scheme == Scheme::PowerOfTwo,
@@ -218,8 +151,8 @@ impl Space {
         LayerGene {
             weight_bits: *self.weight_bits.choose(rng).expect("non-empty"),
             activation_bits: *self.act_bits.choose(rng).expect("non-empty"),
-            weight_scheme: *Scheme::ALL.choose(rng).expect("non-empty"),
-            activation_scheme: *Scheme::ALL.choose(rng).expect("non-empty"),
+            weight_scheme: *SCHEMES.choose(rng).expect("non-empty"),
+            activation_scheme: *SCHEMES.choose(rng).expect("non-empty"),
             granularity: *self.granularities.choose(rng).expect("non-empty"),
             group_size: *self.group_sizes.choose(rng).expect("non-empty"),
             calibration: *CALIBRATIONS.choose(rng).expect("non-empty"),
@@ -270,8 +203,8 @@ impl Space {
         match first + rng.random_range(0..fields) {
             0 => l.weight_bits = Self::step(&self.weight_bits, l.weight_bits, rng),
             1 => l.activation_bits = Self::step(&self.act_bits, l.activation_bits, rng),
-            2 => l.weight_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
-            3 => l.activation_scheme = *Scheme::ALL.choose(rng).expect("non-empty"),
+            2 => l.weight_scheme = *SCHEMES.choose(rng).expect("non-empty"),
+            3 => l.activation_scheme = *SCHEMES.choose(rng).expect("non-empty"),
             4 => {
                 l.granularity = *self.granularities.choose(rng).expect("non-empty");
                 l.group_size = *self.group_sizes.choose(rng).expect("non-empty");

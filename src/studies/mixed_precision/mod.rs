@@ -120,7 +120,7 @@ pub fn lower_bounds(
                 let layouts: Vec<ScaleLayout> = match gran {
                     genome::Granularity::PerTensor => vec![ScaleLayout::PerTensor],
                     genome::Granularity::PerChannel => vec![ScaleLayout::PerChannel],
-                    genome::Granularity::PerGroup => space
+                    genome::Granularity::PerGroup | genome::Granularity::Block => space
                         .group_sizes
                         .iter()
                         .map(|&g| ScaleLayout::PerGroup(u32::from(g)))

@@ -116,7 +116,9 @@ fn granularity_bonus(g: &LayerGene) -> f64 {
     match g.granularity {
         Granularity::PerTensor => 0.0,
         Granularity::PerChannel => 0.5,
-        Granularity::PerGroup => 0.5 + 0.25 * (256.0 / f64::from(g.group_size.max(1))).log2(),
+        Granularity::PerGroup | Granularity::Block => {
+            0.5 + 0.25 * (256.0 / f64::from(g.group_size.max(1))).log2()
+        }
     }
 }
 
@@ -146,7 +148,7 @@ fn activation_loss(curve: &SensitivityCurve, g: &LayerGene) -> f64 {
         16..=31 => curve.loss(Precision::Fp16),
         a => {
             let scheme = match g.activation_scheme {
-                Scheme::Asymmetric => 0.0,
+                Scheme::Asymmetric | Scheme::AsymmetricClipped => 0.0,
                 Scheme::Symmetric => -0.5,
                 Scheme::PowerOfTwo => -1.0,
             };
