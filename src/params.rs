@@ -264,7 +264,7 @@ pub trait Choice: Copy + 'static {
 /// variants and their names are listed once, here.
 ///
 /// ```ignore
-/// choice!(Mode { Generational => "generational", SteadyState => "steady_state" });
+/// choice!(Renewal { Generational => "generational", SteadyState => "steady_state" });
 /// ```
 #[macro_export]
 macro_rules! choice {

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 /// How the population is renewed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Mode {
+pub enum Renewal {
     #[default]
     Generational,
     SteadyState,
@@ -48,13 +48,13 @@ pub enum Crossover {
     Arithmetic,
 }
 
-crate::choice!(Mode { Generational => "generational", SteadyState => "steady_state" });
+crate::choice!(Renewal { Generational => "generational", SteadyState => "steady_state" });
 crate::choice!(Crossover { Uniform => "uniform", Arithmetic => "arithmetic" });
 
 /// GA settings; callers validate them (see the studies' `validate`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GaConfig {
-    pub mode: Mode,
+    pub mode: Renewal,
     pub population: usize,
     pub generations: usize,
     pub tournament_size: usize,
@@ -140,7 +140,7 @@ where
     let mut state = init();
     for generation in 1..=cfg.generations {
         match cfg.mode {
-            Mode::Generational => {
+            Renewal::Generational => {
                 let order = rank_descending(&pop.fitness);
                 let elites = cfg.elitism.min(cfg.population);
                 let mut next: Vec<Vec<f32>> = Vec::with_capacity(cfg.population);
@@ -163,7 +163,7 @@ where
                     fitness: next_fit,
                 };
             }
-            Mode::SteadyState => {
+            Renewal::SteadyState => {
                 if cfg.reevaluate {
                     pop.fitness = evaluate_all(&pop.genomes, generation, &init, &fitness);
                 }
@@ -207,7 +207,7 @@ mod tests {
     use rand::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
 
-    fn cfg(mode: Mode, crossover: Crossover) -> GaConfig {
+    fn cfg(mode: Renewal, crossover: Crossover) -> GaConfig {
         GaConfig {
             mode,
             population: 30,
@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn every_mode_and_crossover_improves_on_a_bowl() {
-        for mode in [Mode::Generational, Mode::SteadyState] {
+        for mode in [Renewal::Generational, Renewal::SteadyState] {
             for xo in [Crossover::Uniform, Crossover::Arithmetic] {
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
                 let mut history = Vec::new();
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn reevaluation_rescores_survivors_on_the_new_generation() {
-        for mode in [Mode::Generational, Mode::SteadyState] {
+        for mode in [Renewal::Generational, Renewal::SteadyState] {
             let mut c = cfg(mode, Crossover::Uniform);
             c.reevaluate = true;
             c.generations = 5;
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_run() {
-        let c = cfg(Mode::Generational, Crossover::Uniform);
+        let c = cfg(Renewal::Generational, Crossover::Uniform);
         let run = |seed| {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
             evolve(&c, 4, &mut rng, || (), bowl, |_, _| {})

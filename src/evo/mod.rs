@@ -14,7 +14,7 @@ pub mod nsga2;
 pub mod operators;
 pub mod selection;
 
-pub use ga::{Crossover, GaConfig, Mode, Population, evaluate_all, evolve};
+pub use ga::{Crossover, GaConfig, Population, Renewal, evaluate_all, evolve};
 pub use hypervolume::hypervolume;
 pub use nsga2::{
     Archive, constrained_dominates, crowded_tournament, crowding_distance, dominates,

@@ -50,7 +50,7 @@ impl Compute {
 
 /// One natively supported combination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mode {
+pub struct ExecMode {
     /// Stored weight bits the mode consumes directly.
     pub weight_bits: u8,
     /// Activation bits the mode consumes and produces.
@@ -58,9 +58,9 @@ pub struct Mode {
     pub compute: Compute,
 }
 
-impl Mode {
-    pub const fn new(weight_bits: u8, act_bits: u8, compute: Compute) -> Mode {
-        Mode {
+impl ExecMode {
+    pub const fn new(weight_bits: u8, act_bits: u8, compute: Compute) -> ExecMode {
+        ExecMode {
             weight_bits,
             act_bits,
             compute,
@@ -71,7 +71,7 @@ impl Mode {
 /// How a target runs one layer's (weight bits, activation bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Execution {
-    pub mode: Mode,
+    pub mode: ExecMode,
     /// The configuration is exactly a native mode.
     pub native: bool,
 }
@@ -90,7 +90,7 @@ pub struct Target {
     pub dram_pj_per_byte: f64,
     /// Native modes, cheapest first; the last must accept 32-bit operands so
     /// every configuration has a fallback.
-    pub modes: Vec<Mode>,
+    pub modes: Vec<ExecMode>,
     /// Int8 dot products take unsigned activations × signed weights (x86
     /// VPDPBUSD): signed (symmetric) activations need a +128 shift pass.
     pub unsigned_int8_activations: bool,
@@ -104,7 +104,7 @@ impl Target {
             .iter()
             .copied()
             .find(|m| m.weight_bits >= weight_bits && m.act_bits >= act_bits)
-            .unwrap_or(Mode::new(32, 32, Compute::Fp32));
+            .unwrap_or(ExecMode::new(32, 32, Compute::Fp32));
         Execution {
             mode,
             native: mode.weight_bits == weight_bits && mode.act_bits == act_bits,

@@ -12,7 +12,7 @@
 //! dwarfs arithmetic; int8 ≪ fp16 < fp32) are what the search trades on, and
 //! a custom target can supply its own figures.
 
-use super::target::{Compute, Mode, Target};
+use super::target::{Compute, ExecMode, Target};
 
 /// The built-in targets, in the document's order: the one list a target is
 /// added to. Manifest choices and `evoquant list` come from it.
@@ -122,9 +122,9 @@ fn arm(name: &str, dot: bool) -> Target {
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
         modes: vec![
-            Mode::new(8, 8, Compute::Int8),
-            Mode::new(16, 16, Compute::Fp16),
-            Mode::new(32, 32, Compute::Fp32),
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(16, 16, Compute::Fp16),
+            ExecMode::new(32, 32, Compute::Fp32),
         ],
         unsigned_int8_activations: false,
     }
@@ -147,12 +147,12 @@ fn hexagon() -> Target {
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
         modes: vec![
-            Mode::new(8, 8, Compute::Int8),
-            Mode::new(4, 16, Compute::Int16),
-            Mode::new(8, 16, Compute::Int16),
-            Mode::new(16, 16, Compute::Int16),
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(4, 16, Compute::Int16),
+            ExecMode::new(8, 16, Compute::Int16),
+            ExecMode::new(16, 16, Compute::Int16),
             // fp32 graphs fall back to the fp16 HTP path.
-            Mode::new(32, 32, Compute::Fp16),
+            ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
     }
@@ -176,12 +176,12 @@ fn neural_engine() -> Target {
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
         modes: vec![
-            Mode::new(8, 8, Compute::Int8),
-            Mode::new(4, 16, Compute::Fp16),
-            Mode::new(8, 16, Compute::Fp16),
-            Mode::new(16, 16, Compute::Fp16),
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(4, 16, Compute::Fp16),
+            ExecMode::new(8, 16, Compute::Fp16),
+            ExecMode::new(16, 16, Compute::Fp16),
             // No fp32 on the Neural Engine: Core ML computes it in fp16.
-            Mode::new(32, 32, Compute::Fp16),
+            ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
     }
@@ -206,12 +206,12 @@ fn tensorrt() -> Target {
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
         modes: vec![
-            Mode::new(4, 4, Compute::Int4),
-            Mode::new(8, 8, Compute::Int8),
-            Mode::new(4, 16, Compute::Fp16),
-            Mode::new(8, 16, Compute::Fp16),
-            Mode::new(16, 16, Compute::Fp16),
-            Mode::new(32, 32, Compute::Fp32),
+            ExecMode::new(4, 4, Compute::Int4),
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(4, 16, Compute::Fp16),
+            ExecMode::new(8, 16, Compute::Fp16),
+            ExecMode::new(16, 16, Compute::Fp16),
+            ExecMode::new(32, 32, Compute::Fp32),
         ],
         unsigned_int8_activations: false,
     }
@@ -235,8 +235,8 @@ fn vnni() -> Target {
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
         modes: vec![
-            Mode::new(8, 8, Compute::Int8),
-            Mode::new(32, 32, Compute::Fp32),
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(32, 32, Compute::Fp32),
         ],
         unsigned_int8_activations: true,
     }
@@ -263,26 +263,26 @@ pub fn custom(
     };
     let mut modes = Vec::new();
     if peak[Compute::Int4.index()] > 0.0 {
-        modes.push(Mode::new(4, 4, Compute::Int4));
+        modes.push(ExecMode::new(4, 4, Compute::Int4));
     }
     if peak[Compute::Int8.index()] > 0.0 {
-        modes.push(Mode::new(8, 8, Compute::Int8));
+        modes.push(ExecMode::new(8, 8, Compute::Int8));
     }
     if weight_only && peak[wide.index()] > 0.0 {
-        modes.push(Mode::new(4, 16, wide));
-        modes.push(Mode::new(8, 16, wide));
+        modes.push(ExecMode::new(4, 16, wide));
+        modes.push(ExecMode::new(8, 16, wide));
     }
     if peak[Compute::Int16.index()] > 0.0 {
-        modes.push(Mode::new(16, 16, Compute::Int16));
+        modes.push(ExecMode::new(16, 16, Compute::Int16));
     } else if peak[Compute::Fp16.index()] > 0.0 {
-        modes.push(Mode::new(16, 16, Compute::Fp16));
+        modes.push(ExecMode::new(16, 16, Compute::Fp16));
     }
     let last = if peak[Compute::Fp32.index()] > 0.0 {
         Compute::Fp32
     } else {
         wide
     };
-    modes.push(Mode::new(32, 32, last));
+    modes.push(ExecMode::new(32, 32, last));
     Target {
         name: "custom".into(),
         device: name.into(),

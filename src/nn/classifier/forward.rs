@@ -13,7 +13,7 @@
 //! the caches are warm.
 
 use super::calib::RangeCache;
-use super::glyphs::Split;
+use super::glyphs::Samples;
 use super::layer_quant::{ActQuant, LayerQuant, WeightQuant};
 use super::linalg::dot4;
 use super::train::Net;
@@ -81,7 +81,7 @@ pub(crate) fn correct_count(
     net: &Net,
     ranges: &RangeCache,
     weights: &WeightCache,
-    test: &Split,
+    test: &Samples,
     layers: &[LayerQuant],
     s: &mut EvalScratch,
 ) -> usize {

@@ -131,14 +131,14 @@ pub struct Jitter {
 
 /// Samples as one contiguous row-major matrix `[n][size²]` plus labels.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Split {
+pub struct Samples {
     pub pixels: Vec<f32>,
     pub labels: Vec<u8>,
     /// Values per sample (size²).
     pub dim: usize,
 }
 
-impl Split {
+impl Samples {
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -153,7 +153,7 @@ impl Split {
 
 /// `n` samples with labels cycling through `classes` (balanced splits), in
 /// an order shuffled by `rng` so minibatches mix classes.
-pub fn render_split<R: Rng + ?Sized>(n: usize, classes: usize, j: &Jitter, rng: &mut R) -> Split {
+pub fn render_split<R: Rng + ?Sized>(n: usize, classes: usize, j: &Jitter, rng: &mut R) -> Samples {
     let dim = j.size * j.size;
     let mut labels: Vec<u8> = (0..n).map(|i| (i % classes) as u8).collect();
     for i in (1..labels.len()).rev() {
@@ -165,7 +165,7 @@ pub fn render_split<R: Rng + ?Sized>(n: usize, classes: usize, j: &Jitter, rng: 
     for (img, &label) in pixels.chunks_exact_mut(dim).zip(&labels) {
         render_into(usize::from(label), j, rng, &mut segs, img);
     }
-    Split {
+    Samples {
         pixels,
         labels,
         dim,

@@ -11,7 +11,7 @@
 use super::calib::RangeCache;
 use super::config::TaskConfig;
 use super::forward::{EvalScratch, correct_count, quantized_weights};
-use super::glyphs::{Split, render_split};
+use super::glyphs::{Samples, render_split};
 use super::layer_quant::{ActQuant, LayerQuant, WeightQuant};
 use super::train::{Net, TrainConfig, float_accuracy, train};
 use super::weight_cache::WeightCache;
@@ -25,7 +25,7 @@ use std::cell::RefCell;
 pub struct ClassifierTask {
     config: TaskConfig,
     net: Net,
-    test: Split,
+    test: Samples,
     ranges: RangeCache,
     weights: WeightCache,
     fp32_accuracy: f64,

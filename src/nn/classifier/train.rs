@@ -10,7 +10,7 @@
 //! defaults; the step size decays linearly to 10% of `learning_rate` over the
 //! run, which settles the last epochs without a schedule parameter.
 
-use super::glyphs::Split;
+use super::glyphs::Samples;
 use super::linalg::{axpy, dot};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -120,7 +120,7 @@ impl Net {
 
     /// Per-layer inputs of every sample in `data`, concatenated per layer
     /// (`out[l]` is `[n][sizes[l]]`): the float calibration pass.
-    pub fn layer_inputs(&self, data: &Split) -> Vec<Vec<f32>> {
+    pub fn layer_inputs(&self, data: &Samples) -> Vec<Vec<f32>> {
         let mut out: Vec<Vec<f32>> = self.sizes[..self.layers()]
             .iter()
             .map(|&s| Vec::with_capacity(s * data.len()))
@@ -176,7 +176,7 @@ impl Moments {
 /// Train a fresh network of `sizes` on `data`.
 pub(crate) fn train<R: Rng + ?Sized>(
     sizes: &[usize],
-    data: &Split,
+    data: &Samples,
     cfg: &TrainConfig,
     rng: &mut R,
 ) -> Net {
@@ -288,7 +288,7 @@ pub(crate) fn train<R: Rng + ?Sized>(
 }
 
 /// Float accuracy of `net` on `data` (fraction correct, first maximum wins).
-pub(crate) fn float_accuracy(net: &Net, data: &Split) -> f64 {
+pub(crate) fn float_accuracy(net: &Net, data: &Samples) -> f64 {
     if data.is_empty() {
         return 0.0;
     }

@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn steady_state_champion_also_beats_random_policies() {
         let mut p = small();
-        p.mode = crate::evo::Mode::SteadyState;
+        p.mode = crate::evo::Renewal::SteadyState;
         let out = run(&p, 4);
         let (fp32, random) = (
             metric(&out, "fp32_fitness"),
@@ -264,9 +264,9 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_thread_count() {
         for (mode, qat) in [
-            (crate::evo::Mode::Generational, false),
-            (crate::evo::Mode::Generational, true),
-            (crate::evo::Mode::SteadyState, false),
+            (crate::evo::Renewal::Generational, false),
+            (crate::evo::Renewal::Generational, true),
+            (crate::evo::Renewal::SteadyState, false),
         ] {
             let mut p = small();
             p.generations = 3;

@@ -4,7 +4,7 @@
 //! with no parameters in about a second per trial in release builds.
 
 use super::arena::ArenaConfig;
-use crate::evo::{Crossover, GaConfig, Mode};
+use crate::evo::{Crossover, GaConfig, Renewal};
 use crate::params::{NON_NEGATIVE, POSITIVE};
 use crate::quant::Scheme;
 use crate::studies::ParamIssue;
@@ -30,7 +30,7 @@ crate::params! {
         /// Generations of evolution.
         generations: usize = 40, range 1..=MAX_GENERATIONS;
         /// generational: elites + a full brood per generation; steady_state: one offspring at a time replaces the worst (population births = one generation).
-        mode: Mode = Mode::Generational;
+        mode: Renewal = Renewal::Generational;
         /// Entrants per tournament (1..=population).
         tournament_size: usize = 3;
         /// uniform: each gene from either parent; arithmetic: α·a + (1−α)·b, α ~ U(0,1).
@@ -226,7 +226,7 @@ mod tests {
         flat.insert("mode".into(), toml::Value::String("steady_state".into()));
         let p: Params = crate::studies::typed(&flat).unwrap();
         assert_eq!(p.quant.block_size, 16);
-        assert_eq!(p.mode, Mode::SteadyState);
+        assert_eq!(p.mode, Renewal::SteadyState);
         assert_eq!(p.population, Params::default().population);
     }
 }

@@ -10,8 +10,8 @@
 
 use super::evaluate::{Eval, Evaluator};
 use super::genome::{Genome, Granularity};
-use crate::params::Choice;
 use crate::hw::layer_cost;
+use crate::params::Choice;
 use serde_json::{Value, json};
 
 pub const SCHEMA: &str = "evoquant.quant_config/1";
