@@ -12,6 +12,7 @@
 use super::Params;
 use super::episode::Driver;
 use super::heldout_fitness;
+use super::names;
 use super::quantized::{QuantizedNet, concat_weights, fp32_weight_bytes, weight_mse};
 use crate::nn::MlpShape;
 use crate::quant::{Granularity, QuantSpec, QuantizedTensor, Scheme, outlier_stress_test};
@@ -74,30 +75,30 @@ pub fn evaluate(
 ) -> Result<serde_json::Value, StudyError> {
     let fp32 = heldout_fitness(driver, champion, eval_seeds);
     let fp32_bytes = fp32_weight_bytes(shape);
-    out.metric("weights", shape.weight_count());
-    out.metric("fp32_fitness", fp32);
-    out.metric("fp32_bytes", fp32_bytes);
+    out.metric(names::WEIGHTS, shape.weight_count());
+    out.metric(names::FP32_FITNESS, fp32);
+    out.metric(names::FP32_BYTES, fp32_bytes);
 
     let qerr = |e: crate::quant::QuantError| StudyError::new(format!("quantization failed: {e}"));
     let mut method = |prefix: &str, spec: &QuantSpec| -> Result<QuantizedNet, StudyError> {
         let q = QuantizedNet::new(shape, champion, spec).map_err(qerr)?;
         let fitness = heldout_fitness(driver, &q.params, eval_seeds);
         let bytes = q.weight_bytes();
-        out.metric(&format!("{prefix}_fitness"), fitness);
+        out.metric(&names::of(prefix, names::FITNESS), fitness);
         // Episode fitness is > 0 by construction, so the ratio is defined.
-        out.metric(&format!("{prefix}_retention"), fitness / fp32);
-        out.metric(&format!("{prefix}_beats_fp32"), fitness > fp32);
+        out.metric(&names::of(prefix, names::RETENTION), fitness / fp32);
+        out.metric(&names::of(prefix, names::BEATS_FP32), fitness > fp32);
         out.metric(
-            &format!("{prefix}_weight_mse"),
+            &names::of(prefix, names::WEIGHT_MSE),
             weight_mse(shape, champion, &q.params),
         );
-        out.metric(&format!("{prefix}_bytes"), bytes);
+        out.metric(&names::of(prefix, names::BYTES), bytes);
         out.metric(
-            &format!("{prefix}_bits_per_weight"),
+            &names::of(prefix, names::BITS_PER_WEIGHT),
             (bytes * 8) as f64 / shape.weight_count() as f64,
         );
         out.metric(
-            &format!("{prefix}_compression"),
+            &names::of(prefix, names::COMPRESSION),
             fp32_bytes as f64 / bytes as f64,
         );
         Ok(q)
@@ -105,17 +106,17 @@ pub fn evaluate(
 
     let pt_spec = per_tensor_spec(p.quant.bits, p.quant.scheme);
     let bl_spec = block_spec(p.quant.bits, p.quant.scheme, p.quant.block_size);
-    let per_tensor = method("per_tensor", &pt_spec)?;
-    let block = method("block", &bl_spec)?;
+    let per_tensor = method(names::PER_TENSOR, &pt_spec)?;
+    let block = method(names::BLOCK, &bl_spec)?;
     // The document's own formula on the same champion, so the comparison
     // with the standard scheme is paired rather than across agents.
     method(
-        "block_doc",
+        names::BLOCK_DOC,
         &block_spec(p.quant.bits, Scheme::AsymmetricClipped, p.quant.block_size),
     )?;
     for &bits in &p.quant.eval_bits {
         method(
-            &format!("block_int{bits}"),
+            &names::block_int(bits),
             &block_spec(bits, p.quant.scheme, p.quant.block_size),
         )?;
     }
@@ -129,9 +130,9 @@ pub fn evaluate(
         p.quant.outlier_magnitude as f32,
         stress_rng,
     );
-    out.metric("outlier_per_tensor_mse", stress.per_tensor_mse);
-    out.metric("outlier_block_mse", stress.blockwise_mse);
-    out.metric("outlier_mse_ratio", stress.ratio);
+    out.metric(names::OUTLIER_PER_TENSOR_MSE, stress.per_tensor_mse);
+    out.metric(names::OUTLIER_BLOCK_MSE, stress.blockwise_mse);
+    out.metric(names::OUTLIER_MSE_RATIO, stress.ratio);
 
     let layers: Vec<serde_json::Value> = shape
         .layouts()

@@ -33,6 +33,7 @@ pub mod arena;
 pub mod champion;
 pub mod episode;
 pub mod geometry;
+pub mod names;
 pub mod params;
 pub mod quantized;
 mod report;
@@ -144,12 +145,12 @@ impl Study for ChaosInt4 {
 
         let ga = p.ga();
         let mut generations = Table::new(
-            "generations",
+            names::GENERATIONS,
             &[
-                "generation",
-                "train_best_fitness",
-                "train_mean_fitness",
-                "heldout_best_fitness",
+                names::GENERATION,
+                names::TRAIN_BEST_FITNESS,
+                names::TRAIN_MEAN_FITNESS,
+                names::HELDOUT_BEST_FITNESS,
             ],
         );
         let mut random_policy = f64::NAN;
@@ -188,9 +189,9 @@ impl Study for ChaosInt4 {
             .collect();
         let best = candidates[rank_descending(&selection)[0]];
         let mut out = TrialOutput::default();
-        out.metric("random_policy_fitness", random_policy);
+        out.metric(names::RANDOM_POLICY_FITNESS, random_policy);
         out.metric(
-            "champion_selection_fitness",
+            names::CHAMPION_SELECTION_FITNESS,
             selection[rank_descending(&selection)[0]],
         );
         let doc = champion::evaluate(
@@ -349,6 +350,18 @@ mod tests {
         assert_eq!(unique.len(), names.len(), "duplicate metric names");
         assert_eq!(out.tables[0].name, "generations");
         assert_eq!(out.tables[0].rows.len(), 3);
+        // Every name the report section reads is one the trial writes.
+        for name in report::key_metrics() {
+            assert!(out.get(&name).is_some(), "report reads missing {name}");
+        }
+        for col in [
+            names::GENERATION,
+            names::TRAIN_BEST_FITNESS,
+            names::TRAIN_MEAN_FITNESS,
+            names::HELDOUT_BEST_FITNESS,
+        ] {
+            assert!(out.tables[0].columns.iter().any(|c| c == col), "{col}");
+        }
         assert_eq!(out.documents[0].name, "champion");
         // Block-wise INT4 spends more bits per weight than 4 (metadata).
         assert!(metric(&out, "block_bits_per_weight") > 4.0);

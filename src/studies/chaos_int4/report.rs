@@ -2,6 +2,7 @@
 //! each quantizer keeps (every trial shown, against the 100% line), and how
 //! evolution got there (fitness per generation).
 
+use super::names;
 use crate::error::Result;
 use crate::report::plots::chart::{Chart, Mark, Series};
 use crate::report::plots::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
@@ -10,14 +11,16 @@ use crate::report::results_dir::{ResultsDir, column_values, num};
 /// More sweep points than this and per-point lines become unreadable.
 const MAX_POINT_LINES: usize = 4;
 
-const KEY_METRICS: &[&str] = &[
-    "fp32_fitness",
-    "block_retention",
-    "per_tensor_retention",
-    "block_doc_retention",
-    "block_bits_per_weight",
-    "block_beats_fp32",
-];
+pub(super) fn key_metrics() -> Vec<String> {
+    vec![
+        names::FP32_FITNESS.to_string(),
+        names::of(names::BLOCK, names::RETENTION),
+        names::of(names::PER_TENSOR, names::RETENTION),
+        names::of(names::BLOCK_DOC, names::RETENTION),
+        names::of(names::BLOCK, names::BITS_PER_WEIGHT),
+        names::of(names::BLOCK, names::BEATS_FP32),
+    ]
+}
 
 /// Methods in trials.csv order: every `<method>_retention` column.
 fn methods(results: &ResultsDir) -> Vec<String> {
@@ -25,17 +28,17 @@ fn methods(results: &ResultsDir) -> Vec<String> {
         .trials
         .header
         .iter()
-        .filter_map(|h| h.strip_suffix("_retention").map(str::to_string))
+        .filter_map(|h| h.strip_suffix(names::RETENTION).map(str::to_string))
         .collect()
 }
 
 /// Short names for the x axis: the bit width is in the axis title.
 fn method_short(method: &str) -> String {
     match method {
-        "per_tensor" => "per-tensor".into(),
-        "block" => "block-wise".into(),
-        "block_doc" => "block (doc)".into(),
-        m => match m.strip_prefix("block_int") {
+        names::PER_TENSOR => "per-tensor".into(),
+        names::BLOCK => "block-wise".into(),
+        names::BLOCK_DOC => "block (doc)".into(),
+        m => match m.strip_prefix(names::BLOCK_INT) {
             Some(b) => format!("block INT{b}"),
             None => m.replace('_', " "),
         },
@@ -48,10 +51,10 @@ fn method_label(results: &ResultsDir, method: &str) -> String {
         .param("quant.bits")
         .map_or_else(String::new, |b| format!(" INT{b}"));
     match method {
-        "per_tensor" => format!("per-tensor{bits}"),
-        "block" => format!("block-wise{bits}"),
-        "block_doc" => format!("document's block quantizer{bits}"),
-        m => match m.strip_prefix("block_int") {
+        names::PER_TENSOR => format!("per-tensor{bits}"),
+        names::BLOCK => format!("block-wise{bits}"),
+        names::BLOCK_DOC => format!("document's block quantizer{bits}"),
+        m => match m.strip_prefix(names::BLOCK_INT) {
             Some(b) => format!("block-wise INT{b}"),
             None => m.replace('_', " "),
         },
@@ -72,7 +75,7 @@ fn strip(
     center: f64,
     width: f64,
 ) -> Vec<(f64, f64)> {
-    let Some(col) = results.trials.column(&format!("{method}_retention")) else {
+    let Some(col) = results.trials.column(&names::of(method, names::RETENTION)) else {
         return Vec::new();
     };
     let n = rows.len().max(1) as f64;
@@ -96,7 +99,7 @@ fn retention_plot(results: &ResultsDir, methods: &[String], by_point: &[Vec<usiz
             title,
             format!(
                 "quantization method (bits: {}, unless named; doc = the document's zero-point formula)",
-                results.param("quant.bits").unwrap_or("quant.bits")
+                results.param(names::QUANT_BITS).unwrap_or("quant.bits")
             ),
             y_label,
         );
@@ -141,10 +144,10 @@ fn retention_plot(results: &ResultsDir, methods: &[String], by_point: &[Vec<usiz
 }
 
 fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
-    let Some(g) = results.artifact("generations.csv")? else {
+    let Some(g) = results.artifact(&names::csv(names::GENERATIONS))? else {
         return Ok(None);
     };
-    let Some(gen_col) = g.column("generation") else {
+    let Some(gen_col) = g.column(names::GENERATION) else {
         return Ok(None);
     };
     let points = results.row_points(&g);
@@ -180,9 +183,9 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
     // so all trials are pooled (and the caption says so).
     let caption = if results.points.len() == 1 || results.points.len() > MAX_POINT_LINES {
         for (i, (m, name)) in [
-            ("train_best_fitness", "best, training arenas"),
-            ("heldout_best_fitness", "best, held-out arenas"),
-            ("train_mean_fitness", "population mean, training"),
+            (names::TRAIN_BEST_FITNESS, "best, training arenas"),
+            (names::HELDOUT_BEST_FITNESS, "best, held-out arenas"),
+            (names::TRAIN_MEAN_FITNESS, "population mean, training"),
         ]
         .iter()
         .enumerate()
@@ -204,7 +207,7 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
                 &mut chart,
                 &point_name(results, p),
                 p,
-                &groups("heldout_best_fitness", Some(p)),
+                &groups(names::HELDOUT_BEST_FITNESS, Some(p)),
                 true,
             );
         }
@@ -216,9 +219,9 @@ fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
 }
 
 fn method_sentence(results: &ResultsDir, m: &str, rows: &[usize]) -> String {
-    let ret = column_values(&results.trials, &format!("{m}_retention"), rows);
-    let beats = column_values(&results.trials, &format!("{m}_beats_fp32"), rows);
-    let bpw = column_values(&results.trials, &format!("{m}_bits_per_weight"), rows);
+    let ret = column_values(&results.trials, &names::of(m, names::RETENTION), rows);
+    let beats = column_values(&results.trials, &names::of(m, names::BEATS_FP32), rows);
+    let bpw = column_values(&results.trials, &names::of(m, names::BITS_PER_WEIGHT), rows);
     let k = beats.iter().filter(|&&b| b > 0.5).count();
     let mut s = format!(
         "{} retained {} of FP32 fitness over {} seeds; it beat FP32 in {k} of {}",
@@ -240,8 +243,8 @@ fn method_sentence(results: &ResultsDir, m: &str, rows: &[usize]) -> String {
 fn findings(results: &ResultsDir, methods: &[String], by_point: &[Vec<usize>]) -> Vec<String> {
     let mut out = Vec::new();
     let all: Vec<usize> = by_point.iter().flatten().copied().collect();
-    let fp32 = column_values(&results.trials, "fp32_fitness", &all);
-    let random = column_values(&results.trials, "random_policy_fitness", &all);
+    let fp32 = column_values(&results.trials, names::FP32_FITNESS, &all);
+    let random = column_values(&results.trials, names::RANDOM_POLICY_FITNESS, &all);
     if !fp32.is_empty() {
         out.push(format!(
             "Evolved FP32 champions scored {} on held-out arenas over {} trials, against {} for a random policy.",
@@ -261,7 +264,7 @@ fn findings(results: &ResultsDir, methods: &[String], by_point: &[Vec<usize>]) -
     }
     let main: Vec<&String> = methods
         .iter()
-        .filter(|m| *m == "block" || *m == "per_tensor")
+        .filter(|m| *m == names::BLOCK || *m == names::PER_TENSOR)
         .collect();
     for (p, rows) in by_point.iter().enumerate() {
         let parts: Vec<String> = main
@@ -274,7 +277,11 @@ fn findings(results: &ResultsDir, methods: &[String], by_point: &[Vec<usize>]) -
         .iter()
         .enumerate()
         .filter_map(|(p, rows)| {
-            let v = column_values(&results.trials, "block_retention", rows);
+            let v = column_values(
+                &results.trials,
+                &names::of(names::BLOCK, names::RETENTION),
+                rows,
+            );
             (!v.is_empty()).then(|| (p, v.iter().sum::<f64>() / v.len() as f64))
         })
         .collect();
@@ -306,6 +313,6 @@ pub fn section(results: &ResultsDir) -> Result<Section> {
     Ok(Section {
         findings: findings(results, &methods, &by_point),
         plots,
-        key_metrics: KEY_METRICS.iter().map(|s| s.to_string()).collect(),
+        key_metrics: key_metrics(),
     })
 }
