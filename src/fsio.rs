@@ -126,6 +126,59 @@ impl DurableAppender {
     }
 }
 
+/// Name of the lock file evoquant keeps in a results folder.
+pub const LOCK_FILE: &str = ".evoquant.lock";
+
+/// Whether a lock excludes every other holder (a run, `merge`, `report`)
+/// or only exclusive ones (the shards of one run write side by side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockKind {
+    Exclusive,
+    Shared,
+}
+
+/// An advisory lock on a results folder (`flock` on its lock file), held
+/// until dropped. `flock` is released by the kernel when the process dies,
+/// so a killed run never leaves a folder locked.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Lock `dir` (which must exist) without waiting: a folder another evoquant
+/// is writing is the user's to wait for, so this refuses with exit 2.
+pub fn lock_dir(dir: &Path, kind: LockKind) -> Result<DirLock> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let op = match kind {
+            LockKind::Exclusive => libc::LOCK_EX,
+            LockKind::Shared => libc::LOCK_SH,
+        } | libc::LOCK_NB;
+        // SAFETY: flock on a file descriptor we own; no memory is passed.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                return Err(Error::user(format!(
+                    "{} is in use by another evoquant (run, merge or report); wait for it to finish",
+                    dir.display()
+                )));
+            }
+            return Err(Error::io(format!("cannot lock {}", path.display()), e));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = kind;
+    Ok(DirLock { _file: file })
+}
+
 /// Remove temporary files a killed evoquant left in `dir` (not recursive).
 /// Only names with [`TMP_PREFIX`] are touched.
 pub fn remove_stale_temps(dir: &Path) {
@@ -198,6 +251,21 @@ mod tests {
             })
             .count();
         assert_eq!(temps, 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn exclusive_lock_refuses_a_second_holder_and_shared_locks_coexist() {
+        let d = scratch("lock");
+        let a = lock_dir(&d, LockKind::Exclusive).unwrap();
+        let e = lock_dir(&d, LockKind::Exclusive).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        assert!(lock_dir(&d, LockKind::Shared).is_err());
+        drop(a);
+        let s1 = lock_dir(&d, LockKind::Shared).unwrap();
+        let _s2 = lock_dir(&d, LockKind::Shared).unwrap();
+        assert!(lock_dir(&d, LockKind::Exclusive).is_err());
+        drop(s1);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -7,7 +7,7 @@
 use super::plots::{Plot, Section, Sections, chart, fmt_mean_ci, fmt_num, sweep};
 use super::results_dir::{ResultsDir, column_values, num};
 use crate::error::{Error, Result};
-use crate::fsio::write_atomic;
+use crate::fsio::{self, write_atomic};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -71,7 +71,15 @@ pub fn write_report(
 ) -> Result<ReportFiles> {
     let results = ResultsDir::load(results_dir)?;
     let report = build_report(&results, sections)?;
+    fsio::create_dir_durable(out_dir)?;
+    let _lock = fsio::lock_dir(out_dir, fsio::LockKind::Exclusive)?;
     let plots_dir = out_dir.join(PLOTS_DIR);
+    if std::fs::symlink_metadata(&plots_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::user(format!(
+            "{} is a symbolic link; evoquant writes and removes plots only inside the folder it owns",
+            plots_dir.display()
+        )));
+    }
     if plots_dir.is_dir() {
         let entries = std::fs::read_dir(&plots_dir)
             .map_err(|e| Error::io(format!("cannot list {}", plots_dir.display()), e))?;

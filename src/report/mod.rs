@@ -15,5 +15,6 @@ pub use frame::Frame;
 pub use markdown::{PLOTS_DIR, REPORT_MD, ReportFiles, build_report, write_report};
 pub use provenance::write_run_json;
 pub use results::{
-    REPORT_FILE, RunInfo, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, TrialInfo, write_results,
+    REPORT_FILE, RunInfo, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE, TrialInfo, listed_artifacts,
+    stays_inside, write_results,
 };

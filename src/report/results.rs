@@ -52,6 +52,30 @@ pub struct TrialInfo {
     pub seed: u64,
 }
 
+/// Is `rel` a plain relative path that stays inside its folder?
+pub fn stays_inside(rel: &str) -> bool {
+    !rel.is_empty()
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// The artifact paths a folder's `report.json` lists (only those inside it).
+pub fn listed_artifacts(dir: &Path) -> Vec<String> {
+    std::fs::read(dir.join(REPORT_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("artifacts")?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .filter(|s| stays_inside(s))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
 /// Names in first-seen order without duplicates.
 fn union_in_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -381,18 +405,14 @@ pub fn write_results(
     let summary = summary_frame(plan, entries, &numeric);
     write_atomic(&out_dir.join(SUMMARY_FILE), &summary.to_csv())?;
 
+    // What the folder's previous report.json listed: whatever of it this
+    // run does not write again is stale (a resume after a manifest edit) and
+    // removed, so the folder holds exactly this run's files.
+    let previous = listed_artifacts(out_dir);
     let mut artifacts = Vec::new();
     for (file, frame) in artifact_frames(plan, entries) {
         write_atomic(&out_dir.join(&file), &frame.to_csv())?;
         artifacts.push(file);
-    }
-    // Per-trial documents. Stale folders from an earlier run into the same
-    // folder (resume after a manifest edit) are removed so the set of files
-    // always matches the plan.
-    let docs_dir = out_dir.join(TRIAL_DOCS_DIR);
-    if docs_dir.exists() {
-        std::fs::remove_dir_all(&docs_dir)
-            .map_err(|e| crate::Error::io(format!("cannot clear {}", docs_dir.display()), e))?;
     }
     for (trial, entry) in plan.trials.iter().zip(entries) {
         let Some(output) = entry.and_then(|e| e.output.as_ref()) else {
@@ -420,6 +440,16 @@ pub fn write_results(
             };
             write_atomic(&out_dir.join(&rel), text.as_bytes())?;
             artifacts.push(rel);
+        }
+    }
+    for stale in previous.iter().filter(|p| !artifacts.contains(p)) {
+        let path = out_dir.join(stale);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            std::fs::remove_file(&path)
+                .map_err(|e| crate::Error::io(format!("cannot remove {}", path.display()), e))?;
+        }
+        if let Some(parent) = path.parent().filter(|p| *p != out_dir) {
+            let _ = std::fs::remove_dir(parent); // only if emptied
         }
     }
     let report = report_json(plan, entries, &summary, &artifacts);

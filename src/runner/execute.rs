@@ -1,9 +1,11 @@
 //! Running a plan: parallel trials, journal, resume, final reports.
 
 use super::journal::{JOURNAL_FILE, Journal, JournalEntry, Status};
+use super::ownership;
 use super::plan::{Plan, Trial};
 use super::progress::{ProgressMode, Reporter, TrialProgress};
 use crate::error::{Error, Result};
+use crate::fsio::{self, DirLock, LockKind};
 use crate::studies::{TrialContext, TrialRng};
 use crate::value::display_value;
 use rand::SeedableRng;
@@ -28,13 +30,23 @@ pub struct RunOptions {
 
 pub use crate::records::RunResult;
 
-/// Files that mark a folder as evoquant output, so `--force` never deletes a
-/// folder that is something else.
-pub(super) const OWN_MARKERS: &[&str] = &[JOURNAL_FILE, "run.json", "trials.csv", "shards"];
-
-fn prepare_out_dir(opts: &RunOptions) -> Result<()> {
+/// Make `opts.out_dir` ready for a run and lock it: a fresh folder is
+/// created and marked as evoquant's; an existing one needs `--resume` (keep
+/// its journal) or `--force` (delete what evoquant wrote in it, nothing
+/// else, and only if evoquant wrote it).
+fn prepare_out_dir(opts: &RunOptions) -> Result<DirLock> {
     let dir = &opts.out_dir;
-    let non_empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: is a file, not a folder",
+            dir.display()
+        )));
+    }
+    fsio::create_dir_durable(dir)?;
+    let lock = fsio::lock_dir(dir, LockKind::Exclusive)?;
+    fsio::remove_stale_temps(dir);
+    let non_empty =
+        std::fs::read_dir(dir).is_ok_and(|d| d.flatten().any(|e| e.file_name() != fsio::LOCK_FILE));
     if non_empty && !opts.resume {
         if !opts.force {
             return Err(Error::user(format!(
@@ -42,17 +54,16 @@ fn prepare_out_dir(opts: &RunOptions) -> Result<()> {
                 dir.display()
             )));
         }
-        if !OWN_MARKERS.iter().any(|m| dir.join(m).exists()) {
-            return Err(Error::user(format!(
-                "{} is not an evoquant results folder; refusing to delete it with --force",
-                dir.display()
-            )));
-        }
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+        ownership::remove_ours(dir)?;
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
+    if non_empty && opts.resume && !ownership::is_ours(dir) && !dir.join(JOURNAL_FILE).is_file() {
+        return Err(Error::user(format!(
+            "{} is not an evoquant results folder; refusing to resume into it",
+            dir.display()
+        )));
+    }
+    ownership::write_marker(dir)?;
+    Ok(lock)
 }
 
 fn label(plan: &Plan, trial: &Trial) -> String {
@@ -124,19 +135,21 @@ impl Finished {
     }
 }
 
-/// Run every trial not already journaled, then write the final files.
+/// Run every trial not already journaled, then write the final files. The
+/// results folder is locked throughout: a second run, `merge` or `report`
+/// on it refuses instead of mixing files.
 pub fn run(plan: &Plan, opts: &RunOptions) -> Result<RunResult> {
+    let _lock = prepare_out_dir(opts)?;
     let finished = run_trials(plan, opts)?;
     super::finish(plan, &finished, &opts.out_dir, opts.jobs)?;
     Ok(finished.result)
 }
 
-/// Run every trial not already journaled and return every entry, without
-/// writing the final files.
-pub fn run_trials(plan: &Plan, opts: &RunOptions) -> Result<Finished> {
+/// Run every trial not already journaled in a prepared folder and return
+/// every entry, without writing the final files.
+fn run_trials(plan: &Plan, opts: &RunOptions) -> Result<Finished> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    prepare_out_dir(opts)?;
     let all: Vec<&Trial> = plan.trials.iter().collect();
     let done = execute(plan, &all, &opts.out_dir.join(JOURNAL_FILE), opts)?;
     let mut done = done;

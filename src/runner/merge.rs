@@ -121,6 +121,13 @@ fn missing_message(
 /// Merge the shards in `out_dir` into its final files. Refuses (exit 2,
 /// nothing written) when shards disagree or a trial has no result.
 pub fn merge(out_dir: &Path) -> Result<MergeResult> {
+    let _lock = match out_dir.is_dir() {
+        true => Some(crate::fsio::lock_dir(
+            out_dir,
+            crate::fsio::LockKind::Exclusive,
+        )?),
+        false => None, // read_metas says what is missing
+    };
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let metas = read_metas(out_dir)?;

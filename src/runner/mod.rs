@@ -9,12 +9,13 @@ mod execute;
 mod finish;
 mod journal;
 pub mod merge;
+pub mod ownership;
 mod plan;
 mod progress;
 pub mod shard;
 
 pub use crate::value::{canonical_value, display_value};
-pub use execute::{Finished, RunOptions, RunResult, run, run_trials};
+pub use execute::{Finished, RunOptions, RunResult, run};
 pub use finish::finish;
 pub use journal::{Journal, JournalEntry, Status, read_entries};
 pub use plan::{Plan, PlannedPoint, Trial};

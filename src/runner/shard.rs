@@ -15,7 +15,8 @@
 //! the same format as a whole run's). `merge` reads both and refuses shards
 //! that do not belong together.
 
-use super::execute::{OWN_MARKERS, execute};
+use super::execute::execute;
+use super::ownership;
 use super::plan::{Plan, Trial};
 use super::{RunOptions, RunResult, hash_hex};
 use crate::error::{Error, Result};
@@ -244,11 +245,19 @@ pub fn run_shard(
     opts: &RunOptions,
 ) -> Result<RunResult> {
     let out = &opts.out_dir;
-    let non_empty = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
-    let ours = OWN_MARKERS
-        .iter()
-        .chain(&["slurm"])
-        .any(|m| out.join(m).exists());
+    if out.exists() && !out.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: is a file, not a folder",
+            out.display()
+        )));
+    }
+    crate::fsio::create_dir_durable(out)?;
+    // Shards of one run write side by side; a whole run or a merge excludes them.
+    let _lock = crate::fsio::lock_dir(out, crate::fsio::LockKind::Shared)?;
+    let non_empty = std::fs::read_dir(out)
+        .is_ok_and(|d| d.flatten().any(|e| e.file_name() != crate::fsio::LOCK_FILE));
+    // A folder holding only the scripts `evoquant slurm` wrote is ours too.
+    let ours = ownership::is_ours(out) || out.join("slurm").join("array.sbatch").is_file();
     if non_empty && !ours {
         return Err(Error::user(format!(
             "{} is not an evoquant results folder; refusing to write shards into it",
@@ -287,6 +296,7 @@ pub fn run_shard(
             }
         }
     }
+    ownership::write_marker(out)?;
     let mut text = serde_json::to_string_pretty(&meta)
         .map_err(|e| Error::Internal(format!("shard description: {e}")))?;
     text.push('\n');

@@ -7,6 +7,7 @@ mod harness;
 mod manifest_errors;
 mod mixed_precision;
 mod quantize;
+mod reliability;
 mod report;
 mod runner;
 mod shard;
