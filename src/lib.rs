@@ -16,6 +16,7 @@ pub mod nn;
 pub mod quant;
 pub mod report;
 pub mod runner;
+pub mod slurm;
 pub mod studies;
 pub mod value;
 
