@@ -1,6 +1,7 @@
 //! Everything written or read after trials ran: result files, provenance,
 //! `diff`, `check`, and the human-readable report (report.md and its plots).
 
+pub mod check;
 pub mod diff;
 mod frame;
 pub mod markdown;
