@@ -117,7 +117,7 @@ impl TempDir {
         self.0.path()
     }
 
-    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+    pub fn join(&self, p: &str) -> PathBuf {
         self.0.path().join(p)
     }
 

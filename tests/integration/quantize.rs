@@ -157,7 +157,7 @@ fn gguf_formats_write_exact_block_bytes() {
     let input = dir.join("w.f32");
     std::fs::write(&input, f32_bytes(&w)).unwrap();
     for (fmt, block) in [("q4_0", 18usize), ("q4_1", 20), ("q8_0", 34)] {
-        let packed = dir.join(format!("w.{fmt}"));
+        let packed = dir.join(&format!("w.{fmt}"));
         let o = run(&["quantize", s(&input), "--format", fmt, "--out", s(&packed)]);
         assert!(o.status.success(), "{fmt}: {}", stderr(&o));
         assert_eq!(
@@ -168,7 +168,7 @@ fn gguf_formats_write_exact_block_bytes() {
             metric(&stdout(&o), "bits per weight"),
             (block * 8) as f64 / 32.0
         );
-        let back = dir.join(format!("{fmt}.npy"));
+        let back = dir.join(&format!("{fmt}.npy"));
         let o = run(&[
             "dequantize",
             s(&packed),

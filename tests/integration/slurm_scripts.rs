@@ -78,11 +78,11 @@ fn markers(dir: &Path) -> Vec<String> {
 #[test]
 fn hostile_paths_and_values_are_quoted_and_never_run() {
     let dir = TempDir::new("slurm-hostile");
-    let manifest = dir.join(format!("m {HOSTILE}.toml"));
+    let manifest = dir.join(&format!("m {HOSTILE}.toml"));
     std::fs::write(&manifest, TINY).unwrap();
-    let out = dir.join(format!("out {HOSTILE}"));
+    let out = dir.join(&format!("out {HOSTILE}"));
     let scripts = dir.join("scripts");
-    let stub_dir = dir.join(format!("bin {HOSTILE}"));
+    let stub_dir = dir.join(&format!("bin {HOSTILE}"));
     let stub = stub(&stub_dir);
     evoquant()
         .arg("slurm")
