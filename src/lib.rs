@@ -5,6 +5,7 @@
 //! the records they return become reports (`report`). The domain modules
 //! (`quant`, `nn`, `evo`, `models`) are shared by the studies.
 
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod evo;
@@ -19,6 +20,7 @@ pub mod quant;
 pub mod records;
 pub mod report;
 pub mod runner;
+pub mod slurm;
 pub mod studies;
 pub mod value;
 

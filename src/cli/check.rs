@@ -1,12 +1,10 @@
-//! `check`: the reproduction check for CI. Each manifest is rerun into a
-//! scratch folder and its outputs compared with the committed snapshots.
+//! `check`: flags to a [`CheckRequest`]; the rerun-and-compare workflow is
+//! [`crate::check`]. Prints each manifest's outcome as it comes.
 
-use crate::error::{Error, Result, exit};
-use crate::manifest::{Manifest, Overrides, collect_paths};
-use crate::report::snapshot;
-use crate::runner::{self, Plan, ProgressMode, RunOptions};
+use crate::check::{CheckRequest, Drift, ManifestCheck, check as run_check};
+use crate::error::{Result, exit};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -24,100 +22,65 @@ pub struct CheckArgs {
     jobs: Option<u16>,
 }
 
-/// The snapshot name prefix of a manifest: its file stem.
-pub fn manifest_stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default()
-}
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+fn print(m: &ManifestCheck, update: bool) {
+    let stem = &m.stem;
+    for d in &m.drift {
+        if let Drift::FailedTrials(n) = d {
+            eprintln!("{stem}: {n} trials failed");
+        }
+    }
+    if update {
+        for name in &m.removed {
+            println!("removed {name}: this run no longer produces it");
+        }
+        println!("updated {stem}: {} snapshots", m.snapshots);
+        return;
+    }
+    if m.drift.is_empty() {
+        println!(
+            "ok: {stem} ({} trials, {} snapshots)",
+            m.trials, m.snapshots
+        );
+        return;
+    }
+    println!("DRIFT: {stem}");
+    for d in &m.drift {
+        match d {
+            Drift::FailedTrials(_) => {}
+            Drift::Missing(name) => {
+                println!("{name}: no committed snapshot (run `evoquant check --update`)")
+            }
+            Drift::Changed { diff, .. } => println!("{diff}"),
+            Drift::Stale(name) => {
+                println!("{name}: snapshot exists but this run no longer produces it")
+            }
+        }
     }
 }
 
 pub fn check(args: CheckArgs) -> Result<i32> {
-    let paths = collect_paths(&args.inputs)?;
-    let plans = paths
-        .iter()
-        .map(|p| Manifest::load(p, &Overrides::default()).and_then(Plan::new))
-        .collect::<Result<Vec<_>>>()?;
-    let jobs = args.jobs.map_or_else(super::default_jobs, usize::from);
-    let mut drifted = 0;
-    for plan in &plans {
-        let stem = manifest_stem(&plan.manifest.source.path);
-        let scratch = Scratch(
-            std::env::temp_dir().join(format!("evoquant-check-{}-{stem}", std::process::id())),
+    let req = CheckRequest {
+        inputs: args.inputs,
+        snapshots: args.snapshots,
+        update: args.update,
+        jobs: args.jobs.map_or_else(super::default_jobs, usize::from),
+    };
+    let outcome = run_check(&req, |m| print(m, req.update))?;
+    for name in &outcome.orphans {
+        println!(
+            "ORPHAN: {}: no manifest among the inputs owns it (renamed or deleted?); delete it if so",
+            snapshot_file(&req, name)
         );
-        let _ = std::fs::remove_dir_all(&scratch.0);
-        let opts = RunOptions {
-            out_dir: scratch.0.clone(),
-            jobs,
-            resume: false,
-            force: false,
-            fail_fast: false,
-            progress: ProgressMode::Quiet,
-        };
-        let result = runner::run(plan, &opts)?;
-        // The report is part of a results folder, so it is checked too.
-        crate::report::write_report(&scratch.0, &scratch.0, &crate::studies::Registry)?;
-        if result.failed > 0 {
-            eprintln!("{stem}: {} trials failed", result.failed);
-            drifted += 1;
-        }
-        let fresh = snapshot::entries(&stem, &scratch.0)?;
-        if args.update {
-            for name in snapshot::existing_names(&args.snapshots, &stem)? {
-                if !fresh.iter().any(|(n, _)| *n == name) {
-                    let p = snapshot::snapshot_path(&args.snapshots, &name);
-                    std::fs::remove_file(&p)
-                        .map_err(|e| Error::io(format!("cannot remove {}", p.display()), e))?;
-                }
-            }
-            for (name, contents) in &fresh {
-                snapshot::write_snapshot(
-                    &snapshot::snapshot_path(&args.snapshots, name),
-                    contents,
-                )?;
-            }
-            println!("updated {stem}: {} snapshots", fresh.len());
-            continue;
-        }
-        let mut problems = Vec::new();
-        for (name, contents) in &fresh {
-            match snapshot::read_snapshot(&snapshot::snapshot_path(&args.snapshots, name))? {
-                None => problems.push(format!(
-                    "{name}: no committed snapshot (run `evoquant check --update`)"
-                )),
-                Some(old) if !snapshot::same_contents(&old, contents) => {
-                    problems.push(snapshot::drift_diff(name, &old, contents))
-                }
-                Some(_) => {}
-            }
-        }
-        for name in snapshot::existing_names(&args.snapshots, &stem)? {
-            if !fresh.iter().any(|(n, _)| *n == name) {
-                problems.push(format!(
-                    "{name}: snapshot exists but this run no longer produces it"
-                ));
-            }
-        }
-        if problems.is_empty() {
-            println!(
-                "ok: {stem} ({} trials, {} snapshots)",
-                result.total,
-                fresh.len()
-            );
-        } else {
-            drifted += 1;
-            println!("DRIFT: {stem}");
-            for p in problems {
-                println!("{p}");
-            }
-        }
     }
-    Ok(if drifted > 0 { exit::FAILURE } else { exit::OK })
+    Ok(if outcome.drifted() {
+        exit::FAILURE
+    } else {
+        exit::OK
+    })
+}
+
+fn snapshot_file(req: &CheckRequest, name: &str) -> String {
+    crate::report::snapshot::snapshot_path(&req.snapshots, name)
+        .display()
+        .to_string()
 }

@@ -93,6 +93,15 @@ pub fn entries(stem: &str, out_dir: &Path) -> Result<Vec<(String, String)>> {
             out.push((format!("{stem}__plot_{name}"), read(&p)?));
         }
     }
+    for (name, _) in &out {
+        let file = &name[stem.len() + 2..];
+        if file.starts_with('_') || file.contains("__") {
+            return Err(Error::Internal(format!(
+                "{}: a results file whose name starts with '_' or holds \"__\" cannot be snapshotted unambiguously",
+                out_dir.join(file).display()
+            )));
+        }
+    }
     Ok(out)
 }
 
@@ -140,23 +149,36 @@ pub fn same_contents(a: &str, b: &str) -> bool {
     a.trim_end() == b.trim_end()
 }
 
-/// Existing snapshot names that belong to `stem`.
-pub fn existing_names(dir: &Path, stem: &str) -> Result<Vec<String>> {
+/// The manifest stem a snapshot name belongs to. Names are
+/// `<stem>__<file>` and `<file>` never holds `__` nor starts with `_`
+/// ([`entries`] refuses such files), so the last `__` is the separator:
+/// `a___x` belongs to `a_`, never to `a`.
+pub fn owner(name: &str) -> Option<&str> {
+    name.rsplit_once("__").map(|(stem, _)| stem)
+}
+
+/// Every snapshot name in `dir`, sorted.
+pub fn all_names(dir: &Path) -> Result<Vec<String>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let prefix = format!("{stem}__");
     let mut names: Vec<String> = list(dir)?
         .into_iter()
         .filter_map(|p| {
             let f = p.file_name()?.to_string_lossy().to_string();
-            f.strip_suffix(".snap")
-                .filter(|n| n.starts_with(&prefix))
-                .map(str::to_string)
+            f.strip_suffix(".snap").map(str::to_string)
         })
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// Existing snapshot names that belong to `stem` exactly (see [`owner`]).
+pub fn existing_names(dir: &Path, stem: &str) -> Result<Vec<String>> {
+    Ok(all_names(dir)?
+        .into_iter()
+        .filter(|n| owner(n) == Some(stem))
+        .collect())
 }
 
 /// A unified diff for a drifted snapshot, shortened for the terminal.
@@ -194,5 +216,13 @@ mod tests {
         assert!(!same_contents(&back, "a,b\n1,3"));
         assert_eq!(read_snapshot(&dir.join("missing.snap")).unwrap(), None);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn ownership_is_exact() {
+        assert_eq!(owner("a__trials.csv"), Some("a"));
+        assert_eq!(owner("a___trials.csv"), Some("a_"));
+        assert_eq!(owner("a__b__plot_x.svg"), Some("a__b"));
+        assert_eq!(owner("stray"), None);
     }
 }

@@ -3,7 +3,6 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn evoquant() -> Cmd {
     Cmd {
@@ -101,38 +100,31 @@ impl Outcome {
     }
 }
 
-/// A scratch folder removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// The one scratch folder of the tests: a `tempfile::TempDir` (unique name,
+/// removed when dropped, also while a failing test unwinds).
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("evoquant-test-{}-{label}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("evoquant-test-{label}-"))
+            .tempdir()
+            .expect("create temp dir");
         TempDir(dir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
+        self.0.path().join(p)
     }
 
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.0.join(name);
+        let p = self.join(name);
         std::fs::write(&p, contents).expect("write file");
         p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -12,4 +12,5 @@ mod report;
 mod runner;
 mod shard;
 mod slurm;
+mod slurm_scripts;
 mod snapshots;

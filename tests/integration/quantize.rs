@@ -1,19 +1,12 @@
 //! `evoquant quantize` / `dequantize` end to end: formats, round trips and
 //! every kind of bad input (exit 2, nothing written).
 
-use std::path::{Path, PathBuf};
+use crate::harness::TempDir;
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_evoquant"))
-}
-
-/// A fresh scratch directory per test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("evoquant-it-quant-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A version 1.0 .npy with the given descr, fortran flag and raw body.
@@ -97,7 +90,7 @@ fn metric(out: &str, name: &str) -> f64 {
 
 #[test]
 fn int_roundtrip_with_self_describing_header() {
-    let dir = scratch("int");
+    let dir = TempDir::new("quant-int");
     let w = weights(8 * 12);
     let input = dir.join("w.npy");
     std::fs::write(&input, npy("<f4", false, &[8, 12], &f32_bytes(&w))).unwrap();
@@ -159,12 +152,12 @@ fn int_roundtrip_with_self_describing_header() {
 
 #[test]
 fn gguf_formats_write_exact_block_bytes() {
-    let dir = scratch("gguf");
+    let dir = TempDir::new("quant-gguf");
     let w = weights(64);
     let input = dir.join("w.f32");
     std::fs::write(&input, f32_bytes(&w)).unwrap();
     for (fmt, block) in [("q4_0", 18usize), ("q4_1", 20), ("q8_0", 34)] {
-        let packed = dir.join(format!("w.{fmt}"));
+        let packed = dir.join(&format!("w.{fmt}"));
         let o = run(&["quantize", s(&input), "--format", fmt, "--out", s(&packed)]);
         assert!(o.status.success(), "{fmt}: {}", stderr(&o));
         assert_eq!(
@@ -175,7 +168,7 @@ fn gguf_formats_write_exact_block_bytes() {
             metric(&stdout(&o), "bits per weight"),
             (block * 8) as f64 / 32.0
         );
-        let back = dir.join(format!("{fmt}.npy"));
+        let back = dir.join(&format!("{fmt}.npy"));
         let o = run(&[
             "dequantize",
             s(&packed),
@@ -201,7 +194,7 @@ fn gguf_formats_write_exact_block_bytes() {
 
 #[test]
 fn f16_npy_input_is_accepted() {
-    let dir = scratch("f16");
+    let dir = TempDir::new("quant-f16");
     let body: Vec<u8> = weights(32)
         .iter()
         .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
@@ -244,7 +237,7 @@ fn assert_user_error(args: &[&str], out: &Path, needle: &str) {
 
 #[test]
 fn bad_inputs_exit_2_and_write_nothing() {
-    let dir = scratch("bad");
+    let dir = TempDir::new("quant-bad");
     let out = dir.join("out.bin");
     let o = s(&out);
 

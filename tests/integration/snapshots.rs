@@ -1,9 +1,10 @@
 //! Every committed experiment reproduces byte for byte: each
-//! `experiments/*.toml` is run and its trials.csv, summary.csv and artifacts
-//! compared with `snapshots/` (review changes with `cargo insta review`, or
+//! `experiments/*.toml` is run (one test each) and its trials.csv,
+//! summary.csv and artifacts compared with `snapshots/` (review changes with `cargo insta review`, or
 //! rewrite them with `evoquant check experiments --update`).
 
 use crate::harness::{TempDir, evoquant, run_quietly};
+use crate::runner::TINY;
 use evoquant::report::snapshot;
 use std::path::{Path, PathBuf};
 
@@ -22,25 +23,59 @@ fn stem(p: &Path) -> String {
     p.file_stem().unwrap().to_string_lossy().to_string()
 }
 
-#[test]
-fn committed_experiments_reproduce() {
-    let manifests = experiments();
-    assert!(!manifests.is_empty());
-    for manifest in manifests {
-        let stem = stem(&manifest);
-        let dir = TempDir::new(&stem);
-        let out = dir.join("out");
-        run_quietly(&manifest, &out);
-        for (name, contents) in snapshot::entries(&stem, &out).unwrap() {
-            insta::with_settings!({
-                snapshot_path => "../../snapshots",
-                prepend_module_to_snapshot => false,
-                omit_expression => true,
-            }, {
-                insta::assert_snapshot!(name, contents);
-            });
-        }
+/// Run one committed experiment and compare every output with its snapshot.
+fn reproduces(stem: &str) {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{stem}.toml"));
+    let dir = TempDir::new(stem);
+    let out = dir.join("out");
+    run_quietly(&manifest, &out);
+    for (name, contents) in snapshot::entries(stem, &out).unwrap() {
+        insta::with_settings!({
+            snapshot_path => "../../snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, contents);
+        });
     }
+}
+
+/// One test per experiment, so one drift hides no other and one experiment
+/// can be selected (`cargo test --test integration snapshots::chaos_int4 -- --exact`).
+macro_rules! experiments {
+    ($($stem:ident),* $(,)?) => {
+        const LISTED: &[&str] = &[$(stringify!($stem)),*];
+        $(
+            #[test]
+            fn $stem() {
+                reproduces(stringify!($stem));
+            }
+        )*
+    };
+}
+
+experiments!(
+    bit_alloc_generations,
+    bit_alloc_thresholds,
+    chaos_int4,
+    chaos_int4_blocks,
+    chaos_int4_qat,
+    mp_extreme,
+    mp_llama7b,
+    mp_neon,
+    mp_targets,
+);
+
+/// A new experiment cannot be forgotten in the list above.
+#[test]
+fn every_experiment_has_a_snapshot_test() {
+    let found: Vec<String> = experiments().iter().map(|p| stem(p)).collect();
+    let mut listed: Vec<String> = LISTED.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        listed, found,
+        "experiments!(...) must list exactly experiments/*.toml"
+    );
 }
 
 /// A snapshot whose experiment is gone (or no longer produces that file)
@@ -53,7 +88,7 @@ fn no_orphan_snapshots() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
         if let Some(base) = name.strip_suffix(".snap") {
             assert!(
-                stems.iter().any(|s| base.starts_with(&format!("{s}__"))),
+                snapshot::owner(base).is_some_and(|o| stems.iter().any(|s| s == o)),
                 "snapshots/{name} belongs to no experiment"
             );
         }
@@ -72,7 +107,7 @@ fn check_detects_drift_and_update_repairs_it() {
     for e in std::fs::read_dir(root.join("snapshots")).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with(&format!("{stem}__")) {
+        if snapshot::owner(name.trim_end_matches(".snap")) == Some(stem) {
             std::fs::copy(&p, snaps.join(&name)).unwrap();
         }
     }
@@ -103,4 +138,63 @@ fn check_detects_drift_and_update_repairs_it() {
         .run()
         .success();
     check().success();
+}
+
+fn snaps_of(dir: &Path, stem: &str) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = snapshot::existing_names(dir, stem)
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            let bytes = std::fs::read(snapshot::snapshot_path(dir, &n)).unwrap();
+            (n, bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `check a.toml --update` leaves the snapshots of `a_.toml` alone (they
+/// share the prefix `a__`), and snapshots no manifest owns are reported
+/// when a folder is checked, never deleted.
+#[test]
+fn update_touches_only_its_own_snapshots_and_orphans_are_reported() {
+    let dir = TempDir::new("check-owner");
+    let manifests = dir.join("m");
+    let snaps = dir.join("snaps");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("a.toml"), TINY).unwrap();
+    std::fs::write(manifests.join("a_.toml"), TINY).unwrap();
+    let check = |input: &Path, update: bool| {
+        evoquant()
+            .arg("check")
+            .arg(input)
+            .arg("--snapshots")
+            .arg(&snaps)
+            .args(update.then_some("--update"))
+            .run()
+    };
+    check(&manifests, true).success();
+    let theirs = snaps_of(&snaps, "a_");
+    assert!(!theirs.is_empty());
+    assert!(!snaps_of(&snaps, "a").is_empty());
+    check(&manifests.join("a.toml"), true)
+        .success()
+        .stdout_has("updated a:");
+    assert_eq!(
+        snaps_of(&snaps, "a_"),
+        theirs,
+        "a's update changed a_'s snapshots"
+    );
+    check(&manifests, false).success().stdout_has("ok: a_ ");
+
+    let orphan = snapshot::snapshot_path(&snaps, "gone__trials.csv");
+    snapshot::write_snapshot(&orphan, "x").unwrap();
+    check(&manifests, false)
+        .code(1)
+        .stdout_has("ORPHAN: ")
+        .stdout_has("gone__trials.csv.snap");
+    // One manifest is not the whole set: no orphan report.
+    check(&manifests.join("a.toml"), false).success();
+    check(&manifests, true).code(1).stdout_has("ORPHAN: ");
+    assert!(orphan.exists(), "--update deleted a snapshot no input owns");
 }
