@@ -18,11 +18,11 @@ pub struct ReportArgs {
 pub fn report(args: ReportArgs) -> Result<i32> {
     let out = args.out.as_ref().unwrap_or(&args.results);
     let files = write_report(&args.results, out)?;
-    println!(
+    super::say(&format!(
         "wrote {} and {} plots in {}",
         files.markdown.display(),
         files.plots.len(),
         out.join(crate::report::PLOTS_DIR).display()
-    );
+    ))?;
     Ok(exit::OK)
 }

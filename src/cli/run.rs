@@ -144,7 +144,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             (result, String::new(), dir, String::new())
         };
         if !args.quiet {
-            eprintln!(
+            super::say_err(&format!(
                 "{}{label}: {} trials ({} ran, {} cached, {} failed{}) -> {}{next}",
                 plan.manifest.name,
                 result.total,
@@ -157,7 +157,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                     String::new()
                 },
                 written.display()
-            );
+            ))?;
         }
         if !result.complete() {
             code = exit::FAILURE;
@@ -231,12 +231,12 @@ pub struct ValidateArgs {
 
 pub fn validate(args: ValidateArgs) -> Result<i32> {
     for plan in load_all(&args.inputs, &args.overrides.to_overrides())? {
-        println!(
+        super::say(&format!(
             "ok: {} ({}, {} trials)",
             plan.manifest.source.path.display(),
             plan.kind(),
             plan.trials.len()
-        );
+        ))?;
     }
     Ok(exit::OK)
 }

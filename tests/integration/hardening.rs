@@ -1,0 +1,77 @@
+//! Reliability: the CLI never panics on a full stdout or stderr and keeps the
+//! exit-code contract (2 the user's mistake, 3 our I/O failure).
+
+use crate::harness::TempDir;
+use std::fs::File;
+use std::process::{Command, Stdio};
+
+const MANIFEST: &str = "experiments/bit_alloc_thresholds.toml";
+
+/// Run evoquant with stdout (or stderr) going to /dev/full, which fails
+/// every write with ENOSPC. Returns (exit code, captured other stream).
+fn with_full(args: &[&std::ffi::OsStr], full_stderr: bool) -> (i32, String) {
+    let full = || Stdio::from(File::options().write(true).open("/dev/full").unwrap());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evoquant"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("RUST_BACKTRACE");
+    if full_stderr {
+        cmd.stdout(Stdio::piped()).stderr(full());
+    } else {
+        cmd.stdout(full()).stderr(Stdio::piped());
+    }
+    let out = cmd.output().expect("spawn evoquant");
+    let other = if full_stderr {
+        &out.stdout
+    } else {
+        &out.stderr
+    };
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(other).into_owned(),
+    )
+}
+
+fn os(items: &[String]) -> Vec<&std::ffi::OsStr> {
+    items.iter().map(std::ffi::OsStr::new).collect()
+}
+
+#[test]
+fn full_stdout_or_stderr_exits_3_without_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = TempDir::new("devfull");
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let results = p("results");
+    crate::harness::run_quietly(MANIFEST, &results);
+    let tensor: Vec<u8> = (0..64)
+        .flat_map(|i| (i as f32 * 0.1).to_le_bytes())
+        .collect();
+    std::fs::write(dir.join("w.f32"), tensor).unwrap();
+    let csv = format!("{results}/trials.csv");
+    let commands: Vec<Vec<String>> = vec![
+        vec!["validate".into(), MANIFEST.into()],
+        vec!["list".into()],
+        vec!["diff".into(), csv.clone(), csv.clone()],
+        vec!["report".into(), results.clone(), "--out".into(), p("rep")],
+        vec![
+            "quantize".into(),
+            p("w.f32"),
+            "--format".into(),
+            "q8_0".into(),
+            "--out".into(),
+            p("w.q8"),
+        ],
+        vec!["data".into(), "bit-alloc".into(), "--out".into(), p("data")],
+    ];
+    for args in &commands {
+        let (code, stderr) = with_full(&os(args), false);
+        assert_eq!(code, 3, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains("stdout"), "{args:?}: {stderr}");
+    }
+    let run: Vec<String> = vec!["run".into(), MANIFEST.into(), "--out".into(), p("run2")];
+    let (code, stdout) = with_full(&os(&run), true);
+    assert_eq!(code, 3, "run with a full stderr: {stdout}");
+}
