@@ -75,3 +75,48 @@ fn full_stdout_or_stderr_exits_3_without_a_panic() {
     let (code, stdout) = with_full(&os(&run), true);
     assert_eq!(code, 3, "run with a full stderr: {stdout}");
 }
+
+const BASE: &str = "[study]\nname = \"h\"\nkind = \"bit_allocation\"\n[seeds]\nbase = 1\nreplicates = 1\n[params]\npopulation = 4\ngenerations = 2\n";
+
+/// NaN and inf range bounds used to panic the sampler in validate/plan.
+#[test]
+fn non_finite_random_bounds_are_located_errors() {
+    for (label, dist) in [
+        ("nan-log", "log_uniform = { threshold = [nan, 0.99] }"),
+        ("inf-uniform", "uniform = { threshold = [0.9, inf] }"),
+        ("nan-uniform", "uniform = { threshold = [nan, nan] }"),
+    ] {
+        let text = format!("{BASE}[sweep.random]\nn = 2\n{dist}\n");
+        crate::harness::run_rejected(label, &text)
+            .stderr_has("bad.toml:")
+            .stderr_has("finite");
+    }
+}
+
+/// Duplicate sweep values gave duplicate trial ids; an empty `--sweep` list
+/// gave a study of zero trials.
+#[test]
+fn duplicate_or_empty_sweeps_are_refused() {
+    crate::harness::run_rejected(
+        "dup-grid",
+        &format!("{BASE}[sweep]\nthreshold = [0.9, 0.9]\n"),
+    )
+    .stderr_has("bad.toml:")
+    .stderr_has("appears twice");
+    let dir = TempDir::new("sweep-flags");
+    let m = dir.write("m.toml", BASE);
+    for (flag, needle) in [
+        ("threshold=[]", "no values"),
+        ("threshold=0.9,0.9", "listed twice"),
+    ] {
+        crate::harness::evoquant()
+            .arg("validate")
+            .arg(&m)
+            .args(["--sweep", flag])
+            .run()
+            .code(2)
+            .stderr_has("--sweep")
+            .stderr_has(needle)
+            .no_panic();
+    }
+}
