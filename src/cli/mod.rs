@@ -134,3 +134,26 @@ pub(crate) fn say(text: &str) -> Result<()> {
 pub(crate) fn say_err(text: &str) -> Result<()> {
     writeln!(std::io::stderr(), "{text}").map_err(|e| Error::io("cannot write to stderr", e))
 }
+
+/// `--out DIR` naming an existing non-folder is the user's to fix (exit 2),
+/// not an I/O failure discovered halfway through writing.
+pub(crate) fn check_out_dir(path: &std::path::Path) -> Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: exists and is not a folder",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `--out FILE` naming an existing folder: exit 2 before any work.
+pub(crate) fn check_out_file(path: &std::path::Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: is a folder; name the file to write",
+            path.display()
+        )));
+    }
+    Ok(())
+}

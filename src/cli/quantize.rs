@@ -170,12 +170,14 @@ fn print(report: &QuantReport, out: &std::path::Path) -> Result<()> {
 }
 
 pub fn quantize(args: &QuantizeArgs) -> Result<i32> {
+    super::check_out_file(&args.out)?;
     let report = run_quantize(&args.request())?;
     print(&report, &args.out)?;
     Ok(exit::OK)
 }
 
 pub fn dequantize(args: &DequantizeArgs) -> Result<i32> {
+    super::check_out_file(&args.out)?;
     let report = run_dequantize(&args.request())?;
     print(&report, &args.out)?;
     Ok(exit::OK)

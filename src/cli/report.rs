@@ -17,6 +17,7 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<i32> {
     let out = args.out.as_ref().unwrap_or(&args.results);
+    super::check_out_dir(out)?;
     let files = write_report(&args.results, out)?;
     super::say(&format!(
         "wrote {} and {} plots in {}",

@@ -105,6 +105,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 .unwrap_or_else(|| args.results.join(&p.manifest.name))
         })
         .collect();
+    for dir in &out_dirs {
+        super::check_out_dir(dir)?;
+    }
     for (i, dir) in out_dirs.iter().enumerate() {
         if let Some(j) = out_dirs[..i].iter().position(|d| d == dir) {
             return Err(Error::user(format!(

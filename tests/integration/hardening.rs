@@ -120,3 +120,54 @@ fn duplicate_or_empty_sweeps_are_refused() {
             .no_panic();
     }
 }
+
+/// `--out` naming a regular file (for folders) or a folder (for files) used
+/// to exit 3 from the failed write; it is the user's to fix: exit 2.
+#[test]
+fn out_of_the_wrong_kind_exits_2() {
+    let dir = TempDir::new("out-kind");
+    let file = dir.write("taken", "x");
+    let folder = dir.join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let tensor: Vec<u8> = (0..64).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    std::fs::write(dir.join("w.f32"), tensor).unwrap();
+    let w = dir.join("w.f32");
+    let runs: Vec<Vec<std::ffi::OsString>> = vec![
+        vec![
+            "run".into(),
+            MANIFEST.into(),
+            "--quiet".into(),
+            "--out".into(),
+            file.clone().into(),
+        ],
+        vec![
+            "report".into(),
+            "results".into(),
+            "--out".into(),
+            file.clone().into(),
+        ],
+        vec![
+            "data".into(),
+            "bit-alloc".into(),
+            "--out".into(),
+            file.clone().into(),
+        ],
+        vec![
+            "quantize".into(),
+            w.into(),
+            "--format".into(),
+            "q8_0".into(),
+            "--out".into(),
+            folder.into(),
+        ],
+    ];
+    for args in runs {
+        crate::harness::evoquant()
+            .args(args)
+            .run()
+            .code(2)
+            .stderr_has(&dir.path().to_string_lossy())
+            .no_panic();
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
