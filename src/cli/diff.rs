@@ -75,7 +75,8 @@ pub fn diff(args: DiffArgs) -> Result<i32> {
         Format::Markdown => DiffFormat::Markdown,
         Format::Json => DiffFormat::Json,
     };
-    print!("{}", d::render(&report, format));
+    let text = d::render(&report, format);
+    super::say(text.strip_suffix('\n').unwrap_or(&text))?;
     Ok(if report.differs() {
         exit::FAILURE
     } else {

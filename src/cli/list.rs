@@ -30,18 +30,18 @@ pub fn list(args: ListArgs) -> Result<i32> {
         None => all,
     };
     for study in shown {
-        println!("{}\n  {}\n", study.kind(), study.about());
+        let mut text = format!("{}\n  {}\n\n", study.kind(), study.about());
         let defaults = study.defaults();
         for doc in study.param_docs() {
             let default = defaults.get(doc.key).map(display_value).unwrap_or_default();
-            println!(
-                "  {:<28} {:<22} default {default}",
+            text.push_str(&format!(
+                "  {:<28} {:<22} default {default}\n",
                 doc.key,
                 doc.type_text()
-            );
-            println!("      {}", doc.doc);
+            ));
+            text.push_str(&format!("      {}\n", doc.doc));
         }
-        println!();
+        super::say(&text)?;
     }
     Ok(exit::OK)
 }

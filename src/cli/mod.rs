@@ -12,8 +12,9 @@ mod report;
 mod run;
 mod slurm;
 
-use crate::error::{Result, exit};
+use crate::error::{Error, Result, exit};
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -85,7 +86,8 @@ pub fn run() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Nothing more to do if stderr itself is gone; never panic.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             e.exit_code()
         }
     }
@@ -106,7 +108,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Dequantize(args) => quantize::dequantize(&args),
         Command::Data(DataCommand::BitAlloc { out }) => {
             for path in data::write_bit_alloc(&out)? {
-                println!("wrote {}", path.display());
+                say(&format!("wrote {}", path.display()))?;
             }
             Ok(exit::OK)
         }
@@ -116,4 +118,42 @@ fn dispatch(cli: Cli) -> Result<i32> {
 /// Worker threads when `--jobs` is not given: every core.
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Print `text` to stdout. `println!` panics when stdout is full (ENOSPC,
+/// `> /dev/full`); a failed write is an I/O failure instead: exit 3.
+pub(crate) fn say(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("cannot write to stdout", e))
+}
+
+/// [`say`] for stderr: progress and summaries that must not panic either.
+pub(crate) fn say_err(text: &str) -> Result<()> {
+    writeln!(std::io::stderr(), "{text}").map_err(|e| Error::io("cannot write to stderr", e))
+}
+
+/// `--out DIR` naming an existing non-folder is the user's to fix (exit 2),
+/// not an I/O failure discovered halfway through writing.
+pub(crate) fn check_out_dir(path: &std::path::Path) -> Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: exists and is not a folder",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `--out FILE` naming an existing folder: exit 2 before any work.
+pub(crate) fn check_out_file(path: &std::path::Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: is a folder; name the file to write",
+            path.display()
+        )));
+    }
+    Ok(())
 }

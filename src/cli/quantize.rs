@@ -161,21 +161,24 @@ impl DequantizeArgs {
     }
 }
 
-fn print(report: &QuantReport, out: &std::path::Path) {
-    println!("wrote {}", out.display());
+fn print(report: &QuantReport, out: &std::path::Path) -> Result<()> {
+    super::say(&format!("wrote {}", out.display()))?;
     for line in report.lines() {
-        println!("{line}");
+        super::say(&line)?;
     }
+    Ok(())
 }
 
 pub fn quantize(args: &QuantizeArgs) -> Result<i32> {
+    super::check_out_file(&args.out)?;
     let report = run_quantize(&args.request())?;
-    print(&report, &args.out);
+    print(&report, &args.out)?;
     Ok(exit::OK)
 }
 
 pub fn dequantize(args: &DequantizeArgs) -> Result<i32> {
+    super::check_out_file(&args.out)?;
     let report = run_dequantize(&args.request())?;
-    print(&report, &args.out);
+    print(&report, &args.out)?;
     Ok(exit::OK)
 }

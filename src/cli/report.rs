@@ -17,12 +17,13 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<i32> {
     let out = args.out.as_ref().unwrap_or(&args.results);
+    super::check_out_dir(out)?;
     let files = write_report(&args.results, out, &crate::studies::Registry)?;
-    println!(
+    super::say(&format!(
         "wrote {} and {} plots in {}",
         files.markdown.display(),
         files.plots.len(),
         out.join(crate::report::PLOTS_DIR).display()
-    );
+    ))?;
     Ok(exit::OK)
 }

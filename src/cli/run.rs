@@ -105,6 +105,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 .unwrap_or_else(|| args.results.join(&p.manifest.name))
         })
         .collect();
+    for dir in &out_dirs {
+        super::check_out_dir(dir)?;
+    }
     for (i, dir) in out_dirs.iter().enumerate() {
         if let Some(j) = out_dirs[..i].iter().position(|d| d == dir) {
             return Err(Error::user(format!(
@@ -148,7 +151,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             (result, String::new(), dir, String::new())
         };
         if !args.quiet {
-            eprintln!(
+            super::say_err(&format!(
                 "{}{label}: {} trials ({} ran, {} cached, {} failed{}) -> {}{next}",
                 plan.manifest.name,
                 result.total,
@@ -161,7 +164,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                     String::new()
                 },
                 written.display()
-            );
+            ))?;
         }
         if !result.complete() {
             code = exit::FAILURE;
@@ -235,12 +238,12 @@ pub struct ValidateArgs {
 
 pub fn validate(args: ValidateArgs) -> Result<i32> {
     for plan in load_all(&args.inputs, &args.overrides.to_overrides())? {
-        println!(
+        super::say(&format!(
             "ok: {} ({}, {} trials)",
             plan.manifest.source.path.display(),
             plan.kind(),
             plan.trials.len()
-        );
+        ))?;
     }
     Ok(exit::OK)
 }

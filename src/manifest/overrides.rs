@@ -102,6 +102,22 @@ impl Overrides {
                     origin: origin.clone(),
                 });
             }
+            // An empty axis would expand the study to zero trials.
+            if values.is_empty() {
+                return Err(Error::user(format!(
+                    "--sweep {arg}: gives no values for `{key}`; list at least one"
+                )));
+            }
+            if let Some(dup) = values
+                .iter()
+                .enumerate()
+                .find(|(i, v)| values[..*i].iter().any(|w| w.value == v.value))
+            {
+                return Err(Error::user(format!(
+                    "--sweep {arg}: `{}` is listed twice; each value of `{key}` must be distinct (duplicates give duplicate trial ids)",
+                    dup.1.value
+                )));
+            }
             m.fixed.remove(key);
             let axis = GridAxis {
                 key: key.to_string(),

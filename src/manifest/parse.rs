@@ -626,6 +626,15 @@ fn parse_range(
         return None;
     };
     let (lo, hi) = (b[0], b[1]);
+    // NaN slips past `lo > hi` and inf overflows the sampler: refuse both here.
+    if !lo.is_finite() || !hi.is_finite() {
+        p.error(
+            v.span(),
+            key_path,
+            format!("range bounds must be finite numbers, found [{lo}, {hi}]"),
+        );
+        return None;
+    }
     if lo > hi {
         p.error(
             v.span(),

@@ -182,6 +182,36 @@ impl Manifest {
                 *pos = 0;
             }
         }
+        self.refuse_duplicate_points(&points)?;
         Ok(points)
+    }
+
+    /// Two equal points (`x = [1, 1]`, or a zip/random repeating a value)
+    /// would give two trials the same id: refuse, located at the repeat.
+    fn refuse_duplicate_points(&self, points: &[Point]) -> Result<()> {
+        let mut seen = std::collections::HashSet::with_capacity(points.len());
+        for point in points {
+            let key: Vec<String> = point
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.value))
+                .collect();
+            let key = key.join(", ");
+            if !seen.insert(key.clone()) {
+                let origin = point
+                    .values
+                    .last()
+                    .map_or(Origin::Default, |(_, v)| v.origin.clone());
+                let path = point.values.last().map_or("sweep", |(k, _)| k.as_str());
+                return Err(Error::Located(vec![self.source.diag_at(
+                    &origin,
+                    &format!("sweep.{path}"),
+                    format!(
+                        "the sweep point {key} appears twice; each would get the same trial id, so list each value once"
+                    ),
+                )]));
+            }
+        }
+        Ok(())
     }
 }

@@ -60,7 +60,8 @@ pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
         return Err("not an evoquant int file (bad magic)".into());
     }
     let hl = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-    let header = bytes.get(12..12 + hl).ok_or("truncated header")?;
+    let header_end = hl.checked_add(12).ok_or("truncated header")?;
+    let header = bytes.get(12..header_end).ok_or("truncated header")?;
     let h: Header = serde_json::from_slice(header).map_err(|e| format!("bad header: {e}"))?;
     h.spec.validate()?;
     let numel = h
@@ -69,8 +70,19 @@ pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or("shape overflows")?;
     // Size the sections from the header alone, then let from_parts cross-check.
-    let mut rest = &bytes[12 + hl..];
-    let code_len = super::pack::packed_len(numel, h.spec.bits);
+    let mut rest = &bytes[header_end..];
+    // Checked: a crafted shape can make numel·bits wrap to a tiny length that
+    // passes the size check, and the decoder would then allocate numel values.
+    let code_len = numel
+        .checked_mul(usize::from(h.spec.bits))
+        .map(|b| b.div_ceil(8))
+        .filter(|&n| n <= rest.len())
+        .ok_or_else(|| {
+            format!(
+                "file is truncated: its header's shape {:?} needs more code bytes than the file holds",
+                h.shape
+            )
+        })?;
     let take = |rest: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
         if rest.len() < n {
             return Err("file is truncated".into());
@@ -146,5 +158,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A shape whose numel·bits wraps to 0 used to pass the size checks and
+    /// abort `dequantize` allocating 4 EiB.
+    #[test]
+    fn overflowing_shape_is_refused_before_allocating() {
+        let w = [1.0f32, -2.0, 3.0, 0.5];
+        let q = QuantizedTensor::quantize(&w, &[4], &QuantSpec::chaos_int4(4)).unwrap();
+        let bytes = encode_int(&q);
+        let hl = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&bytes[12..12 + hl]).unwrap();
+        let huge = header.replace("[4]", &format!("[{}]", 1usize << 62));
+        assert_ne!(huge, header);
+        let mut crafted = bytes[..8].to_vec();
+        crafted.extend_from_slice(&(huge.len() as u32).to_le_bytes());
+        crafted.extend_from_slice(huge.as_bytes());
+        crafted.extend_from_slice(&bytes[12 + hl..]);
+        assert!(decode_int(&crafted).unwrap_err().contains("truncated"));
+        let mut long_header = bytes.clone();
+        long_header[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_int(&long_header).is_err());
     }
 }

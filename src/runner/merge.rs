@@ -85,28 +85,28 @@ fn missing_message(
         missing.len(),
         plan.trials.len()
     )];
-    for (k, has_meta) in present.iter().enumerate() {
-        let ids: Vec<String> = missing
-            .iter()
-            .filter(|&&i| Shard::of(i, count) == k)
-            .map(|&i| format!("{} (index {i})", plan.trials[i].id))
-            .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        let of = plan
-            .trials
-            .iter()
-            .filter(|t| Shard::of(t.index, count) == k)
-            .count();
-        let state = if *has_meta {
-            format!("{} of {of} trials missing", ids.len())
+    // One pass over trials and missing, not one per shard: N may be large.
+    let mut of = vec![0usize; count];
+    for t in &plan.trials {
+        of[Shard::of(t.index, count)] += 1;
+    }
+    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in missing {
+        by_shard.entry(Shard::of(i, count)).or_default().push(i);
+    }
+    for (k, indices) in by_shard {
+        let state = if present[k] {
+            format!("{} of {} trials missing", indices.len(), of[k])
         } else {
-            format!("never ran, {of} trials")
+            format!("never ran, {} trials", of[k])
         };
-        let mut shown = ids[..ids.len().min(LIST_LIMIT)].join(", ");
-        if ids.len() > LIST_LIMIT {
-            shown.push_str(&format!(", ... and {} more", ids.len() - LIST_LIMIT));
+        let mut shown = indices[..indices.len().min(LIST_LIMIT)]
+            .iter()
+            .map(|&i| format!("{} (index {i})", plan.trials[i].id))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if indices.len() > LIST_LIMIT {
+            shown.push_str(&format!(", ... and {} more", indices.len() - LIST_LIMIT));
         }
         lines.push(format!("  shard {k}/{count}: {state}: {shown}"));
     }
@@ -146,7 +146,8 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
     let mut best: BTreeMap<String, JournalEntry> = BTreeMap::new();
     let mut present = vec![false; count];
     for (_, m) in &metas {
-        let shard = m.shard();
+        // read_metas checked every description's shard and count.
+        let shard = m.shard().map_err(Error::Internal)?;
         present[shard.index] = true;
         let journal = shard.journal_path(out_dir);
         if !journal.exists() {

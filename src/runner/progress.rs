@@ -3,6 +3,7 @@
 
 use crate::studies::Progress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -100,7 +101,12 @@ impl Reporter {
             self.print(&format!("trial {label} failed: {err}"));
         } else if self.mode == ProgressMode::Lines {
             let secs = self.started.elapsed().as_secs_f64();
-            eprintln!("[{done}/{}] ok {label} ({secs:.1}s)", self.total);
+            // Best effort: a full stderr must not panic a worker mid-run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "[{done}/{}] ok {label} ({secs:.1}s)",
+                self.total
+            );
         }
         self.main.inc(1);
         self.refresh_message();
@@ -111,7 +117,7 @@ impl Reporter {
         if self.mode == ProgressMode::Bars {
             let _ = self.multi.println(message);
         } else {
-            eprintln!("{message}");
+            let _ = writeln!(std::io::stderr(), "{message}");
         }
     }
 

@@ -32,7 +32,12 @@ pub const SHARDS_DIR: &str = "shards";
 /// How trials are assigned, as recorded in each shard's description.
 pub const ASSIGNMENT: &str = "trial index mod shards";
 
-/// Shard `index` of `count`; `index < count`.
+/// The most shards a run may be split into. Far above any Slurm array size
+/// in use (the default `MaxArraySize` is 1001), and small enough that
+/// `merge`'s per-shard bookkeeping stays trivial whatever a description says.
+pub const MAX_SHARDS: usize = 100_000;
+
+/// Shard `index` of `count`; `index < count <= MAX_SHARDS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Shard {
     pub index: usize,
@@ -43,6 +48,11 @@ impl Shard {
     pub fn new(index: usize, count: usize) -> std::result::Result<Shard, String> {
         if count == 0 {
             return Err("N must be at least 1 (K/N runs shard K of N, K from 0 to N-1)".into());
+        }
+        if count > MAX_SHARDS {
+            return Err(format!(
+                "N = {count} is more shards than evoquant supports (at most {MAX_SHARDS})"
+            ));
         }
         if index >= count {
             return Err(format!(
@@ -161,11 +171,10 @@ impl ShardMeta {
         }
     }
 
-    pub fn shard(&self) -> Shard {
-        Shard {
-            index: self.shard,
-            count: self.shards,
-        }
+    /// The shard this description is of; an edited or corrupt description
+    /// may name one that cannot exist, so this is checked like `--shard`.
+    pub fn shard(&self) -> std::result::Result<Shard, String> {
+        Shard::new(self.shard, self.shards)
     }
 
     pub fn overrides(&self) -> Overrides {
@@ -230,6 +239,14 @@ pub fn read_metas(out_dir: &Path) -> Result<Vec<(PathBuf, ShardMeta)>> {
                 path.display()
             ))
         })?;
+        if let Err(why) = meta.shard() {
+            return Err(Error::user(format!(
+                "{}: \"shard\": {}, \"shards\": {}: {why}",
+                path.display(),
+                meta.shard,
+                meta.shards
+            )));
+        }
         metas.push((path, meta));
     }
     metas.sort_by_key(|(_, m)| (m.shards, m.shard));

@@ -3,6 +3,7 @@
 mod chaos;
 mod data;
 mod failures;
+mod hardening;
 mod harness;
 mod manifest_errors;
 mod mixed_precision;

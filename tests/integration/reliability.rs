@@ -89,11 +89,11 @@ fn a_file_given_as_out_is_a_user_error() {
     let f = dir.write("not-a-folder", "x");
     run_into(&m, &f, &[])
         .code(2)
-        .stderr_has("is a file")
+        .stderr_has("not a folder")
         .no_panic();
     run_into(&m, &f, &["--shard", "0/2"])
         .code(2)
-        .stderr_has("is a file");
+        .stderr_has("not a folder");
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "x");
 }
 

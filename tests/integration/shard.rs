@@ -154,6 +154,9 @@ fn bad_shard_values_exit_2_and_write_nothing() {
         ("-1/2", "is not K/N"),
         ("1.0/2", "is not K/N"),
         ("", "is not K/N"),
+        ("0/10000000000", "at most 100000"),
+        ("0/100000000000", "at most 100000"),
+        ("0/1e10", "is not K/N"),
     ] {
         evoquant()
             .args([
@@ -326,4 +329,33 @@ fn slurm_bad_input_exits_2_and_writes_nothing() {
             .no_panic();
     }
     assert!(!out.exists());
+}
+
+/// A shard description edited (or corrupted) to name a shard that cannot
+/// exist used to panic `merge` (index out of range, or `% 0`) or abort it
+/// allocating per-shard state for 10^11 shards.
+#[test]
+fn merge_refuses_descriptions_naming_impossible_shards() {
+    let dir = TempDir::new("shard-meta-bad");
+    let out = dir.join("out");
+    shard(&out, 0, 1, &[]).success();
+    let meta_path = out.join("shards/shard-0-of-1.json");
+    let original = read(&meta_path);
+    for (shard_field, shards_field, needle) in [
+        ("\"shard\": 5", "\"shards\": 1", "K runs from 0 to 0"),
+        ("\"shard\": 0", "\"shards\": 0", "at least 1"),
+        ("\"shard\": 0", "\"shards\": 100000000000", "at most 100000"),
+    ] {
+        let edited = original
+            .replace("\"shard\": 0", shard_field)
+            .replace("\"shards\": 1", shards_field);
+        assert_ne!(edited, original);
+        std::fs::write(&meta_path, edited).unwrap();
+        merge(&out)
+            .code(2)
+            .stderr_has("shard-0-of-1.json")
+            .stderr_has(needle)
+            .no_panic();
+        assert!(!out.join("trials.csv").exists());
+    }
 }
