@@ -66,7 +66,7 @@ impl QuantConfig {
     }
 
     /// Exit-2 error if a named layer is not in `known`.
-    pub fn check_names<'a>(&self, known: impl Fn(&str) -> bool) -> Result<()> {
+    pub fn check_names(&self, known: impl Fn(&str) -> bool) -> Result<()> {
         for (name, _) in &self.layers {
             if !known(name) {
                 return Err(Error::user(format!(

@@ -280,8 +280,12 @@ impl Bert {
                     c.vocab_size
                 )));
             }
-            for j in 0..h {
-                row[j] = self.word[id * h + j] + self.pos[p * h + j] + self.typ[j];
+            let (w, ps) = (
+                &self.word[id * h..(id + 1) * h],
+                &self.pos[p * h..(p + 1) * h],
+            );
+            for (j, r) in row.iter_mut().enumerate() {
+                *r = w[j] + ps[j] + self.typ[j];
             }
         }
         ops::layer_norm(&mut x, &self.emb_ln.g, &self.emb_ln.b, c.layer_norm_eps);
@@ -291,7 +295,7 @@ impl Bert {
         let mut scores = vec![0.0f32; t * t];
         for (li, l) in self.layers.iter().enumerate() {
             let base = li * 6;
-            let q = l.q.forward(&x, &plans[base], slot(&mut record, base + 0));
+            let q = l.q.forward(&x, &plans[base], slot(&mut record, base));
             let k =
                 l.k.forward(&x, &plans[base + 1], slot(&mut record, base + 1));
             let v =

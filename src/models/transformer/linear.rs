@@ -86,9 +86,12 @@ impl Linear {
 }
 
 /// Fake-quantized weights keyed by (layer, weight precision).
+/// (layer name, weight precision as text) → fake-quantized weights.
+type CacheMap = HashMap<(String, String), Arc<Vec<f32>>>;
+
 #[derive(Default)]
 pub struct WeightCache {
-    map: Mutex<HashMap<(String, String), Arc<Vec<f32>>>>,
+    map: Mutex<CacheMap>,
 }
 
 impl WeightCache {
