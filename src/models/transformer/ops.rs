@@ -115,7 +115,7 @@ pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f64) {
 pub fn gelu(x: &mut [f32]) {
     for v in x.iter_mut() {
         let z = f64::from(*v);
-        *v = (0.5 * z * (1.0 + statrs::function::erf::erf(z / std::f64::consts::SQRT_2))) as f32;
+        *v = (0.5 * z * (1.0 + libm::erf(z * std::f64::consts::FRAC_1_SQRT_2))) as f32;
     }
 }
 
