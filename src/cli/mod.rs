@@ -5,6 +5,7 @@
 mod check;
 mod data;
 mod diff;
+mod eval;
 mod list;
 mod merge;
 mod quantize;
@@ -54,6 +55,8 @@ enum Command {
     Quantize(quantize::QuantizeArgs),
     /// Decode a file written by `quantize` into a .npy tensor.
     Dequantize(quantize::DequantizeArgs),
+    /// Measure what a quantization config costs a pretrained transformer (vs the model as loaded).
+    Eval(eval::EvalArgs),
     /// Write built-in datasets as files.
     #[command(subcommand)]
     Data(DataCommand),
@@ -106,6 +109,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Check(args) => check::check(args),
         Command::Quantize(args) => quantize::quantize(&args),
         Command::Dequantize(args) => quantize::dequantize(&args),
+        Command::Eval(args) => eval::eval(&args),
         Command::Data(DataCommand::BitAlloc { out }) => {
             for path in data::write_bit_alloc(&out)? {
                 say(&format!("wrote {}", path.display()))?;

@@ -10,6 +10,7 @@ pub mod precision;
 pub mod safetensors;
 pub mod shapes;
 pub mod synthetic;
+pub mod transformer;
 
 pub use accuracy::{Evaluation, evaluate, log_retention};
 pub use layer::{Inventory, LayerInfo, LayerType, SensitivityCurve};

@@ -33,6 +33,7 @@ pub mod pack;
 pub mod packed_file;
 #[cfg(test)]
 mod proptests;
+pub mod qconfig;
 mod spec;
 mod tensor;
 

@@ -2,6 +2,7 @@
 
 mod chaos;
 mod data;
+mod eval;
 mod failures;
 mod hardening;
 mod harness;

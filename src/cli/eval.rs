@@ -1,0 +1,126 @@
+//! Flags of `evoquant eval`, turned into `models::transformer::EvalOptions`;
+//! clap types stop here. Prints every metric computed, and with
+//! `--dump-outputs` writes tokens.json and outputs.npy atomically.
+
+use crate::error::{Error, Result, exit};
+use crate::models::transformer::{self, EvalOptions, ModelKind};
+use crate::quant::qconfig::{self, QuantConfig};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A Hugging Face folder, `models/<name>` of scripts/fetch-models.sh, or
+    /// `org/name` in the Hugging Face cache.
+    pub model: String,
+    /// quant_config.json (schema evoquant.quant_config/1) or a uniform spec:
+    /// fp32, fp16, wN (N-bit symmetric per-channel weights) or wNaM (plus M-bit
+    /// per-tensor activations). Default: fp32 (the model as loaded).
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Evaluation texts, one per line (default: the built-in eval corpus).
+    #[arg(long)]
+    pub text: Option<PathBuf>,
+    /// Calibration texts for activation ranges, one per line (default: built-in).
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Evaluate only the first N texts (and calibrate on at most N).
+    #[arg(long)]
+    pub max_texts: Option<usize>,
+    /// Tokens per text at most.
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_len: usize,
+    /// Write tokens.json and outputs.npy (quantized outputs) into this folder.
+    #[arg(long)]
+    pub dump_outputs: Option<PathBuf>,
+    /// Worker threads (results do not depend on it).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+fn read_lines(path: &PathBuf) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+    let l = transformer::lines(&text);
+    if l.is_empty() {
+        return Err(Error::user(format!(
+            "{}: no texts (one per line)",
+            path.display()
+        )));
+    }
+    Ok(l)
+}
+
+pub fn eval(args: &EvalArgs) -> Result<i32> {
+    let kind = transformer::resolve(&args.model)?;
+    let config = match &args.config {
+        Some(c) => qconfig::load(c)?,
+        None => QuantConfig::reference(),
+    };
+    let mut texts = match &args.text {
+        Some(p) => read_lines(p)?,
+        None => transformer::lines(transformer::EVAL_TEXT),
+    };
+    let mut calib = match &args.calib {
+        Some(p) => read_lines(p)?,
+        None => transformer::lines(transformer::CALIB_TEXT),
+    };
+    if let Some(n) = args.max_texts {
+        texts.truncate(n);
+        calib.truncate(n);
+    }
+    if args.max_seq_len < 2 {
+        return Err(Error::user("--max-seq-len must be at least 2"));
+    }
+    let opts = EvalOptions {
+        texts,
+        calib,
+        max_seq_len: args.max_seq_len,
+        jobs: args.jobs.unwrap_or_else(super::default_jobs),
+        config,
+    };
+    let ModelKind::BertFolder(dir) = kind;
+    let r = transformer::eval_encoder(&dir, &opts)?;
+    println!(
+        "model: {} (BERT encoder; reference = the f32 weights as stored)",
+        r.model.display()
+    );
+    println!("config: {}", opts.config.source.display());
+    println!(
+        "texts: {} ({} tokens, at most {} per text)",
+        r.n_texts, r.n_tokens, args.max_seq_len
+    );
+    println!(
+        "cosine to reference: mean {:.6}, min {:.6}",
+        r.mean_cosine, r.min_cosine
+    );
+    println!("nearest-neighbour agreement: {:.4}", r.nn_agreement);
+    println!(
+        "linear weights: {} values, {} bytes, {:.3} bits/weight (codes + scales + zero points)",
+        r.linear_weights,
+        r.linear_weight_bytes,
+        r.bits_per_weight()
+    );
+    println!(
+        "model bytes: {} ({} other parameters in f32)",
+        r.total_bytes(),
+        r.other_params
+    );
+    println!(
+        "quantized forward: {:.3} s, {:.0} tokens/s",
+        r.quantized_seconds,
+        r.n_tokens as f64 / r.quantized_seconds
+    );
+    if let Some(dir) = &args.dump_outputs {
+        crate::fsio::create_dir_durable(dir)?;
+        let tokens = serde_json::to_vec(&r.tokens).map_err(|e| Error::Internal(e.to_string()))?;
+        let h = r.embeddings.first().map_or(0, Vec::len);
+        let flat: Vec<f32> = r.embeddings.iter().flatten().copied().collect();
+        crate::fsio::write_atomic(&dir.join("tokens.json"), &tokens)?;
+        crate::fsio::write_atomic(
+            &dir.join("outputs.npy"),
+            &crate::quant::npy::encode_npy(&[r.n_texts, h], &flat),
+        )?;
+        println!("wrote {}/tokens.json and outputs.npy", dir.display());
+    }
+    Ok(exit::OK)
+}

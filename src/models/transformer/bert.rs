@@ -1,0 +1,386 @@
+//! BERT encoders (sentence-transformers layout, e.g. all-MiniLM-L6-v2) from a
+//! Hugging Face folder: `config.json`, `model.safetensors`, `tokenizer.json`,
+//! and the sentence-transformers pooling described by `modules.json` and
+//! `1_Pooling/config.json`. Texts are encoded one at a time (no padding), so
+//! the attention mask is all ones and a text's embedding does not depend on
+//! which other texts are in the batch.
+
+use super::linear::{Linear, LinearPlan, Samples};
+use super::loader::Tensors;
+use super::ops;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BertConfig {
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub vocab_size: usize,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_act() -> String {
+    "gelu".into()
+}
+
+/// Sentence-transformers pooling.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pooling {
+    pub mode: PoolMode,
+    /// A `Normalize` module follows pooling.
+    pub normalize: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PoolMode {
+    Mean,
+    Cls,
+    Max,
+}
+
+struct Norm {
+    g: Vec<f32>,
+    b: Vec<f32>,
+}
+
+struct Layer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    attn_out: Linear,
+    ln1: Norm,
+    inter: Linear,
+    out: Linear,
+    ln2: Norm,
+}
+
+pub struct Bert {
+    pub dir: PathBuf,
+    pub config: BertConfig,
+    pub pooling: Pooling,
+    word: Vec<f32>,
+    pos: Vec<f32>,
+    typ: Vec<f32>,
+    emb_ln: Norm,
+    layers: Vec<Layer>,
+}
+
+#[derive(Deserialize)]
+struct Module {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+}
+
+fn read_json<T: for<'a> Deserialize<'a>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::user(format!("{}: {e}", path.display())))
+}
+
+/// Pooling from `modules.json` (mean pooling without normalisation when absent:
+/// a plain BertModel folder).
+fn read_pooling(dir: &Path) -> Result<Pooling> {
+    let mpath = dir.join("modules.json");
+    if !mpath.exists() {
+        return Ok(Pooling {
+            mode: PoolMode::Mean,
+            normalize: false,
+        });
+    }
+    let modules: Vec<Module> = read_json(&mpath)?;
+    let mut pooling = Pooling {
+        mode: PoolMode::Mean,
+        normalize: false,
+    };
+    for m in &modules {
+        match m.kind.rsplit('.').next().unwrap_or("") {
+            "Transformer" => {}
+            "Pooling" => {
+                let p = dir.join(&m.path).join("config.json");
+                let c: PoolingConfig = read_json(&p)?;
+                let modes = [
+                    (c.pooling_mode_mean_tokens, PoolMode::Mean),
+                    (c.pooling_mode_cls_token, PoolMode::Cls),
+                    (c.pooling_mode_max_tokens, PoolMode::Max),
+                ];
+                let on: Vec<PoolMode> = modes.iter().filter(|m| m.0).map(|m| m.1).collect();
+                if on.len() != 1 || c.pooling_mode_mean_sqrt_len_tokens {
+                    return Err(Error::user(format!(
+                        "{}: exactly one of pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_max_tokens must be true (supported modes)",
+                        p.display()
+                    )));
+                }
+                pooling.mode = on[0];
+            }
+            "Normalize" => pooling.normalize = true,
+            other => {
+                return Err(Error::user(format!(
+                    "{}: unsupported sentence-transformers module `{other}`",
+                    mpath.display()
+                )));
+            }
+        }
+    }
+    Ok(pooling)
+}
+
+/// The recording slot of linear layer `i`, if recording.
+fn slot<'a>(r: &'a mut Option<&mut Samples>, i: usize) -> Option<&'a mut Vec<f32>> {
+    r.as_deref_mut().map(|r| &mut r[i])
+}
+
+impl Bert {
+    /// Load `dir`; every missing or mis-shaped tensor is an exit-2 error
+    /// naming the file and the tensor.
+    pub fn load(dir: &Path) -> Result<Bert> {
+        let cpath = dir.join("config.json");
+        let config: BertConfig = read_json(&cpath)?;
+        if config.hidden_act != "gelu" {
+            return Err(Error::user(format!(
+                "{}: hidden_act `{}` is not supported (gelu only)",
+                cpath.display(),
+                config.hidden_act
+            )));
+        }
+        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+            return Err(Error::user(format!(
+                "{}: hidden_size {} is not a multiple of num_attention_heads {}",
+                cpath.display(),
+                config.hidden_size,
+                config.num_attention_heads
+            )));
+        }
+        let pooling = read_pooling(dir)?;
+        let t = Tensors::open(&dir.join("model.safetensors"))?;
+        let (h, f) = (config.hidden_size, config.intermediate_size);
+        let prefix = if t.has("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
+        let get = |n: &str, shape: &[usize]| t.f32(&format!("{prefix}{n}"), shape);
+        let lin = |n: &str, out: usize, inp: usize| -> Result<Linear> {
+            Ok(Linear {
+                name: n.to_string(),
+                w: Arc::new(get(&format!("{n}.weight"), &[out, inp])?),
+                b: Some(get(&format!("{n}.bias"), &[out])?),
+                out,
+                inp,
+            })
+        };
+        let norm = |n: &str| -> Result<Norm> {
+            Ok(Norm {
+                g: get(&format!("{n}.weight"), &[h])?,
+                b: get(&format!("{n}.bias"), &[h])?,
+            })
+        };
+        let mut layers = Vec::new();
+        for i in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            layers.push(Layer {
+                q: lin(&format!("{p}.attention.self.query"), h, h)?,
+                k: lin(&format!("{p}.attention.self.key"), h, h)?,
+                v: lin(&format!("{p}.attention.self.value"), h, h)?,
+                attn_out: lin(&format!("{p}.attention.output.dense"), h, h)?,
+                ln1: norm(&format!("{p}.attention.output.LayerNorm"))?,
+                inter: lin(&format!("{p}.intermediate.dense"), f, h)?,
+                out: lin(&format!("{p}.output.dense"), h, f)?,
+                ln2: norm(&format!("{p}.output.LayerNorm"))?,
+            });
+        }
+        Ok(Bert {
+            dir: dir.to_path_buf(),
+            word: get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
+            pos: get(
+                "embeddings.position_embeddings.weight",
+                &[config.max_position_embeddings, h],
+            )?,
+            typ: get(
+                "embeddings.token_type_embeddings.weight",
+                &[config.type_vocab_size, h],
+            )?,
+            emb_ln: norm("embeddings.LayerNorm")?,
+            layers,
+            config,
+            pooling,
+        })
+    }
+
+    /// Every linear layer, in forward order (the names a config may use).
+    pub fn linears(&self) -> Vec<&Linear> {
+        self.layers
+            .iter()
+            .flat_map(|l| [&l.q, &l.k, &l.v, &l.attn_out, &l.inter, &l.out])
+            .collect()
+    }
+
+    /// Parameters outside the linear layers' weight matrices (embeddings,
+    /// norms, biases), kept in f32.
+    pub fn other_params(&self) -> usize {
+        let h = self.config.hidden_size;
+        let biases: usize = self.linears().iter().map(|l| l.out).sum();
+        self.word.len()
+            + self.pos.len()
+            + self.typ.len()
+            + 2 * h * (1 + 2 * self.layers.len())
+            + biases
+    }
+
+    /// The sentence embedding of `ids` (a full encoded text with its special
+    /// tokens) under `plans` (one per `linears()` entry). With `record`, each
+    /// linear layer's input values are appended to its entry.
+    pub fn embed(
+        &self,
+        ids: &[u32],
+        plans: &[LinearPlan],
+        mut record: Option<&mut Samples>,
+    ) -> Result<Vec<f32>> {
+        let c = &self.config;
+        let (h, t) = (c.hidden_size, ids.len());
+        if t == 0 || t > c.max_position_embeddings {
+            return Err(Error::user(format!(
+                "a text of {t} tokens does not fit the model's 1..={} positions",
+                c.max_position_embeddings
+            )));
+        }
+        let mut x = vec![0.0f32; t * h];
+        for (p, (&id, row)) in ids.iter().zip(x.chunks_exact_mut(h)).enumerate() {
+            let id = id as usize;
+            if id >= c.vocab_size {
+                return Err(Error::user(format!(
+                    "token id {id} is outside the vocabulary of {}",
+                    c.vocab_size
+                )));
+            }
+            let (w, ps) = (
+                &self.word[id * h..(id + 1) * h],
+                &self.pos[p * h..(p + 1) * h],
+            );
+            for (j, r) in row.iter_mut().enumerate() {
+                *r = w[j] + ps[j] + self.typ[j];
+            }
+        }
+        ops::layer_norm(&mut x, &self.emb_ln.g, &self.emb_ln.b, c.layer_norm_eps);
+        let nh = c.num_attention_heads;
+        let d = h / nh;
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut scores = vec![0.0f32; t * t];
+        for (li, l) in self.layers.iter().enumerate() {
+            let base = li * 6;
+            let q = l.q.forward(&x, &plans[base], slot(&mut record, base));
+            let k =
+                l.k.forward(&x, &plans[base + 1], slot(&mut record, base + 1));
+            let v =
+                l.v.forward(&x, &plans[base + 2], slot(&mut record, base + 2));
+            let mut ctx = vec![0.0f32; t * h];
+            for hd in 0..nh {
+                let o = hd * d;
+                // scores = q_h · k_hᵀ
+                ops::matmul_strided(
+                    t,
+                    d,
+                    t,
+                    &q[o..],
+                    (h, 1),
+                    &k[o..],
+                    (1, h),
+                    &mut scores,
+                    (t, 1),
+                );
+                for row in scores.chunks_exact_mut(t) {
+                    for s in row.iter_mut() {
+                        *s *= scale;
+                    }
+                    ops::softmax(row);
+                }
+                ops::matmul_strided(
+                    t,
+                    t,
+                    d,
+                    &scores,
+                    (t, 1),
+                    &v[o..],
+                    (h, 1),
+                    &mut ctx[o..],
+                    (h, 1),
+                );
+            }
+            let mut a = l
+                .attn_out
+                .forward(&ctx, &plans[base + 3], slot(&mut record, base + 3));
+            for (ai, xi) in a.iter_mut().zip(&x) {
+                *ai += xi;
+            }
+            ops::layer_norm(&mut a, &l.ln1.g, &l.ln1.b, c.layer_norm_eps);
+            let mut inter = l
+                .inter
+                .forward(&a, &plans[base + 4], slot(&mut record, base + 4));
+            ops::gelu(&mut inter);
+            let mut out = l
+                .out
+                .forward(&inter, &plans[base + 5], slot(&mut record, base + 5));
+            for (oi, ai) in out.iter_mut().zip(&a) {
+                *oi += ai;
+            }
+            ops::layer_norm(&mut out, &l.ln2.g, &l.ln2.b, c.layer_norm_eps);
+            x = out;
+        }
+        let mut e = vec![0.0f32; h];
+        match self.pooling.mode {
+            PoolMode::Cls => e.copy_from_slice(&x[..h]),
+            PoolMode::Mean => {
+                for j in 0..h {
+                    let s: f64 = (0..t).map(|p| f64::from(x[p * h + j])).sum();
+                    e[j] = (s / t as f64) as f32;
+                }
+            }
+            PoolMode::Max => {
+                for j in 0..h {
+                    e[j] = (0..t)
+                        .map(|p| x[p * h + j])
+                        .fold(f32::NEG_INFINITY, f32::max);
+                }
+            }
+        }
+        if self.pooling.normalize {
+            let n = e
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt()
+                .max(1e-12);
+            for v in e.iter_mut() {
+                *v = (f64::from(*v) / n) as f32;
+            }
+        }
+        Ok(e)
+    }
+}

@@ -1,0 +1,176 @@
+//! Linear layers with quantization points: the weight is replaced by its
+//! fake-quantized image (cached per layer and weight precision, so a new
+//! configuration only requantizes the layers it changes) and the input
+//! activations by their per-tensor quantize→dequantize image with a range
+//! calibrated on the calibration texts.
+
+use super::ops;
+use crate::error::{Error, Result};
+use crate::nn::classifier::{ActQuant, LayerQuant, WeightQuant};
+use crate::quant::{
+    AffineParams, QuantizedTensor, calibrate_range, fake_quantize, fp16_round_trip_in_place,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Calibration keeps at most this many input values per layer (evenly strided).
+const CALIB_SAMPLES: usize = 1 << 18;
+
+/// One `y = x·Wᵀ + b` layer as stored (`w` is `[out, inp]` row-major).
+#[derive(Clone, Debug)]
+pub struct Linear {
+    pub name: String,
+    pub w: Arc<Vec<f32>>,
+    pub b: Option<Vec<f32>>,
+    pub out: usize,
+    pub inp: usize,
+}
+
+/// How one layer runs in a forward pass.
+#[derive(Clone, Debug)]
+pub struct LinearPlan {
+    pub w: Arc<Vec<f32>>,
+    pub act: ActMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActMode {
+    Float,
+    Fp16,
+    Int(AffineParams),
+}
+
+/// Per-layer input samples gathered by a calibration forward.
+pub type Samples = Vec<Vec<f32>>;
+
+impl Linear {
+    /// `x` is `[rows, inp]`; returns `[rows, out]`. When `record` is given the
+    /// (float) input values are appended to it for calibration.
+    pub fn forward(&self, x: &[f32], plan: &LinearPlan, record: Option<&mut Vec<f32>>) -> Vec<f32> {
+        let rows = x.len() / self.inp;
+        if let Some(r) = record {
+            r.extend_from_slice(x);
+        }
+        let mut y = vec![0.0f32; rows * self.out];
+        match plan.act {
+            ActMode::Float => ops::matmul_bt(x, &plan.w, rows, self.inp, self.out, &mut y),
+            ActMode::Fp16 => {
+                let mut xq = x.to_vec();
+                fp16_round_trip_in_place(&mut xq);
+                ops::matmul_bt(&xq, &plan.w, rows, self.inp, self.out, &mut y)
+            }
+            ActMode::Int(p) => {
+                let mut xq = x.to_vec();
+                p.fake_quantize_in_place(&mut xq);
+                ops::matmul_bt(&xq, &plan.w, rows, self.inp, self.out, &mut y)
+            }
+        }
+        if let Some(b) = &self.b {
+            ops::add_bias(&mut y, b);
+        }
+        y
+    }
+
+    /// Weight bytes as stored under `q`: packed codes plus scales and zero points.
+    pub fn weight_bytes(&self, q: &WeightQuant) -> Result<usize> {
+        Ok(match q {
+            WeightQuant::Fp32 => 4 * self.w.len(),
+            WeightQuant::Fp16 => 2 * self.w.len(),
+            WeightQuant::Int(spec) => {
+                QuantizedTensor::quantize(&self.w, &[self.out, self.inp], spec)
+                    .map_err(|e| Error::user(format!("layer `{}`: {e}", self.name)))?
+                    .size_bytes()
+            }
+        })
+    }
+}
+
+/// Fake-quantized weights keyed by (layer, weight precision).
+/// (layer name, weight precision as text) → fake-quantized weights.
+type CacheMap = HashMap<(String, String), Arc<Vec<f32>>>;
+
+#[derive(Default)]
+pub struct WeightCache {
+    map: Mutex<CacheMap>,
+}
+
+impl WeightCache {
+    pub fn weights(&self, l: &Linear, q: &WeightQuant) -> Result<Arc<Vec<f32>>> {
+        if *q == WeightQuant::Fp32 {
+            return Ok(l.w.clone());
+        }
+        let key = (l.name.clone(), format!("{q:?}"));
+        if let Some(w) = self.map.lock().expect("cache lock").get(&key) {
+            return Ok(w.clone());
+        }
+        let mut out = vec![0.0f32; l.w.len()];
+        match q {
+            WeightQuant::Fp32 => unreachable!("handled above"),
+            WeightQuant::Fp16 => {
+                out.copy_from_slice(&l.w);
+                fp16_round_trip_in_place(&mut out);
+            }
+            WeightQuant::Int(spec) => fake_quantize(&l.w, &[l.out, l.inp], spec, &mut out)
+                .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
+        }
+        let w = Arc::new(out);
+        self.map.lock().expect("cache lock").insert(key, w.clone());
+        Ok(w)
+    }
+}
+
+/// The plan of each layer for `quant` (indexed like `layers`), with activation
+/// ranges from `samples` (one entry per layer; needed only for integer activations).
+pub fn plans(
+    layers: &[&Linear],
+    quant: &[LayerQuant],
+    samples: Option<&Samples>,
+    cache: &WeightCache,
+) -> Result<Vec<LinearPlan>> {
+    layers
+        .iter()
+        .zip(quant)
+        .enumerate()
+        .map(|(i, (l, q))| {
+            let act = match q.activations {
+                ActQuant::Fp32 => ActMode::Float,
+                ActQuant::Fp16 => ActMode::Fp16,
+                ActQuant::Int {
+                    bits,
+                    scheme,
+                    calibration,
+                    percentile,
+                } => {
+                    let s = samples
+                        .and_then(|s| s.get(i))
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| {
+                            Error::Internal(format!("no calibration samples for `{}`", l.name))
+                        })?;
+                    let (lo, hi) = calibrate_range(s, bits, scheme, calibration, percentile);
+                    ActMode::Int(AffineParams::from_range(lo, hi, bits, scheme))
+                }
+            };
+            Ok(LinearPlan {
+                w: cache.weights(l, &q.weights)?,
+                act,
+            })
+        })
+        .collect()
+}
+
+/// Merge per-text samples into per-layer samples of at most `CALIB_SAMPLES`
+/// values each (an even stride over the concatenation, in text order).
+pub fn merge_samples(per_text: Vec<Samples>, n_layers: usize) -> Samples {
+    (0..n_layers)
+        .map(|i| {
+            let total: usize = per_text.iter().map(|t| t[i].len()).sum();
+            let stride = total.div_ceil(CALIB_SAMPLES).max(1);
+            per_text
+                .iter()
+                .flat_map(|t| t[i].iter().copied())
+                .step_by(stride)
+                .collect()
+        })
+        .collect()
+}

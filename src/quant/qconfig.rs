@@ -1,0 +1,274 @@
+//! Reading `evoquant.quant_config/1` documents (what the mixed-precision study
+//! exports) into per-layer [`LayerQuant`]s, so a configuration found by a study
+//! can be measured on a real model with `evoquant eval --config`.
+//!
+//! Only `layers[].name`, `weights` and `activations` are read; every other
+//! field (shape, execution, summary, …) is ignored. A uniform shorthand
+//! (`w8`, `w4a8`, `fp16`, …, see [`parse_uniform`]) stands for the same
+//! precision on every linear layer.
+
+use crate::error::{Error, Result};
+use crate::nn::classifier::{ActQuant, LayerQuant, WeightQuant};
+use crate::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+struct Doc {
+    layers: Vec<LayerDoc>,
+}
+
+#[derive(Deserialize)]
+struct LayerDoc {
+    name: String,
+    weights: Option<PrecDoc>,
+    activations: Option<PrecDoc>,
+}
+
+#[derive(Deserialize)]
+struct PrecDoc {
+    format: String,
+    bits: u8,
+    scheme: Option<Scheme>,
+    granularity: Option<Granularity>,
+    group_size: Option<usize>,
+    calibration: Option<Calibration>,
+    percentile: Option<f32>,
+}
+
+/// A configuration: per named layer, and a default for unnamed linear layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantConfig {
+    /// Where it came from (a file, or the shorthand itself), for messages.
+    pub source: PathBuf,
+    /// Precision of every linear layer not named in `layers`.
+    pub default: LayerQuant,
+    /// Named layers, in document order.
+    pub layers: Vec<(String, LayerQuant)>,
+}
+
+impl QuantConfig {
+    /// Everything as loaded.
+    pub fn reference() -> QuantConfig {
+        QuantConfig {
+            source: PathBuf::from("fp32"),
+            default: LayerQuant::FP32,
+            layers: Vec::new(),
+        }
+    }
+
+    /// The precision of `layer`.
+    pub fn for_layer(&self, layer: &str) -> LayerQuant {
+        self.layers
+            .iter()
+            .find(|(n, _)| n == layer)
+            .map_or(self.default, |(_, q)| *q)
+    }
+
+    /// Exit-2 error if a named layer is not in `known`.
+    pub fn check_names(&self, known: impl Fn(&str) -> bool) -> Result<()> {
+        for (name, _) in &self.layers {
+            if !known(name) {
+                return Err(Error::user(format!(
+                    "{}: layer `{name}` is not a layer of the model",
+                    self.source.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Weight spec of the shorthand: symmetric, per output channel, min-max, f32 scales.
+pub fn uniform_weight_spec(bits: u8) -> QuantSpec {
+    QuantSpec {
+        bits,
+        scheme: Scheme::Symmetric,
+        granularity: Granularity::PerChannel,
+        group_size: 32,
+        calibration: Calibration::MinMax,
+        percentile: 99.9,
+        scale_dtype: ScaleDtype::F32,
+    }
+}
+
+/// `fp32`, `fp16`, `wN` (integer weights, float activations) or `wNaM`
+/// (integer weights, M-bit asymmetric min-max per-tensor activations), N in 2..=16.
+pub fn parse_uniform(s: &str) -> Option<LayerQuant> {
+    match s {
+        "fp32" => return Some(LayerQuant::FP32),
+        "fp16" => return Some(LayerQuant::FP16),
+        _ => {}
+    }
+    let rest = s.strip_prefix('w')?;
+    let (w, a) = match rest.split_once('a') {
+        Some((w, a)) => (w, Some(a)),
+        None => (rest, None),
+    };
+    let wb: u8 = w.parse().ok().filter(|b| (2..=16).contains(b))?;
+    let activations = match a {
+        None => ActQuant::Fp32,
+        Some(a) => {
+            let ab: u8 = a.parse().ok().filter(|b| (2..=16).contains(b))?;
+            ActQuant::Int {
+                bits: ab,
+                scheme: Scheme::Asymmetric,
+                calibration: Calibration::MinMax,
+                percentile: 99.9,
+            }
+        }
+    };
+    Some(LayerQuant {
+        weights: WeightQuant::Int(uniform_weight_spec(wb)),
+        activations,
+    })
+}
+
+/// A shorthand (see [`parse_uniform`]) or a `quant_config.json` file.
+pub fn load(arg: &str) -> Result<QuantConfig> {
+    if let Some(q) = parse_uniform(arg) {
+        return Ok(QuantConfig {
+            source: PathBuf::from(arg),
+            default: q,
+            layers: Vec::new(),
+        });
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        return Err(Error::user(format!(
+            "--config {arg}: neither a file nor a uniform spec (fp32, fp16, wN, wNaM with N, M in 2..=16)"
+        )));
+    }
+    read(path)
+}
+
+/// Read a `quant_config.json` file. Layers it does not name stay unquantized.
+pub fn read(path: &Path) -> Result<QuantConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::input(path, e))?;
+    parse(path, &text)
+}
+
+fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
+    let doc: Doc = serde_json::from_str(text).map_err(|e| {
+        Error::user(format!(
+            "{}: not an evoquant.quant_config/1 document: {e}",
+            path.display()
+        ))
+    })?;
+    let mut layers = Vec::new();
+    for (i, l) in doc.layers.iter().enumerate() {
+        let at = |what: &str, msg: String| {
+            Error::user(format!(
+                "{}: layers[{i}] ({}).{what}: {msg}",
+                path.display(),
+                l.name
+            ))
+        };
+        let weights = match &l.weights {
+            None => WeightQuant::Fp32,
+            Some(p) => match (p.format.as_str(), p.bits) {
+                ("float", 32) => WeightQuant::Fp32,
+                ("float", 16) => WeightQuant::Fp16,
+                ("int", bits) => {
+                    let spec = QuantSpec {
+                        bits,
+                        scheme: p.scheme.unwrap_or(Scheme::Symmetric),
+                        granularity: p.granularity.unwrap_or(Granularity::PerChannel),
+                        group_size: p.group_size.unwrap_or(32),
+                        calibration: p.calibration.unwrap_or(Calibration::MinMax),
+                        percentile: p.percentile.unwrap_or(99.9),
+                        scale_dtype: ScaleDtype::F32,
+                    };
+                    spec.validate().map_err(|e| at("weights", e))?;
+                    WeightQuant::Int(spec)
+                }
+                (f, b) => return Err(at("weights", format!("unsupported format {f:?} bits {b}"))),
+            },
+        };
+        let activations = match &l.activations {
+            None => ActQuant::Fp32,
+            Some(p) => match (p.format.as_str(), p.bits) {
+                ("float", 32) => ActQuant::Fp32,
+                ("float", 16) => ActQuant::Fp16,
+                ("int", bits) => ActQuant::Int {
+                    bits,
+                    scheme: p.scheme.unwrap_or(Scheme::Asymmetric),
+                    calibration: p.calibration.unwrap_or(Calibration::MinMax),
+                    percentile: p.percentile.unwrap_or(99.9),
+                },
+                (f, b) => {
+                    return Err(at(
+                        "activations",
+                        format!("unsupported format {f:?} bits {b}"),
+                    ));
+                }
+            },
+        };
+        let q = LayerQuant {
+            weights,
+            activations,
+        };
+        q.validate(i).map_err(|e| at("", e.to_string()))?;
+        layers.push((l.name.clone(), q));
+    }
+    Ok(QuantConfig {
+        source: path.to_path_buf(),
+        default: LayerQuant::FP32,
+        layers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_exported_schema_and_ignores_extra_fields() {
+        let text = r#"{"schema":"evoquant.quant_config/1","summary":{"accuracy":0.9},
+          "layers":[{"name":"a","type":"linear","shape":[4,4],
+            "weights":{"format":"int","bits":4,"scheme":"asymmetric","granularity":"per_group","group_size":32,"calibration":"mse"},
+            "activations":{"format":"int","bits":8,"scheme":"symmetric","calibration":"min_max"},"weight_bytes":12},
+           {"name":"b","weights":{"format":"float","bits":16},"activations":{"format":"float","bits":16}}]}"#;
+        let c = parse(Path::new("q.json"), text).unwrap();
+        let a = c.for_layer("a");
+        let WeightQuant::Int(s) = a.weights else {
+            panic!("int expected")
+        };
+        assert_eq!(
+            (s.bits, s.scheme, s.granularity),
+            (4, Scheme::Asymmetric, Granularity::PerGroup)
+        );
+        assert_eq!(s.calibration, Calibration::Mse);
+        assert!(matches!(
+            a.activations,
+            ActQuant::Int {
+                bits: 8,
+                scheme: Scheme::Symmetric,
+                ..
+            }
+        ));
+        assert_eq!(c.for_layer("b"), LayerQuant::FP16);
+        assert_eq!(c.for_layer("zzz"), LayerQuant::FP32);
+        let e = c.check_names(|n| n == "a").unwrap_err().to_string();
+        assert!(e.contains("q.json") && e.contains("`b`"), "{e}");
+    }
+
+    #[test]
+    fn bad_documents_and_shorthands_are_user_errors() {
+        let e = parse(
+            Path::new("q.json"),
+            r#"{"layers":[{"name":"x","weights":{"format":"int","bits":0}}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("layers[0] (x)"), "{e}");
+        assert!(parse(Path::new("q.json"), "{").is_err());
+        assert!(parse_uniform("w1").is_none());
+        assert!(parse_uniform("w8a").is_none());
+        assert!(matches!(
+            parse_uniform("w4a8").unwrap().activations,
+            ActQuant::Int { bits: 8, .. }
+        ));
+        assert!(load("no-such-file.json").is_err());
+    }
+}
