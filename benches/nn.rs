@@ -12,21 +12,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use evoquant::nn::classifier::{
     ActQuant, ClassifierTask, EvalScratch, LayerQuant, TaskConfig, WeightQuant,
 };
-use evoquant::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
+use evoquant::quant::{Calibration, QuantSpec, Scheme};
 use rayon::prelude::*;
 use std::hint::black_box;
 
 fn int(bits: u8, act_bits: u8, calibration: Calibration) -> LayerQuant {
     LayerQuant {
-        weights: WeightQuant::Int(QuantSpec {
-            bits,
-            scheme: Scheme::Symmetric,
-            granularity: Granularity::PerChannel,
-            group_size: 32,
-            calibration: Calibration::MinMax,
-            percentile: 99.9,
-            scale_dtype: ScaleDtype::F32,
-        }),
+        weights: WeightQuant::Int(QuantSpec::per_channel(bits)),
         activations: ActQuant::Int {
             bits: act_bits,
             scheme: Scheme::Asymmetric,

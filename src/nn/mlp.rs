@@ -34,6 +34,9 @@ pub enum NnError {
     /// the message names the field and the accepted range.
     #[error("invalid classifier task: {0}")]
     InvalidTask(String),
+    /// A per-layer quantization request the kernels refuse.
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
 }
 
 /// Where one layer's tensors sit in the flat parameter vector.

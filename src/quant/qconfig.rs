@@ -7,8 +7,8 @@
 //! (`w8`, `w4a8`, `fp16`, …, see [`parse_uniform`]) stands for the same
 //! precision on every linear layer.
 
+use super::layer::{ActQuant, LayerQuant, WeightQuant};
 use crate::error::{Error, Result};
-use crate::nn::classifier::{ActQuant, LayerQuant, WeightQuant};
 use crate::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -79,19 +79,6 @@ impl QuantConfig {
     }
 }
 
-/// Weight spec of the shorthand: symmetric, per output channel, min-max, f32 scales.
-pub fn uniform_weight_spec(bits: u8) -> QuantSpec {
-    QuantSpec {
-        bits,
-        scheme: Scheme::Symmetric,
-        granularity: Granularity::PerChannel,
-        group_size: 32,
-        calibration: Calibration::MinMax,
-        percentile: 99.9,
-        scale_dtype: ScaleDtype::F32,
-    }
-}
-
 /// `fp32`, `fp16`, `wN` (integer weights, float activations) or `wNaM`
 /// (integer weights, M-bit asymmetric min-max per-tensor activations), N in 2..=16.
 pub fn parse_uniform(s: &str) -> Option<LayerQuant> {
@@ -119,7 +106,7 @@ pub fn parse_uniform(s: &str) -> Option<LayerQuant> {
         }
     };
     Some(LayerQuant {
-        weights: WeightQuant::Int(uniform_weight_spec(wb)),
+        weights: WeightQuant::Int(QuantSpec::per_channel(wb)),
         activations,
     })
 }

@@ -131,6 +131,20 @@ pub enum QuantError {
 }
 
 impl QuantSpec {
+    /// The plain weight recipe: symmetric, per output channel, min-max, f32
+    /// scales (the uniform `wN` configurations and the tests' baseline).
+    pub const fn per_channel(bits: u8) -> QuantSpec {
+        QuantSpec {
+            bits,
+            scheme: Scheme::Symmetric,
+            granularity: Granularity::PerChannel,
+            group_size: 32,
+            calibration: Calibration::MinMax,
+            percentile: 99.9,
+            scale_dtype: ScaleDtype::F32,
+        }
+    }
+
     /// The chaos-evolve document's quantizer: its asymmetric formula (zero
     /// point clipped, see [`Scheme::AsymmetricClipped`]), signed INT4 over
     /// contiguous blocks, min-max range, f32 scales.

@@ -14,10 +14,10 @@
 
 use super::calib::RangeCache;
 use super::glyphs::Samples;
-use super::layer_quant::{ActQuant, LayerQuant, WeightQuant};
 use super::linalg::dot4;
 use super::train::Net;
 use super::weight_cache::WeightCache;
+use crate::quant::{ActQuant, LayerQuant, WeightQuant};
 use crate::quant::{AffineParams, fake_quantize, fp16_round_trip_in_place};
 use std::sync::Arc;
 

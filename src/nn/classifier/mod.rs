@@ -13,7 +13,6 @@ mod calib;
 mod config;
 mod forward;
 mod glyphs;
-mod layer_quant;
 mod linalg;
 mod task;
 #[cfg(test)]
@@ -21,9 +20,9 @@ mod tests;
 mod train;
 mod weight_cache;
 
+pub use crate::quant::{ActQuant, LayerQuant, WeightQuant};
 pub use config::TaskConfig;
 pub use forward::EvalScratch;
 pub use glyphs::MAX_CLASSES;
-pub use layer_quant::{ActQuant, LayerQuant, WeightQuant};
 pub use task::ClassifierTask;
 pub use train::Activation;

@@ -2,7 +2,7 @@
 //! built once and shared (building is the slow part).
 
 use super::*;
-use crate::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
+use crate::quant::{Calibration, QuantSpec, Scheme};
 use std::sync::OnceLock;
 
 fn task() -> &'static ClassifierTask {
@@ -11,15 +11,7 @@ fn task() -> &'static ClassifierTask {
 }
 
 fn int_weights(bits: u8) -> WeightQuant {
-    WeightQuant::Int(QuantSpec {
-        bits,
-        scheme: Scheme::Symmetric,
-        granularity: Granularity::PerChannel,
-        group_size: 32,
-        calibration: Calibration::MinMax,
-        percentile: 99.9,
-        scale_dtype: ScaleDtype::F32,
-    })
+    WeightQuant::Int(QuantSpec::per_channel(bits))
 }
 
 fn int_acts(bits: u8, calibration: Calibration) -> ActQuant {

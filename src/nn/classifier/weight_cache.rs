@@ -11,7 +11,7 @@
 //! bounds memory if a caller sweeps a continuous parameter such as the
 //! percentile.
 
-use super::layer_quant::WeightQuant;
+use crate::quant::WeightQuant;
 use crate::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};

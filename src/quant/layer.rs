@@ -8,8 +8,7 @@
 //! range calibrated on the calibration split, which is what integer kernels
 //! on the supported targets consume.
 
-use super::super::NnError;
-use crate::quant::{Calibration, QuantSpec, Scheme};
+use super::spec::{Calibration, QuantError, QuantSpec, Scheme};
 use serde::{Deserialize, Serialize};
 
 /// How a layer's weight matrix is stored.
@@ -63,10 +62,10 @@ impl LayerQuant {
     };
 
     /// Check the request; `layer` only labels the message.
-    pub fn validate(&self, layer: usize) -> Result<(), NnError> {
+    pub fn validate(&self, layer: usize) -> Result<(), QuantError> {
         if let WeightQuant::Int(spec) = &self.weights {
             spec.validate()
-                .map_err(|e| NnError::InvalidTask(format!("layer {layer} weights: {e}")))?;
+                .map_err(|e| QuantError::InvalidSpec(format!("layer {layer} weights: {e}")))?;
         }
         if let ActQuant::Int {
             bits,
@@ -77,12 +76,12 @@ impl LayerQuant {
         {
             let min_bits = if scheme.has_zero_point() { 1 } else { 2 };
             if !(min_bits..=16).contains(&bits) {
-                return Err(NnError::InvalidTask(format!(
+                return Err(QuantError::InvalidSpec(format!(
                     "layer {layer} activations: bits must be in {min_bits}..=16 for {scheme:?}, got {bits}"
                 )));
             }
             if calibration == Calibration::Percentile && !(50.0..=100.0).contains(&percentile) {
-                return Err(NnError::InvalidTask(format!(
+                return Err(QuantError::InvalidSpec(format!(
                     "layer {layer} activations: percentile must be in [50, 100], got {percentile}"
                 )));
             }
