@@ -198,16 +198,10 @@ pub fn remove_stale_temps(dir: &Path) {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("evoquant-fsio-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporary() {
-        let d = scratch("replace");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         let p = d.join("a.csv");
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
@@ -217,7 +211,6 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["a.csv"]);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
@@ -235,7 +228,8 @@ mod tests {
 
     #[test]
     fn failed_write_removes_its_temporary() {
-        let d = scratch("fail");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         // The target is a non-empty folder: rename fails after the temp exists.
         let target = d.join("busy");
         std::fs::create_dir_all(target.join("inside")).unwrap();
@@ -251,12 +245,12 @@ mod tests {
             })
             .count();
         assert_eq!(temps, 0);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn exclusive_lock_refuses_a_second_holder_and_shared_locks_coexist() {
-        let d = scratch("lock");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         let a = lock_dir(&d, LockKind::Exclusive).unwrap();
         let e = lock_dir(&d, LockKind::Exclusive).unwrap_err();
         assert_eq!(e.exit_code(), crate::error::exit::USAGE);
@@ -266,12 +260,12 @@ mod tests {
         let _s2 = lock_dir(&d, LockKind::Shared).unwrap();
         assert!(lock_dir(&d, LockKind::Exclusive).is_err());
         drop(s1);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn appender_appends_records() {
-        let d = scratch("append");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         let p = d.join("journal.jsonl");
         let mut a = DurableAppender::open(&p).unwrap();
         a.append(b"1\n").unwrap();
@@ -279,6 +273,5 @@ mod tests {
         let mut a = DurableAppender::open(&p).unwrap();
         a.append(b"2\n").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"1\n2\n");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

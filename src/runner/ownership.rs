@@ -148,27 +148,21 @@ pub fn remove_ours(dir: &Path) -> Result<usize> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("evoquant-own-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn file_names_alone_do_not_make_a_folder_ours() {
-        let d = scratch("names");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         std::fs::write(d.join("thesis.tex"), "x").unwrap();
         std::fs::write(d.join("trials.csv"), "a,b").unwrap();
         std::fs::write(d.join("run.json"), "{\"tool\": \"other\"}").unwrap();
         assert!(remove_ours(&d).is_err());
         assert!(d.join("thesis.tex").exists() && d.join("trials.csv").exists());
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn only_our_files_are_removed() {
-        let d = scratch("ours");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         write_marker(&d).unwrap();
         for f in ["trials.csv", "summary.csv", "journal.jsonl", "NOTES.md"] {
             std::fs::write(d.join(f), "x").unwrap();
@@ -189,21 +183,20 @@ mod tests {
         names.sort();
         assert_eq!(names, ["NOTES.md", "trials", "trials/mine.txt"]);
         assert_eq!(left, 2);
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[cfg(unix)]
     #[test]
     fn links_are_not_followed() {
-        let d = scratch("links");
-        let outside = scratch("links-outside");
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
+        let outside_tmp = tempfile::tempdir().unwrap();
+        let outside = outside_tmp.path().to_path_buf();
         std::fs::write(outside.join("precious.svg"), "x").unwrap();
         write_marker(&d).unwrap();
         std::os::unix::fs::symlink(&outside, d.join("plots")).unwrap();
         remove_ours(&d).unwrap();
         assert!(outside.join("precious.svg").exists());
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::remove_dir_all(&outside).unwrap();
     }
 
     fn walk(d: &Path) -> Vec<String> {
