@@ -9,33 +9,8 @@ use gemm::{Parallelism, gemm};
 /// `[out, in]` weight): out[i][j] = Σ_p a[i][p]·b[j][p].
 pub fn matmul_bt(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {
     assert!(a.len() >= m * k && b.len() >= n * k && out.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: the bounds above cover every element the strides address.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+    // bᵀ is b read with row stride 1 and column stride k: the same gemm call.
+    matmul_strided(m, k, n, a, (k, 1), b, (1, k), out, (n, 1));
 }
 
 /// General strided product `out = a·b` with explicit (row, column) strides
