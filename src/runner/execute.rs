@@ -5,7 +5,7 @@ use super::ownership;
 use super::plan::{Plan, Trial};
 use super::progress::{ProgressMode, Reporter, TrialProgress};
 use crate::error::{Error, Result};
-use crate::fsio::{self, DirLock, LockKind};
+use crate::fsio::{DirLock, LockKind};
 use crate::studies::{TrialContext, TrialRng};
 use crate::value::display_value;
 use rand::SeedableRng;
@@ -36,17 +36,7 @@ pub use crate::records::RunResult;
 /// else, and only if evoquant wrote it).
 fn prepare_out_dir(opts: &RunOptions) -> Result<DirLock> {
     let dir = &opts.out_dir;
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::user(format!(
-            "--out {}: is a file, not a folder",
-            dir.display()
-        )));
-    }
-    fsio::create_dir_durable(dir)?;
-    let lock = fsio::lock_dir(dir, LockKind::Exclusive)?;
-    fsio::remove_stale_temps(dir);
-    let non_empty =
-        std::fs::read_dir(dir).is_ok_and(|d| d.flatten().any(|e| e.file_name() != fsio::LOCK_FILE));
+    let (lock, non_empty) = ownership::open_out_dir(dir, LockKind::Exclusive)?;
     if non_empty && !opts.resume {
         if !opts.force {
             return Err(Error::user(format!(

@@ -19,6 +19,27 @@ use crate::report::{
 };
 use std::path::Path;
 
+/// Create (if needed) and lock a results folder; returns the lock and
+/// whether the folder already held anything. Temporaries of a killed run
+/// are removed only under an exclusive lock: a shard sharing the folder may
+/// be writing one right now.
+pub fn open_out_dir(dir: &Path, kind: fsio::LockKind) -> Result<(fsio::DirLock, bool)> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::user(format!(
+            "--out {}: is a file, not a folder",
+            dir.display()
+        )));
+    }
+    fsio::create_dir_durable(dir)?;
+    let lock = fsio::lock_dir(dir, kind)?;
+    if kind == fsio::LockKind::Exclusive {
+        fsio::remove_stale_temps(dir);
+    }
+    let non_empty =
+        std::fs::read_dir(dir).is_ok_and(|d| d.flatten().any(|e| e.file_name() != LOCK_FILE));
+    Ok((lock, non_empty))
+}
+
 /// The marker that says a folder is evoquant's.
 pub const MARKER: &str = ".evoquant";
 const RUN_JSON: &str = "run.json";

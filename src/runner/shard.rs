@@ -262,17 +262,8 @@ pub fn run_shard(
     opts: &RunOptions,
 ) -> Result<RunResult> {
     let out = &opts.out_dir;
-    if out.exists() && !out.is_dir() {
-        return Err(Error::user(format!(
-            "--out {}: is a file, not a folder",
-            out.display()
-        )));
-    }
-    crate::fsio::create_dir_durable(out)?;
     // Shards of one run write side by side; a whole run or a merge excludes them.
-    let _lock = crate::fsio::lock_dir(out, crate::fsio::LockKind::Shared)?;
-    let non_empty = std::fs::read_dir(out)
-        .is_ok_and(|d| d.flatten().any(|e| e.file_name() != crate::fsio::LOCK_FILE));
+    let (_lock, non_empty) = ownership::open_out_dir(out, crate::fsio::LockKind::Shared)?;
     // A folder holding only the scripts `evoquant slurm` wrote is ours too.
     let ours = ownership::is_ours(out) || out.join("slurm").join("array.sbatch").is_file();
     if non_empty && !ours {
