@@ -28,6 +28,9 @@ pub struct CheckRequest {
 pub enum Drift {
     /// Trials failed, so the outputs are incomplete.
     FailedTrials(usize),
+    /// A file the trials read changed (one line per file): every trial id
+    /// that depends on it moved, which explains the rest of the drift.
+    InputsChanged(Vec<String>),
     /// The run produces a file with no committed snapshot.
     Missing(String),
     /// The contents differ; a shortened unified diff.
@@ -155,8 +158,16 @@ fn check_one(req: &CheckRequest, plan: &Plan) -> Result<ManifestCheck> {
         }
         return Ok(m);
     }
+    let inputs_name = format!("{stem}__{}", snapshot::INPUTS_SNAPSHOT);
     for (name, contents) in &fresh {
         match snapshot::read_snapshot(&snapshot::snapshot_path(&req.snapshots, name))? {
+            Some(old) if *name == inputs_name && !snapshot::same_contents(&old, contents) => {
+                let changes = snapshot::input_changes(&old, contents);
+                m.drift.insert(
+                    usize::from(result.failed > 0),
+                    Drift::InputsChanged(changes),
+                );
+            }
             None => m.drift.push(Drift::Missing(name.clone())),
             Some(old) if !snapshot::same_contents(&old, contents) => m.drift.push(Drift::Changed {
                 name: name.clone(),

@@ -6,6 +6,33 @@ use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The first column of trials.csv and of every artifact table.
+pub const TRIAL_ID: &str = "trial_id";
+
+/// The file the runner writes the table `name` to, in the results folder.
+pub fn table_file(name: &str) -> String {
+    format!("{name}.csv")
+}
+
+/// The file the runner writes the JSON document `name` to, in a trial's folder.
+pub fn document_file(name: &str) -> String {
+    format!("{name}.json")
+}
+
+/// A file a trial reads, named by a path parameter: its content is part of
+/// the trial's identity, and run.json/report.json record it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InputFile {
+    /// The parameter that names it.
+    pub param: String,
+    /// The path as the manifest gives it.
+    pub path: String,
+    /// SHA-256 of its content (for a folder, of every file's relative path
+    /// and content, in path order).
+    pub sha256: String,
+    pub bytes: u64,
+}
+
 /// A table artifact. All trials' tables of one name are concatenated by the
 /// runner into `<name>.csv`, prefixed with the trial's id and parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -47,6 +47,14 @@ fn print(m: &ManifestCheck, update: bool) {
     for d in &m.drift {
         match d {
             Drift::FailedTrials(_) => {}
+            Drift::InputsChanged(changes) => {
+                println!(
+                    "an input file changed, so the trials that read it have new ids and seeds:"
+                );
+                for c in changes {
+                    println!("  {c}");
+                }
+            }
             Drift::Missing(name) => {
                 println!("{name}: no committed snapshot (run `evoquant check --update`)")
             }

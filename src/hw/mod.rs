@@ -20,5 +20,5 @@ pub mod target;
 pub mod targets;
 
 pub use cost::{LayerCost, LayerShape, QuantChoice, ScaleLayout, TotalCost, layer_cost};
-pub use target::{Compute, ExecMode, Execution, Target};
+pub use target::{Compute, ExecMode, Execution, Target, TargetError};
 pub use targets::{BUILTIN_NAMES, CUSTOM, TARGET_CHOICES, TargetName, builtin};

@@ -125,24 +125,22 @@ impl Target {
     }
 
     /// Check the invariants the cost model relies on; messages name the field.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TargetError> {
         if !(self.bandwidth_bytes_per_s > 0.0 && self.bandwidth_bytes_per_s.is_finite()) {
-            return Err("bandwidth must be > 0".into());
+            return Err(TargetError::Bandwidth);
         }
         for m in &self.modes {
             let p = self.peak(m.compute);
             if !(p > 0.0 && p.is_finite()) {
-                return Err(format!(
-                    "mode W{}A{} computes in {} whose throughput is not > 0",
-                    m.weight_bits,
-                    m.act_bits,
-                    m.compute.name()
+                return Err(TargetError::NoThroughput(
+                    format!("W{}A{}", m.weight_bits, m.act_bits),
+                    m.compute.name(),
                 ));
             }
         }
         match self.modes.last() {
             Some(m) if m.weight_bits >= 32 && m.act_bits >= 32 => {}
-            _ => return Err("needs an fp32 (or 32-bit) fallback mode last".into()),
+            _ => return Err(TargetError::NoFallback),
         }
         if self
             .mac_energy_pj
@@ -150,10 +148,25 @@ impl Target {
             .chain([&self.dram_pj_per_byte])
             .any(|e| !(*e >= 0.0 && e.is_finite()))
         {
-            return Err("energies must be finite and ≥ 0".into());
+            return Err(TargetError::Energy);
         }
         Ok(())
     }
+}
+
+/// A hardware target the cost model cannot use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    #[error("bandwidth must be > 0")]
+    Bandwidth,
+    #[error("mode {0} computes in {1} whose throughput is not > 0")]
+    NoThroughput(String, &'static str),
+    #[error("needs an fp32 (or 32-bit) fallback mode last")]
+    NoFallback,
+    #[error("energies must be finite and ≥ 0")]
+    Energy,
+    #[error("unknown hardware target `{0}` (known: {1})")]
+    Unknown(String, String),
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ mod sweep;
 
 pub use overrides::Overrides;
 pub use source::{Origin, SourceFile, suggest};
-pub use sweep::{Distribution, GridAxis, Point, RandomDim, RandomSweep, ZipGroup};
+pub use sweep::{Dimension, Distribution, GridAxis, Point, RandomDim, RandomSweep, ZipGroup};
 
 use crate::error::{Error, Result};
 use crate::studies::{CheckContext, DynStudy, ParamSet};
@@ -39,9 +39,8 @@ pub struct Manifest {
     pub replicates: u32,
     /// Parameters set explicitly (in `[params]` or by `--set`).
     pub fixed: BTreeMap<String, Setting>,
-    pub grid: Vec<GridAxis>,
-    pub zips: Vec<ZipGroup>,
-    pub random: Option<RandomSweep>,
+    /// The sweep's dimensions, in canonical order (see `sweep`).
+    pub sweep: Vec<Dimension>,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -87,9 +86,7 @@ impl Manifest {
             base_seed,
             replicates,
             fixed: BTreeMap::new(),
-            grid: Vec::new(),
-            zips: Vec::new(),
-            random: None,
+            sweep: Vec::new(),
         }
     }
 
@@ -111,7 +108,7 @@ impl Manifest {
         key: &str,
         values: impl IntoIterator<Item = toml::Value>,
     ) -> Manifest {
-        self.grid.push(GridAxis {
+        self.push_axis(GridAxis {
             key: key.to_string(),
             key_origin: Origin::Default,
             values: values
@@ -139,16 +136,36 @@ impl Manifest {
         }
     }
 
-    /// Swept parameter keys, in axis order: grid, zip groups, random.
+    /// Swept parameter keys, in dimension order.
     pub fn swept_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.grid.iter().map(|a| a.key.clone()).collect();
-        for z in &self.zips {
-            keys.extend(z.keys.iter().cloned());
+        self.sweep
+            .iter()
+            .flat_map(|d| d.keys().into_iter().map(|(k, _)| k.to_string()))
+            .collect()
+    }
+
+    /// The dimension that sweeps `key`, if any.
+    pub fn dimension_of(&self, key: &str) -> Option<&Dimension> {
+        self.sweep
+            .iter()
+            .find(|d| d.keys().iter().any(|(k, _)| *k == key))
+    }
+
+    /// Replace the grid axis of the same key, or add one after the last.
+    pub(crate) fn push_axis(&mut self, axis: GridAxis) {
+        let same = |d: &Dimension| matches!(d, Dimension::Grid(a) if a.key == axis.key);
+        if let Some(d) = self.sweep.iter_mut().find(|d| same(d)) {
+            *d = Dimension::Grid(axis);
+        } else {
+            self.sweep.push(Dimension::Grid(axis));
+            sweep::canonical_order(&mut self.sweep);
         }
-        if let Some(r) = &self.random {
-            keys.extend(r.dims.iter().map(|d| d.key.clone()));
-        }
-        keys
+    }
+
+    /// Drop the grid axis of `key`, if there is one.
+    pub(crate) fn remove_axis(&mut self, key: &str) {
+        self.sweep
+            .retain(|d| !matches!(d, Dimension::Grid(a) if a.key == key));
     }
 
     /// Defaults overlaid with the fixed parameters: the parameters every
@@ -294,7 +311,7 @@ mod tests {
                 .expect_err(&flag)
                 .to_string();
                 assert!(
-                    err.contains(&format!("--set {flag}")) && err.contains(doc.key),
+                    err.starts_with(&format!("--set {flag}: params.{}: expected", doc.key)),
                     "{err}"
                 );
                 checked += 1;

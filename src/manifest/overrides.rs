@@ -4,7 +4,7 @@
 //! flag is caught exactly like a typo in the manifest.
 
 use super::source::{Origin, suggest};
-use super::sweep::GridAxis;
+use super::sweep::{Dimension, GridAxis};
 use super::{Manifest, Setting};
 use crate::error::{Error, Result};
 use crate::studies::{ParamType, docs_by_key, fits, normalize};
@@ -73,12 +73,12 @@ impl Overrides {
                     let value = flag_value(ty, text);
                     if !fits(ty, &value) {
                         return Err(Error::user(format!(
-                            "--set {arg}: `{key}` expects {}",
+                            "--set {arg}: params.{key}: expected {}",
                             ty.name()
                         )));
                     }
                     forbid_zip_or_random(m, "--set", arg, key)?;
-                    m.grid.retain(|a| a.key != key);
+                    m.remove_axis(key);
                     m.fixed.insert(key.to_string(), Setting { value, origin });
                 }
             }
@@ -93,7 +93,7 @@ impl Overrides {
                 let value = flag_value(ty, &item);
                 if item.is_empty() || !fits(ty, &value) {
                     return Err(Error::user(format!(
-                        "--sweep {arg}: `{item}` is not {} (what `{key}` expects)",
+                        "--sweep {arg}: params.{key}: `{item}` is not {}",
                         ty.name()
                     )));
                 }
@@ -124,10 +124,7 @@ impl Overrides {
                 key_origin: origin,
                 values,
             };
-            match m.grid.iter_mut().find(|a| a.key == key) {
-                Some(existing) => *existing = axis,
-                None => m.grid.push(axis),
-            }
+            m.push_axis(axis);
         }
         Ok(())
     }
@@ -143,21 +140,12 @@ fn parse_count(flag: &str, arg: &str, text: &str, min: u64) -> Result<u64> {
 }
 
 fn forbid_zip_or_random(m: &Manifest, flag: &str, arg: &str, key: &str) -> Result<()> {
-    let in_zip = m.zips.iter().any(|z| z.keys.iter().any(|k| k == key));
-    let in_random = m
-        .random
-        .as_ref()
-        .is_some_and(|r| r.dims.iter().any(|d| d.key == key));
-    if in_zip || in_random {
-        let place = if in_zip {
-            "[[sweep.zip]]"
-        } else {
-            "[sweep.random]"
-        };
-        return Err(Error::user(format!(
-            "{flag} {arg}: `{key}` is swept in {place} of {}; edit the manifest to change it",
+    match m.dimension_of(key) {
+        Some(d @ (Dimension::Zip(_) | Dimension::Random(_))) => Err(Error::user(format!(
+            "{flag} {arg}: `{key}` is swept in {} of {}; edit the manifest to change it",
+            d.place(),
             m.source.path.display()
-        )));
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }

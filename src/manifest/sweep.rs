@@ -1,9 +1,12 @@
 //! Sweep definitions and their expansion into points.
 //!
-//! The point list is the product of the grid axes (first axis slowest), the
-//! zip groups and the random points, in that order; replicates are added by
-//! the runner. Random points come from an RNG seeded by the base seed alone,
-//! so editing the grid never moves them.
+//! A sweep is one list of [`Dimension`]s — a grid axis, a zip group or the
+//! random block — and the point list is their product, the first dimension
+//! slowest; replicates are added by the runner. The list is kept in canonical
+//! order (grid axes, then zip groups, then the random block, each in manifest
+//! order), so where a table sits in the file never reorders trials. Random
+//! points come from an RNG seeded by the base seed alone, so editing the grid
+//! never moves them.
 
 use super::source::Origin;
 use super::{Manifest, Setting};
@@ -11,8 +14,12 @@ use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// Hard cap on expanded points, so a typo cannot allocate the machine away.
-const MAX_POINTS: usize = 1_000_000;
+/// Hard cap on a manifest's trials (points × replicates), so a typo cannot
+/// allocate the machine away. Validation has the study check every point
+/// (tens of µs each, more for studies that read data files), so the cap also
+/// keeps `validate` and `plan` within seconds; a larger study is several
+/// manifests, or shards of one.
+pub const MAX_TRIALS: usize = 100_000;
 
 #[derive(Clone, Debug)]
 pub struct GridAxis {
@@ -57,6 +64,87 @@ pub struct RandomDim {
 pub struct RandomSweep {
     pub n: usize,
     pub dims: Vec<RandomDim>,
+}
+
+/// One factor of the sweep's product.
+#[derive(Clone, Debug)]
+pub enum Dimension {
+    Grid(GridAxis),
+    Zip(ZipGroup),
+    Random(RandomSweep),
+}
+
+impl Dimension {
+    /// Number of alternatives this dimension contributes.
+    pub fn len(&self) -> usize {
+        match self {
+            Dimension::Grid(a) => a.values.len(),
+            Dimension::Zip(z) => z.len(),
+            Dimension::Random(r) => r.n,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys it sweeps, with where each was written.
+    pub fn keys(&self) -> Vec<(&str, &Origin)> {
+        match self {
+            Dimension::Grid(a) => vec![(a.key.as_str(), &a.key_origin)],
+            Dimension::Zip(z) => z
+                .keys
+                .iter()
+                .map(String::as_str)
+                .zip(&z.key_origins)
+                .collect(),
+            Dimension::Random(r) => r.dims.iter().map(|d| (d.key.as_str(), &d.origin)).collect(),
+        }
+    }
+
+    /// Where in a manifest this kind of dimension is written, for messages.
+    pub fn place(&self) -> &'static str {
+        match self {
+            Dimension::Grid(_) => "[sweep]",
+            Dimension::Zip(_) => "[[sweep.zip]]",
+            Dimension::Random(_) => "[sweep.random]",
+        }
+    }
+
+    /// Position of its kind in the canonical order.
+    fn rank(&self) -> u8 {
+        match self {
+            Dimension::Grid(_) => 0,
+            Dimension::Zip(_) => 1,
+            Dimension::Random(_) => 2,
+        }
+    }
+
+    /// Each alternative as its (key, value) pairs.
+    fn alternatives(&self, base_seed: u64) -> Vec<Vec<(String, Setting)>> {
+        match self {
+            Dimension::Grid(axis) => axis
+                .values
+                .iter()
+                .map(|v| vec![(axis.key.clone(), v.clone())])
+                .collect(),
+            Dimension::Zip(zip) => (0..zip.len())
+                .map(|i| {
+                    zip.keys
+                        .iter()
+                        .zip(&zip.columns)
+                        .map(|(k, col)| (k.clone(), col[i].clone()))
+                        .collect()
+                })
+                .collect(),
+            Dimension::Random(random) => random.points(base_seed),
+        }
+    }
+}
+
+/// Put dimensions in canonical order (stable: manifest order within a kind).
+pub fn canonical_order(dims: &mut [Dimension]) {
+    dims.sort_by_key(Dimension::rank);
 }
 
 /// One combination of swept values, keys in axis order.
@@ -116,18 +204,18 @@ impl Manifest {
     /// Number of points, or an error if the sweep is unreasonably large.
     pub fn point_count(&self) -> Result<usize> {
         let mut n: usize = 1;
-        let sizes = self
-            .grid
-            .iter()
-            .map(|a| a.values.len())
-            .chain(self.zips.iter().map(ZipGroup::len))
-            .chain(self.random.iter().map(|r| r.n));
-        for size in sizes {
-            n = n.saturating_mul(size);
+        for dim in &self.sweep {
+            n = n.saturating_mul(dim.len());
         }
-        if n.saturating_mul(self.replicates as usize) > MAX_POINTS {
+        let trials = n.saturating_mul(self.replicates as usize);
+        if trials > MAX_TRIALS {
+            let count = if trials == usize::MAX {
+                "more than that".to_string()
+            } else {
+                trials.to_string()
+            };
             return Err(Error::user(format!(
-                "{}: the sweep expands to more than {MAX_POINTS} trials",
+                "{}: the sweep expands to {count} trials (points × replicates); evoquant runs at most {MAX_TRIALS} per manifest: split it into several manifests",
                 self.source.path.display()
             )));
         }
@@ -137,33 +225,11 @@ impl Manifest {
     /// Expand the sweep into its points, in trial order.
     pub fn points(&self) -> Result<Vec<Point>> {
         let total = self.point_count()?;
-        // Each "dimension" of the product is a list of alternatives, each
-        // alternative a set of (key, value) pairs.
-        let mut dims: Vec<Vec<Vec<(String, Setting)>>> = Vec::new();
-        for axis in &self.grid {
-            dims.push(
-                axis.values
-                    .iter()
-                    .map(|v| vec![(axis.key.clone(), v.clone())])
-                    .collect(),
-            );
-        }
-        for zip in &self.zips {
-            dims.push(
-                (0..zip.len())
-                    .map(|i| {
-                        zip.keys
-                            .iter()
-                            .zip(&zip.columns)
-                            .map(|(k, col)| (k.clone(), col[i].clone()))
-                            .collect()
-                    })
-                    .collect(),
-            );
-        }
-        if let Some(random) = &self.random {
-            dims.push(random.points(self.base_seed));
-        }
+        let dims: Vec<Vec<Vec<(String, Setting)>>> = self
+            .sweep
+            .iter()
+            .map(|d| d.alternatives(self.base_seed))
+            .collect();
         let mut points = Vec::with_capacity(total);
         let mut odometer = vec![0usize; dims.len()];
         for _ in 0..total {

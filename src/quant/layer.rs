@@ -23,6 +23,17 @@ pub enum WeightQuant {
     Int(QuantSpec),
 }
 
+impl WeightQuant {
+    /// Bits per stored weight element (scales not included).
+    pub fn bits(&self) -> u8 {
+        match self {
+            WeightQuant::Fp32 => 32,
+            WeightQuant::Fp16 => 16,
+            WeightQuant::Int(spec) => spec.bits,
+        }
+    }
+}
+
 /// How a layer's input activations are represented.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +50,17 @@ pub enum ActQuant {
         /// Used only by `Calibration::Percentile`; in [50, 100].
         percentile: f32,
     },
+}
+
+impl ActQuant {
+    /// Bits per activation element.
+    pub fn bits(&self) -> u8 {
+        match self {
+            ActQuant::Fp32 => 32,
+            ActQuant::Fp16 => 16,
+            ActQuant::Int { bits, .. } => *bits,
+        }
+    }
 }
 
 /// One layer's weight and activation precision.

@@ -8,6 +8,7 @@ use super::plots::{Plot, Section, Sections, chart, fmt_mean_ci, fmt_num, sweep};
 use super::results_dir::{ResultsDir, column_values, num};
 use crate::error::{Error, Result};
 use crate::fsio::{self, write_atomic};
+use crate::records::TRIAL_ID;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -317,7 +318,7 @@ fn markdown(results: &ResultsDir, section: &Section, plots: &[Plot]) -> String {
     let _ = writeln!(out, "\n</details>\n");
     let _ = writeln!(out, "<details><summary>trials and seeds</summary>\n");
     let t = &results.trials;
-    let mut cols: Vec<String> = ["trial_id", "replicate", "seed"].map(String::from).to_vec();
+    let mut cols: Vec<String> = [TRIAL_ID, "replicate", "seed"].map(String::from).to_vec();
     cols.extend(results.swept_keys.iter().cloned());
     cols.push("status".into());
     let idx: Vec<Option<usize>> = cols.iter().map(|c| t.column(c)).collect();

@@ -51,6 +51,7 @@ pub fn write_run_json(
         "git_dirty": dirty,
         "manifest": plan.manifest_path.display().to_string(),
         "manifest_sha256": hash_hex(&plan.manifest_text),
+        "inputs": plan.inputs,
         "threads": jobs,
         "started_at": humantime::format_rfc3339_seconds(started_at).to_string(),
         "wall_time_s": wall.as_secs_f64(),

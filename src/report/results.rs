@@ -9,7 +9,7 @@ use super::stats::{proportion_stats, stats};
 use crate::error::Result;
 use crate::fsio::write_atomic;
 use crate::params::ParamSet;
-use crate::records::{JournalEntry, Status};
+use crate::records::{InputFile, JournalEntry, Status, TRIAL_ID};
 use crate::value::display_value;
 use crate::value::{Value, format_float};
 use serde_json::{Map, json};
@@ -41,6 +41,8 @@ pub struct RunInfo {
     pub points: Vec<Vec<toml::Value>>,
     /// Every trial in trial order.
     pub trials: Vec<TrialInfo>,
+    /// Every distinct file the trials read, sorted.
+    pub inputs: Vec<InputFile>,
 }
 
 /// One trial of a [`RunInfo`].
@@ -106,7 +108,7 @@ fn status_text(entry: Option<&JournalEntry>) -> &'static str {
 }
 
 fn trials_frame(plan: &RunInfo, entries: &[Option<&JournalEntry>], metrics: &[String]) -> Frame {
-    let mut header: Vec<String> = ["trial_id", "replicate", "seed"].map(String::from).to_vec();
+    let mut header: Vec<String> = [TRIAL_ID, "replicate", "seed"].map(String::from).to_vec();
     header.extend(plan.swept_keys.iter().cloned());
     header.extend(["status", "error"].map(String::from));
     header.extend(metrics.iter().cloned());
@@ -266,7 +268,7 @@ fn artifact_frames(plan: &RunInfo, entries: &[Option<&JournalEntry>]) -> Vec<(St
                     .iter()
                     .flat_map(|(_, t)| t.columns.iter().map(String::as_str)),
             );
-            let mut header = vec!["trial_id".to_string()];
+            let mut header = vec![TRIAL_ID.to_string()];
             header.extend(plan.swept_keys.iter().cloned());
             header.push("replicate".into());
             header.extend(columns.iter().cloned());
@@ -288,7 +290,7 @@ fn artifact_frames(plan: &RunInfo, entries: &[Option<&JournalEntry>]) -> Vec<(St
                     frame.push(row);
                 }
             }
-            (format!("{name}.csv"), frame)
+            (crate::records::table_file(&name), frame)
         })
         .collect()
 }
@@ -384,6 +386,7 @@ fn report_json(
         "seeds": { "base": m.base_seed, "replicates": m.replicates },
         "params": params,
         "sweep": { "keys": plan.swept_keys, "points": plan.points.len() },
+        "inputs": plan.inputs,
         "trials": trials,
         "summary": frame_json(summary),
         "artifacts": artifacts,
@@ -422,7 +425,7 @@ pub fn write_results(
             let dir = format!("{TRIAL_DOCS_DIR}/{}", trial.id);
             let (rel, text) = match (&doc.value, doc.text_extension.as_str()) {
                 (_, "") => {
-                    let rel = format!("{dir}/{}.json", doc.name);
+                    let rel = format!("{dir}/{}", crate::records::document_file(&doc.name));
                     let mut text = serde_json::to_string_pretty(&doc.value)
                         .map_err(|e| crate::Error::Internal(format!("{rel}: {e}")))?;
                     text.push('\n');

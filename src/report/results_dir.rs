@@ -154,12 +154,22 @@ impl ResultsDir {
         })
     }
 
-    /// An artifact table (`generations.csv`, ...), if the run wrote it.
-    pub fn artifact(&self, file: &str) -> Result<Option<Frame>> {
-        if !self.artifacts.iter().any(|a| a == file) {
+    /// The artifact table `name` (`generations` → `generations.csv`), if
+    /// the run wrote it.
+    pub fn table(&self, name: &str) -> Result<Option<Frame>> {
+        let file = crate::records::table_file(name);
+        if !self.artifacts.contains(&file) {
             return Ok(None);
         }
         read_frame(&self.dir.join(file)).map(Some)
+    }
+
+    /// Where the runner wrote a trial's JSON document `name`.
+    pub fn document_path(&self, trial_id: &str, name: &str) -> std::path::PathBuf {
+        self.dir
+            .join(crate::report::TRIAL_DOCS_DIR)
+            .join(trial_id)
+            .join(crate::records::document_file(name))
     }
 
     /// A fixed parameter's value as written in report.json.

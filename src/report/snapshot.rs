@@ -7,7 +7,7 @@
 //! does. We read it ourselves because insta's contents API is in its unstable
 //! `internals` module.
 
-use super::{PLOTS_DIR, REPORT_MD, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE};
+use super::{PLOTS_DIR, REPORT_FILE, REPORT_MD, SUMMARY_FILE, TRIAL_DOCS_DIR, TRIALS_FILE};
 use crate::error::{Error, Result};
 use crate::fsio::write_atomic;
 use std::path::{Path, PathBuf};
@@ -73,6 +73,9 @@ pub fn entries(stem: &str, out_dir: &Path) -> Result<Vec<(String, String)>> {
             out.push((format!("{stem}__{name}"), text));
         }
     }
+    if let Some(inputs) = input_files(out_dir)? {
+        out.push((format!("{stem}__{INPUTS_SNAPSHOT}"), inputs));
+    }
     let report = out_dir.join(REPORT_MD);
     if report.is_file() {
         out.push((format!("{stem}__{REPORT_MD}"), read(&report)?));
@@ -103,6 +106,62 @@ pub fn entries(stem: &str, out_dir: &Path) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(out)
+}
+
+/// The snapshot of the files the trials read (from report.json), so `check`
+/// can say that an input changed rather than only that every id moved.
+pub const INPUTS_SNAPSHOT: &str = "inputs.json";
+
+/// report.json's `inputs`, pretty-printed, when the trials read any file.
+fn input_files(out_dir: &Path) -> Result<Option<String>> {
+    let path = out_dir.join(REPORT_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+    match doc.get("inputs") {
+        Some(serde_json::Value::Array(a)) if !a.is_empty() => {
+            let mut text = serde_json::to_string_pretty(a)
+                .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+            text.push('\n');
+            Ok(Some(text))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What changed between two `inputs.json` snapshots, one line per file.
+pub fn input_changes(old: &str, new: &str) -> Vec<String> {
+    let parse =
+        |t: &str| -> Vec<crate::records::InputFile> { serde_json::from_str(t).unwrap_or_default() };
+    let (old, new) = (parse(old), parse(new));
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    let mut out = Vec::new();
+    for n in &new {
+        match old.iter().find(|o| o.param == n.param && o.path == n.path) {
+            Some(o) if o.sha256 != n.sha256 => out.push(format!(
+                "params.{} = {:?}: content changed (sha256 {}… → {}…, {} → {} bytes)",
+                n.param,
+                n.path,
+                short(&o.sha256),
+                short(&n.sha256),
+                o.bytes,
+                n.bytes
+            )),
+            Some(_) => {}
+            None => out.push(format!(
+                "params.{} = {:?}: a new input file",
+                n.param, n.path
+            )),
+        }
+    }
+    for o in &old {
+        if !new.iter().any(|n| n.param == o.param && n.path == o.path) {
+            out.push(format!("params.{} = {:?}: no longer read", o.param, o.path));
+        }
+    }
+    out
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -33,6 +33,7 @@ impl Plan {
                     seed: t.seed,
                 })
                 .collect(),
+            inputs: self.inputs(),
         }
     }
 }

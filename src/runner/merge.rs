@@ -147,7 +147,7 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
     let mut present = vec![false; count];
     for (_, m) in &metas {
         // read_metas checked every description's shard and count.
-        let shard = m.shard().map_err(Error::Internal)?;
+        let shard = m.shard().map_err(|e| Error::Internal(e.to_string()))?;
         present[shard.index] = true;
         let journal = shard.journal_path(out_dir);
         if !journal.exists() {

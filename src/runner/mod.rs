@@ -7,6 +7,7 @@
 
 mod execute;
 mod finish;
+pub mod inputs;
 mod journal;
 pub mod merge;
 pub mod ownership;

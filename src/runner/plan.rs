@@ -1,8 +1,10 @@
 //! The expanded trial list of a manifest.
 
+use super::inputs::{InputHasher, canonical_suffix};
 use crate::error::Result;
 use crate::ids::{derive_u64, digest};
 use crate::manifest::Manifest;
+use crate::records::InputFile;
 use crate::studies::ParamSet;
 use crate::value::canonical_value;
 
@@ -11,8 +13,11 @@ pub struct PlannedPoint {
     pub params: ParamSet,
     /// Values of the swept keys, in [`Plan::swept_keys`] order.
     pub swept: Vec<toml::Value>,
-    /// Canonical text of the kind and every resolved parameter.
+    /// Canonical text of the kind, every resolved parameter and the
+    /// content hash of every input file.
     pub canonical: String,
+    /// The files this point's parameters name (see `inputs`).
+    pub inputs: Vec<InputFile>,
 }
 
 /// One trial: a point and a replicate.
@@ -66,6 +71,9 @@ impl Plan {
         let swept_keys = manifest.swept_keys();
         let base = manifest.base_params();
         let kind = manifest.study.kind();
+        let base_dir = manifest.base_dir();
+        let docs = manifest.study.param_docs();
+        let mut hasher = InputHasher::new(&base_dir, &docs);
         let points: Vec<PlannedPoint> = manifest
             .points()?
             .into_iter()
@@ -75,14 +83,16 @@ impl Plan {
                     .iter()
                     .map(|k| params[k.as_str()].clone())
                     .collect();
-                let canonical = canonical_params(kind, &params);
-                PlannedPoint {
+                let inputs = hasher.inputs(&params)?;
+                let canonical = canonical_params(kind, &params) + &canonical_suffix(&inputs);
+                Ok(PlannedPoint {
                     params,
                     swept,
                     canonical,
-                }
+                    inputs,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let mut trials = Vec::with_capacity(points.len() * manifest.replicates as usize);
         for (pi, point) in points.iter().enumerate() {
             for r in 0..manifest.replicates {
@@ -106,6 +116,18 @@ impl Plan {
 
     pub fn kind(&self) -> &'static str {
         self.manifest.study.kind()
+    }
+
+    /// Every distinct input file of the plan, sorted.
+    pub fn inputs(&self) -> Vec<InputFile> {
+        let mut all: Vec<InputFile> = self
+            .points
+            .iter()
+            .flat_map(|p| p.inputs.iter().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
 }
 

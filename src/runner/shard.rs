@@ -44,21 +44,29 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// Why a shard cannot exist (a `--shard` flag, or a shard description).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not K/N (for example 0/4: shard 0 of 4)")]
+    Malformed(String),
+    #[error("N must be at least 1 (K/N runs shard K of N, K from 0 to N-1)")]
+    NoShards,
+    #[error("N = {0} is more shards than evoquant supports (at most {MAX_SHARDS})")]
+    TooMany(usize),
+    #[error("shard {index} does not exist in a split into {count}: K runs from 0 to {}", count - 1)]
+    OutOfRange { index: usize, count: usize },
+}
+
 impl Shard {
-    pub fn new(index: usize, count: usize) -> std::result::Result<Shard, String> {
+    pub fn new(index: usize, count: usize) -> std::result::Result<Shard, ShardError> {
         if count == 0 {
-            return Err("N must be at least 1 (K/N runs shard K of N, K from 0 to N-1)".into());
+            return Err(ShardError::NoShards);
         }
         if count > MAX_SHARDS {
-            return Err(format!(
-                "N = {count} is more shards than evoquant supports (at most {MAX_SHARDS})"
-            ));
+            return Err(ShardError::TooMany(count));
         }
         if index >= count {
-            return Err(format!(
-                "shard {index} does not exist in a split into {count}: K runs from 0 to {}",
-                count - 1
-            ));
+            return Err(ShardError::OutOfRange { index, count });
         }
         Ok(Shard { index, count })
     }
@@ -101,11 +109,11 @@ impl fmt::Display for Shard {
 }
 
 impl FromStr for Shard {
-    type Err = String;
+    type Err = ShardError;
 
     /// `K/N`, both decimal integers.
-    fn from_str(s: &str) -> std::result::Result<Shard, String> {
-        let malformed = || format!("`{s}` is not K/N (for example 0/4: shard 0 of 4)");
+    fn from_str(s: &str) -> std::result::Result<Shard, ShardError> {
+        let malformed = || ShardError::Malformed(s.to_string());
         let (k, n) = s.split_once('/').ok_or_else(malformed)?;
         let num = |t: &str| {
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
@@ -173,7 +181,7 @@ impl ShardMeta {
 
     /// The shard this description is of; an edited or corrupt description
     /// may name one that cannot exist, so this is checked like `--shard`.
-    pub fn shard(&self) -> std::result::Result<Shard, String> {
+    pub fn shard(&self) -> std::result::Result<Shard, ShardError> {
         Shard::new(self.shard, self.shards)
     }
 
@@ -348,7 +356,7 @@ mod tests {
             ("1/", "is not K/N"),
             ("99999999999999999999999/4", "is not K/N"),
         ] {
-            let err = text.parse::<Shard>().unwrap_err();
+            let err = text.parse::<Shard>().unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
     }

@@ -123,7 +123,7 @@ impl SlurmPlan {
         // Tasks would refuse a folder holding shards of another run: say so now.
         let this = ShardMeta::new(
             &plan,
-            Shard::new(0, req.shards as usize).map_err(Error::user)?,
+            Shard::new(0, req.shards as usize).map_err(|e| Error::user(e.to_string()))?,
             &req.overrides,
         );
         for (path, other) in read_metas(&out)? {

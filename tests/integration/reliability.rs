@@ -155,3 +155,86 @@ fn resume_with_another_manifest_leaves_no_stale_artifacts() {
         }
     }
 }
+
+/// Before: trial ids covered a data file's path, not its content, so
+/// replacing the file left `--resume` reporting every trial cached.
+#[test]
+fn replacing_an_input_file_reruns_its_trials_and_check_names_it() {
+    let dir = TempDir::new("input-hash");
+    evoquant()
+        .args(["data", "bit-alloc", "--out"])
+        .arg(dir.join("data"))
+        .run()
+        .success();
+    let manifest = TINY.replace(
+        "[sweep]",
+        "frontier_points = 2\ndata.test = \"data/test.json\"\n\n[sweep]",
+    );
+    let m = dir.write("tiny.toml", &manifest);
+    let out = dir.join("out");
+    run_into(&m, &out, &[]).success();
+    let report: serde_json::Value =
+        serde_json::from_str(&crate::harness::read(&out.join("report.json"))).unwrap();
+    let inputs = report["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert_eq!(inputs[0]["param"], "data.test");
+    assert_eq!(inputs[0]["path"], "data/test.json");
+    let run: serde_json::Value =
+        serde_json::from_str(&crate::harness::read(&out.join("run.json"))).unwrap();
+    assert_eq!(run["inputs"], report["inputs"]);
+    let ids = |dir: &std::path::Path| -> Vec<String> {
+        let r: serde_json::Value =
+            serde_json::from_str(&crate::harness::read(&dir.join("report.json"))).unwrap();
+        r["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = ids(&out);
+
+    // Snapshots of this manifest, then a changed data file.
+    let snaps = dir.join("snaps");
+    evoquant()
+        .arg("check")
+        .arg(&m)
+        .arg("--update")
+        .arg("--snapshots")
+        .arg(&snaps)
+        .run()
+        .success();
+    assert!(snaps.join("tiny__inputs.json.snap").exists());
+    let test_json = dir.join("data/test.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&crate::harness::read(&test_json)).unwrap();
+    doc["layers"][0]["params"] =
+        serde_json::json!(doc["layers"][0]["params"].as_u64().unwrap() + 1);
+    std::fs::write(&test_json, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+
+    let resumed = run_into(&m, &out, &["--resume"]);
+    resumed.success();
+    let after = ids(&out);
+    assert_eq!(before.len(), after.len());
+    assert!(
+        before.iter().all(|id| !after.contains(id)),
+        "{before:?} {after:?}"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&crate::harness::read(&out.join("run.json"))).unwrap();
+    assert_eq!(
+        run["cached"], 0,
+        "a changed input must not reuse old trials"
+    );
+
+    evoquant()
+        .arg("check")
+        .arg(&m)
+        .arg("--snapshots")
+        .arg(&snaps)
+        .run()
+        .code(1)
+        .stdout_has("an input file changed")
+        .stdout_has("params.data.test = \"data/test.json\": content changed")
+        .no_panic();
+}

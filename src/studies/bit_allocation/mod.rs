@@ -20,6 +20,7 @@ pub mod baselines;
 pub mod evolve;
 pub mod fitness;
 pub mod heuristic;
+pub mod names;
 pub mod optimum;
 pub mod params;
 mod report;
@@ -49,7 +50,7 @@ struct Row {
     fitness: f64,
 }
 
-const SPLITS: [&str; 3] = ["train", "valid", "test"];
+use names::SPLITS;
 
 impl Study for BitAllocation {
     type Params = Params;
@@ -75,7 +76,9 @@ impl Study for BitAllocation {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
-        let allowed = params.allowed().map_err(StudyError::new)?;
+        let allowed = params
+            .allowed()
+            .map_err(|e| StudyError::new(e.to_string()))?;
         let invs = params
             .load(&|p| ctx.resolve(p))
             .map_err(|i| StudyError::new(format!("{}: {}", i.key, i.message)))?;
@@ -87,13 +90,13 @@ impl Study for BitAllocation {
         let targets = frontier_targets(params.frontier_points, t);
         let mut optima = Vec::with_capacity(3);
         let mut frontier = Table::new(
-            "frontier",
+            names::FRONTIER,
             &[
-                "dataset",
+                names::DATASET,
                 "point",
                 "target_accuracy",
-                "accuracy",
-                "compression",
+                names::ACCURACY,
+                names::COMPRESSION,
                 "total_bits",
                 "fitness",
             ],
@@ -162,23 +165,15 @@ impl Study for BitAllocation {
             test: &invs[2],
         };
         let evo = evolve(&config, &ladder, &splits, rng);
-        let mut generations = Table::new(
-            "generations",
-            &[
-                "generation",
-                "train_fitness",
-                "train_accuracy",
-                "train_compression",
-                "valid_fitness",
-                "valid_accuracy",
-                "valid_compression",
-                "test_fitness",
-                "test_accuracy",
-                "test_compression",
-                "mean_train_fitness",
-                "rule",
-            ],
-        );
+        let mut columns = vec![names::GENERATION.to_string()];
+        for split in SPLITS {
+            for suffix in [names::FITNESS, "_accuracy", "_compression"] {
+                columns.push(names::of(split, suffix));
+            }
+        }
+        columns.extend(["mean_train_fitness".into(), "rule".into()]);
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let mut generations = Table::new(names::GENERATIONS, &columns);
         for r in &evo.records {
             let mut row: Vec<Value> = vec![r.generation.into()];
             for (eval, fit) in &r.evals {
@@ -193,7 +188,7 @@ impl Study for BitAllocation {
         for (s, inv) in invs.iter().enumerate() {
             champ.leader.allocate_into(inv, &ladder, &mut buf);
             rows.push(Row {
-                strategy: "evolved".into(),
+                strategy: names::EVOLVED.into(),
                 split: s,
                 allocation: buf.clone(),
                 eval: champ.evals[s].0,
@@ -202,7 +197,7 @@ impl Study for BitAllocation {
         }
         for (s, opt) in optima.iter().enumerate() {
             rows.push(Row {
-                strategy: "optimum".into(),
+                strategy: names::OPTIMUM.into(),
                 split: s,
                 allocation: opt.allocation.clone(),
                 eval: opt.eval,
@@ -218,7 +213,7 @@ impl Study for BitAllocation {
                 .find(|r| r.strategy == name && r.split == 2)
                 .expect("every strategy runs on test")
         };
-        let champion_test = test_row("evolved");
+        let champion_test = test_row(names::EVOLVED);
         let best_baseline = Baseline::ALL
             .iter()
             .map(|b| test_row(b.name()))
@@ -230,15 +225,18 @@ impl Study for BitAllocation {
         out.metric("champion_generation", champ.generation);
         out.metric("train_champion_fitness", champ.evals[0].1);
         out.metric("valid_champion_fitness", champ.evals[1].1);
-        out.metric("test_champion_fitness", champion_test.fitness);
-        out.metric("test_champion_accuracy", champion_test.eval.accuracy);
-        out.metric("test_champion_compression", champion_test.eval.compression);
-        out.metric("test_champion_gap", gap(champion_test));
-        out.metric("test_optimum_compression", optima[2].eval.compression);
+        out.metric(names::TEST_CHAMPION_FITNESS, champion_test.fitness);
+        out.metric(names::TEST_CHAMPION_ACCURACY, champion_test.eval.accuracy);
+        out.metric(
+            names::TEST_CHAMPION_COMPRESSION,
+            champion_test.eval.compression,
+        );
+        out.metric(names::TEST_CHAMPION_GAP, gap(champion_test));
+        out.metric(names::TEST_OPTIMUM_COMPRESSION, optima[2].eval.compression);
         out.metric("test_optimum_accuracy", optima[2].eval.accuracy);
         out.metric("test_optimum_fitness", fitness(&optima[2].eval, t));
-        out.metric("test_best_baseline", best_baseline.strategy.as_str());
-        out.metric("test_best_baseline_fitness", best_baseline.fitness);
+        out.metric(names::TEST_BEST_BASELINE, best_baseline.strategy.as_str());
+        out.metric(names::TEST_BEST_BASELINE_FITNESS, best_baseline.fitness);
         out.metric(
             "test_wider_fp16_zone_fitness",
             test_row(Baseline::WiderFp16Zone.name()).fitness,
@@ -246,12 +244,12 @@ impl Study for BitAllocation {
 
         out.table(generations);
         let mut strategies = Table::new(
-            "strategies",
+            names::STRATEGIES,
             &[
-                "strategy",
-                "dataset",
-                "compression",
-                "accuracy",
+                names::STRATEGY,
+                names::DATASET,
+                names::COMPRESSION,
+                names::ACCURACY,
                 "fitness",
                 "feasible",
                 "gap_to_optimum",
@@ -278,8 +276,14 @@ impl Study for BitAllocation {
         }
         for name in names {
             let mut table = Table::new(
-                &format!("allocation_{name}"),
-                &["dataset", "layer", "name", "type", "precision"],
+                &names::allocation(name),
+                &[
+                    names::DATASET,
+                    names::LAYER,
+                    "name",
+                    "type",
+                    names::PRECISION,
+                ],
             );
             for r in rows.iter().filter(|r| r.strategy == name) {
                 for (layer, p) in invs[r.split].layers.iter().zip(&r.allocation) {

@@ -48,22 +48,28 @@ crate::params! {
     }
 }
 
+/// What is wrong with a `precisions` list.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PrecisionsError {
+    #[error("needs at least one precision (known: {})", Precision::names())]
+    Empty,
+    #[error("unknown precision `{name}` (known: {known})", name = .0, known = Precision::names())]
+    Unknown(String),
+    #[error("precision `{0}` is listed twice")]
+    Twice(String),
+}
+
 impl Params {
     /// The allowed precisions, sorted by bits, or the problem with them.
-    pub fn allowed(&self) -> Result<Vec<Precision>, String> {
+    pub fn allowed(&self) -> Result<Vec<Precision>, PrecisionsError> {
         if self.precisions.is_empty() {
-            return Err(format!(
-                "needs at least one precision (known: {})",
-                Precision::names()
-            ));
+            return Err(PrecisionsError::Empty);
         }
         let mut out = Vec::new();
         for name in &self.precisions {
-            let p = Precision::parse(name).ok_or_else(|| {
-                format!("unknown precision `{name}` (known: {})", Precision::names())
-            })?;
+            let p = Precision::parse(name).ok_or_else(|| PrecisionsError::Unknown(name.clone()))?;
             if out.contains(&p) {
-                return Err(format!("precision `{name}` is listed twice"));
+                return Err(PrecisionsError::Twice(name.clone()));
             }
             out.push(p);
         }
@@ -102,8 +108,8 @@ impl Params {
             );
         }
         let allowed = self.allowed();
-        if let Err(msg) = &allowed {
-            bad("precisions", msg.clone());
+        if let Err(e) = &allowed {
+            bad("precisions", e.to_string());
         }
         if self.elitism >= self.population.max(1) {
             bad(

@@ -3,29 +3,31 @@
 //! the compression–accuracy plane next to the exact frontier, and which
 //! precision the champion and the exact optimum give each TEST layer.
 
+use super::names as n;
 use crate::error::Result;
+use crate::records::TRIAL_ID;
 use crate::report::Frame;
 use crate::report::plots::chart::{Chart, Mark, Series};
 use crate::report::plots::{Plot, Section, fmt_mean_ci, fmt_num, push_mean};
 use crate::report::results_dir::{ResultsDir, column_values, num};
 
 const KEY_METRICS: &[&str] = &[
-    "test_champion_fitness",
-    "test_champion_compression",
-    "test_champion_accuracy",
-    "test_champion_gap",
-    "test_optimum_compression",
-    "test_best_baseline_fitness",
+    n::TEST_CHAMPION_FITNESS,
+    n::TEST_CHAMPION_COMPRESSION,
+    n::TEST_CHAMPION_ACCURACY,
+    n::TEST_CHAMPION_GAP,
+    n::TEST_OPTIMUM_COMPRESSION,
+    n::TEST_BEST_BASELINE_FITNESS,
 ];
 
 /// The dataset strategies are judged on: held out from evolution and selection.
-const REPORTED: &str = "test";
+const REPORTED: &str = n::TEST;
 
 fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
-    let Some(g) = results.artifact("generations.csv")? else {
+    let Some(g) = results.table(n::GENERATIONS)? else {
         return Ok(Vec::new());
     };
-    let Some(gc) = g.column("generation") else {
+    let Some(gc) = g.column(n::GENERATION) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
@@ -38,15 +40,13 @@ fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
             "generation",
             "fitness (compression-weighted score, see docs)",
         );
-        for (i, (metric, name)) in [
-            ("train_fitness", "TRAIN"),
-            ("valid_fitness", "VALID"),
-            ("test_fitness", "TEST"),
-        ]
-        .iter()
-        .enumerate()
+        for (i, (metric, name)) in [(n::TRAIN, "TRAIN"), (n::VALID, "VALID"), (n::TEST, "TEST")]
+            .iter()
+            .enumerate()
         {
-            let Some(c) = g.column(metric) else { continue };
+            let Some(c) = g.column(&n::of(metric, n::FITNESS)) else {
+                continue;
+            };
             let groups: Vec<(f64, Vec<f64>)> = gens
                 .iter()
                 .map(|&x| {
@@ -62,7 +62,7 @@ fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
         }
         if !chart.is_empty() {
             out.push(Plot::new(
-                results.plot_file("generations", p),
+                results.plot_file(n::GENERATIONS, p),
                 "Fitness of each generation's leader (best on TRAIN), measured on TRAIN, VALID and TEST: \
                  mean over replicates with 95% confidence bands. TRAIN drives evolution, VALID picks the \
                  champion, TEST is reported.",
@@ -74,14 +74,14 @@ fn generation_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
 }
 
 fn plane_plot(results: &ResultsDir) -> Result<Option<Plot>> {
-    let Some(s) = results.artifact("strategies.csv")? else {
+    let Some(s) = results.table(n::STRATEGIES)? else {
         return Ok(None);
     };
     let (Some(sc), Some(dc), Some(cc), Some(ac)) = (
-        s.column("strategy"),
-        s.column("dataset"),
-        s.column("compression"),
-        s.column("accuracy"),
+        s.column(n::STRATEGY),
+        s.column(n::DATASET),
+        s.column(n::COMPRESSION),
+        s.column(n::ACCURACY),
     ) else {
         return Ok(None);
     };
@@ -112,18 +112,18 @@ fn plane_plot(results: &ResultsDir) -> Result<Option<Plot>> {
         chart.push(Series::new(name.clone(), Some(i), Mark::Points(pts)));
     }
     let mut thresholds: Vec<f64> =
-        column_values(&results.trials, "threshold", &results.ok_trials());
-    if let Some(t) = results.param("threshold").and_then(|t| t.parse().ok()) {
+        column_values(&results.trials, n::THRESHOLD, &results.ok_trials());
+    if let Some(t) = results.param(n::THRESHOLD).and_then(|t| t.parse().ok()) {
         thresholds.push(t);
     }
     thresholds.sort_by(f64::total_cmp);
     thresholds.dedup();
     y_min = thresholds.iter().copied().fold(y_min, f64::min);
-    if let Some(f) = results.artifact("frontier.csv")? {
+    if let Some(f) = results.table(n::FRONTIER)? {
         if let (Some(dc), Some(cc), Some(ac)) = (
-            f.column("dataset"),
-            f.column("compression"),
-            f.column("accuracy"),
+            f.column(n::DATASET),
+            f.column(n::COMPRESSION),
+            f.column(n::ACCURACY),
         ) {
             // Every trial's TEST frontier is exact, so their union is too.
             let margin = 0.02 * (1.0 - y_min).max(0.01);
@@ -164,14 +164,14 @@ fn precision_bits(p: &str) -> Option<f64> {
 
 fn layer_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
     let (Some(ev), Some(opt)) = (
-        results.artifact("allocation_evolved.csv")?,
-        results.artifact("allocation_optimum.csv")?,
+        results.table(&n::allocation(n::EVOLVED))?,
+        results.table(&n::allocation(n::OPTIMUM))?,
     ) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
     let trial_rows = results.rows_by_point(&results.trials, true);
-    let id_col = results.trials.column("trial_id");
+    let id_col = results.trials.column(TRIAL_ID);
     for (p, rows) in trial_rows.iter().enumerate() {
         // The point's first successful trial (replicate order) is shown.
         let (Some(&first), Some(ic)) = (rows.first(), id_col) else {
@@ -192,10 +192,10 @@ fn layer_plots(results: &ResultsDir) -> Result<Vec<Plot>> {
             .enumerate()
         {
             let cols = (
-                frame.column("trial_id"),
-                frame.column("dataset"),
-                frame.column("layer"),
-                frame.column("precision"),
+                frame.column(TRIAL_ID),
+                frame.column(n::DATASET),
+                frame.column(n::LAYER),
+                frame.column(n::PRECISION),
             );
             let (Some(tc), Some(dc), Some(lc), Some(pc)) = cols else {
                 continue;
@@ -246,11 +246,11 @@ fn findings(results: &ResultsDir) -> Vec<String> {
             continue;
         }
         let v = |m: &str| column_values(t, m, rows);
-        let champ = v("test_champion_fitness");
-        let base = v("test_best_baseline_fitness");
+        let champ = v(n::TEST_CHAMPION_FITNESS);
+        let base = v(n::TEST_BEST_BASELINE_FITNESS);
         let wins = champ.iter().zip(&base).filter(|(c, b)| c > b).count();
         let baseline = t
-            .column("test_best_baseline")
+            .column(n::TEST_BEST_BASELINE)
             .and_then(|c| mode(t, c, rows))
             .unwrap_or_default();
         let prefix = match results.point_label(p) {
@@ -262,10 +262,10 @@ fn findings(results: &ResultsDir) -> Vec<String> {
              leaving {} of the exact optimum's {} compression unused; its fitness {} vs the best \
              baseline's {} ({} most often); it beat the best baseline in {wins} of {}.",
             champ.len(),
-            fmt_mean_ci(&v("test_champion_compression"), 1.0, "×"),
-            fmt_mean_ci(&v("test_champion_accuracy"), 1.0, ""),
-            fmt_mean_ci(&v("test_champion_gap"), 100.0, "%"),
-            fmt_mean_ci(&v("test_optimum_compression"), 1.0, "×"),
+            fmt_mean_ci(&v(n::TEST_CHAMPION_COMPRESSION), 1.0, "×"),
+            fmt_mean_ci(&v(n::TEST_CHAMPION_ACCURACY), 1.0, ""),
+            fmt_mean_ci(&v(n::TEST_CHAMPION_GAP), 100.0, "%"),
+            fmt_mean_ci(&v(n::TEST_OPTIMUM_COMPRESSION), 1.0, "×"),
             fmt_mean_ci(&champ, 1.0, ""),
             fmt_mean_ci(&base, 1.0, ""),
             baseline,

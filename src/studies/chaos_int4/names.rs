@@ -48,10 +48,5 @@ pub const TRAIN_BEST_FITNESS: &str = "train_best_fitness";
 pub const TRAIN_MEAN_FITNESS: &str = "train_mean_fitness";
 pub const HELDOUT_BEST_FITNESS: &str = "heldout_best_fitness";
 
-/// The artifact file the runner writes a table to.
-pub fn csv(table: &str) -> String {
-    format!("{table}.csv")
-}
-
 /// The parameter the report names bit widths by.
 pub const QUANT_BITS: &str = "quant.bits";

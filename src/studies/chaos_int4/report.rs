@@ -144,7 +144,7 @@ fn retention_plot(results: &ResultsDir, methods: &[String], by_point: &[Vec<usiz
 }
 
 fn generations_plot(results: &ResultsDir) -> Result<Option<Plot>> {
-    let Some(g) = results.artifact(&names::csv(names::GENERATIONS))? else {
+    let Some(g) = results.table(names::GENERATIONS)? else {
         return Ok(None);
     };
     let Some(gen_col) = g.column(names::GENERATION) else {

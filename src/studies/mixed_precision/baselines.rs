@@ -16,19 +16,20 @@
 
 use super::evaluate::{Cache, Eval, Evaluator};
 use super::genome::{Genome, Granularity, LayerGene, Space};
+use super::names;
 use super::sensitivity::Sensitivity;
 
 pub const NAMES: [&str; 4] = [
-    "uniform_fp16",
-    "uniform_int8",
-    "uniform_int4",
-    "sensitivity_greedy",
+    names::UNIFORM_FP16,
+    names::UNIFORM_INT8,
+    names::UNIFORM_INT4,
+    names::SENSITIVITY_GREEDY,
 ];
 
 pub fn uniform(name: &str, n: usize) -> Genome {
     let gene = match name {
-        "uniform_fp16" => LayerGene::float(16),
-        "uniform_int8" => LayerGene::int(8, 8, Granularity::PerChannel),
+        names::UNIFORM_FP16 => LayerGene::float(16),
+        names::UNIFORM_INT8 => LayerGene::int(8, 8, Granularity::PerChannel),
         _ => LayerGene::int(4, 8, Granularity::PerGroup),
     };
     Genome::uniform(gene, n)

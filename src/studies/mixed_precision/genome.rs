@@ -129,8 +129,8 @@ impl Genome {
         serde_json::to_value(self).expect("genomes serialize")
     }
 
-    pub fn from_json(v: &serde_json::Value) -> Result<Genome, String> {
-        Genome::deserialize(v).map_err(|e| e.to_string())
+    pub fn from_json(v: &serde_json::Value) -> Result<Genome, serde_json::Error> {
+        Genome::deserialize(v)
     }
 }
 

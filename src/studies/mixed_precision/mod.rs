@@ -19,6 +19,7 @@ pub mod evaluate;
 pub mod export;
 pub mod genome;
 pub mod model;
+pub mod names;
 pub mod params;
 mod report;
 pub mod search;
@@ -191,10 +192,10 @@ fn eval_cells(e: &Eval) -> Vec<Value> {
 }
 
 const EVAL_COLUMNS: [&str; 9] = [
-    "accuracy",
-    "compression",
+    names::ACCURACY,
+    names::COMPRESSION,
     "memory_mb",
-    "latency_ms",
+    names::LATENCY_MS,
     "energy_mj",
     "avg_bits",
     "bits_per_weight",
@@ -235,7 +236,7 @@ impl Study for MixedPrecision {
         }
         let target = match p.target() {
             Ok(t) => t,
-            Err(e) => return vec![ParamIssue::new("hardware_target", e)],
+            Err(e) => return vec![ParamIssue::new("hardware_target", e.to_string())],
         };
         let lb = lower_bounds(&layers, fixed, &target, &p.space());
         for ((key, limit, unit), min) in limits.iter().zip(lb) {
@@ -264,7 +265,7 @@ impl Study for MixedPrecision {
         let seed: u64 = rng.random();
         let model = build_model(p, &|s: &str| ctx.resolve(s), seed).map_err(StudyError::new)?;
         let model = model.as_ref();
-        let target = p.target().map_err(StudyError::new)?;
+        let target = p.target().map_err(|e| StudyError::new(e.to_string()))?;
         let space = p.space();
         let limits = [p.target_latency_ms, p.target_memory_mb, p.target_energy_mj];
         let ev = Evaluator::new(model, &target, p.weights(), limits);
@@ -308,7 +309,7 @@ impl Study for MixedPrecision {
         ctx.progress("baselines");
         let mut baseline_rows = Vec::new();
         for name in baselines::NAMES {
-            let g = if name == "sensitivity_greedy" {
+            let g = if name == names::SENSITIVITY_GREEDY {
                 greedy.clone()
             } else {
                 baselines::uniform(name, n)
@@ -321,11 +322,11 @@ impl Study for MixedPrecision {
         let mut out = TrialOutput::default();
         let (best_genome, best) = &result.best;
         let r = &ev.reference;
-        out.metric("model", model.description());
-        out.metric("accuracy_source", model.accuracy_source());
-        out.metric("cost_model", "analytical roofline model");
-        out.metric("hardware_target", target.name.as_str());
-        out.metric("device", target.device.as_str());
+        out.metric(names::MODEL, model.description());
+        out.metric(names::ACCURACY_SOURCE, model.accuracy_source());
+        out.metric(names::COST_MODEL, "analytical roofline model");
+        out.metric(names::HARDWARE_TARGET, target.name.as_str());
+        out.metric(names::DEVICE, target.device.as_str());
         out.metric(
             "search",
             match p.search {
@@ -336,25 +337,25 @@ impl Study for MixedPrecision {
         out.metric("layers", Value::Int(n as i64));
         out.metric("fp32_accuracy", r.accuracy);
         out.metric("fp32_memory_mb", r.memory_mb);
-        out.metric("fp32_latency_ms", r.latency_ms);
+        out.metric(names::FP32_LATENCY_MS, r.latency_ms);
         out.metric("fp32_energy_mj", r.energy_mj);
-        out.metric("best_accuracy", best.accuracy);
-        out.metric("best_compression", best.compression);
-        out.metric("best_latency_ms", best.latency_ms);
-        out.metric("best_energy_mj", best.energy_mj);
+        out.metric(names::BEST_ACCURACY, best.accuracy);
+        out.metric(names::BEST_COMPRESSION, best.compression);
+        out.metric(names::BEST_LATENCY_MS, best.latency_ms);
+        out.metric(names::BEST_ENERGY_MJ, best.energy_mj);
         out.metric("best_memory_mb", best.memory_mb);
         out.metric("best_avg_bits", best.avg_bits);
         out.metric("best_bits_per_weight", best.bits_per_weight);
         out.metric(
-            "best_fallback_layers",
+            names::BEST_FALLBACK_LAYERS,
             Value::Int(best.fallback_layers as i64),
         );
         out.metric("best_fitness", best.fitness);
-        out.metric("best_feasible", best.feasible());
+        out.metric(names::BEST_FEASIBLE, best.feasible());
         let hv = result.history.last().map_or(0.0, |h| h.hypervolume);
-        out.metric("hypervolume", hv);
+        out.metric(names::HYPERVOLUME, hv);
         out.metric(
-            "hv_objectives",
+            names::HV_OBJECTIVES,
             ev.active
                 .iter()
                 .map(|&k| OBJECTIVES[k])
@@ -365,18 +366,18 @@ impl Study for MixedPrecision {
         out.metric("hv_ref_memory_mb", r.memory_mb);
         out.metric("hv_ref_latency_ms", r.latency_ms);
         out.metric("hv_ref_energy_mj", r.energy_mj);
-        out.metric("front_size", Value::Int(result.archive.len() as i64));
+        out.metric(names::FRONT_SIZE, Value::Int(result.archive.len() as i64));
         out.metric("evaluations", Value::Int(cache.evaluations as i64));
         out.metric("cache_hits", Value::Int(cache.hits as i64));
         for (name, _, _, dominated) in &baseline_rows {
-            out.metric(&format!("front_dominates_{name}"), *dominated);
+            out.metric(&names::front_dominates(name), *dominated);
         }
 
         // pareto.csv, sorted by objective vector.
         let mut cols = vec!["point"];
         cols.extend(EVAL_COLUMNS);
         cols.push("config");
-        let mut pareto = Table::new("pareto", &cols);
+        let mut pareto = Table::new(names::PARETO, &cols);
         let mut entries: Vec<&(Vec<f64>, (Genome, Eval))> =
             result.archive.entries().iter().collect();
         entries.sort_by(|a, b| {
@@ -395,14 +396,14 @@ impl Study for MixedPrecision {
         out.table(pareto);
 
         let mut gens = Table::new(
-            "generations",
+            names::GENERATIONS,
             &[
-                "generation",
+                names::GENERATION,
                 "best_fitness",
                 "mean_fitness",
-                "feasible",
-                "hypervolume",
-                "front_size",
+                names::FEASIBLE,
+                names::HYPERVOLUME,
+                names::FRONT_SIZE,
             ],
         );
         for h in &result.history {
@@ -418,9 +419,15 @@ impl Study for MixedPrecision {
         out.table(gens);
 
         let mut st = Table::new(
-            "sensitivity",
+            names::SENSITIVITY,
             &[
-                "layer", "name", "type", "weights", "bits", "accuracy", "drop",
+                "layer",
+                "name",
+                "type",
+                "weights",
+                "bits",
+                names::ACCURACY,
+                "drop",
             ],
         );
         for (l, layer) in model.layers().iter().enumerate() {
@@ -438,10 +445,10 @@ impl Study for MixedPrecision {
         }
         out.table(st);
 
-        let mut cols = vec!["baseline"];
+        let mut cols = vec![names::BASELINE];
         cols.extend(EVAL_COLUMNS);
-        cols.extend(["feasible", "dominated_by_front", "config"]);
-        let mut bt = Table::new("baselines", &cols);
+        cols.extend([names::FEASIBLE, "dominated_by_front", "config"]);
+        let mut bt = Table::new(names::BASELINES, &cols);
         for (name, g, e, dominated) in &baseline_rows {
             let mut row: Vec<Value> = vec![(*name).into()];
             row.extend(eval_cells(e));
@@ -454,8 +461,8 @@ impl Study for MixedPrecision {
 
         let config = export::config(&ev, best_genome, best);
         let yaml = export::to_yaml(&config);
-        out.document("quant_config", config);
-        out.text_document("quant_config", "yaml", yaml);
+        out.document(names::QUANT_CONFIG, config);
+        out.text_document(names::QUANT_CONFIG, "yaml", yaml);
         Ok(out)
     }
 }

@@ -170,7 +170,7 @@ impl Params {
         ]
     }
 
-    pub fn target(&self) -> Result<Target, String> {
+    pub fn target(&self) -> Result<Target, hw::TargetError> {
         if self.hardware_target.is_custom() {
             let c = &self.custom;
             let five = |v: &[f64]| -> [f64; 5] {
@@ -192,10 +192,9 @@ impl Params {
             Ok(t)
         } else {
             hw::builtin(self.hardware_target.as_str()).ok_or_else(|| {
-                format!(
-                    "unknown hardware target `{}` (known: {})",
-                    self.hardware_target.as_str(),
-                    TARGET_CHOICES.join(", ")
+                hw::TargetError::Unknown(
+                    self.hardware_target.as_str().to_string(),
+                    TARGET_CHOICES.join(", "),
                 )
             })
         }

@@ -8,23 +8,30 @@
 //! axis, caption and finding says so, because a reader deciding how to ship a
 //! model must not mistake them for measurements on the device.
 
-use crate::error::{Error, Result};
+use super::names as n;
+use super::names::{ACCURACY, BASELINE, FEASIBLE};
+use crate::error::Result;
+use crate::records::TRIAL_ID;
 use crate::report::Frame;
-use crate::report::TRIAL_DOCS_DIR;
 use crate::report::plots::chart::{Chart, Mark, Series};
 use crate::report::plots::{Plot, Section, fmt_mean_ci, fmt_num, push_mean, sentence};
 use crate::report::results_dir::{ResultsDir, column_values, num};
 
-const KEY_METRICS: &[&str] = &[
-    "best_accuracy",
-    "best_compression",
-    "best_latency_ms",
-    "hypervolume",
-    "best_energy_mj",
-    "best_fallback_layers",
-    "front_dominates_uniform_int4",
-    "front_dominates_sensitivity_greedy",
-];
+fn key_metrics() -> Vec<String> {
+    let mut out: Vec<String> = [
+        n::BEST_ACCURACY,
+        n::BEST_COMPRESSION,
+        n::BEST_LATENCY_MS,
+        n::HYPERVOLUME,
+        n::BEST_ENERGY_MJ,
+        n::BEST_FALLBACK_LAYERS,
+    ]
+    .map(String::from)
+    .to_vec();
+    out.push(n::front_dominates(n::UNIFORM_INT4));
+    out.push(n::front_dominates(n::SENSITIVITY_GREEDY));
+    out
+}
 
 /// One line per sweep point up to this many (the palette's size); beyond it
 /// every point gets its own hypervolume plot.
@@ -40,11 +47,8 @@ const ACT_OFFSET: f64 = 0.06;
 const CHOSEN_COLOR: usize = 3;
 const BASELINE_COLORS: [usize; 5] = [1, 2, 4, 5, 6];
 
-/// Column prefix of trials.csv's per-baseline dominance flags.
-const DOMINATES: &str = "front_dominates_";
-
 fn trial_ids(results: &ResultsDir, rows: &[usize]) -> Vec<String> {
-    let Some(c) = results.trials.column("trial_id") else {
+    let Some(c) = results.trials.column(TRIAL_ID) else {
         return Vec::new();
     };
     rows.iter()
@@ -69,7 +73,7 @@ fn distinct(results: &ResultsDir, column: &str, rows: &[usize]) -> Vec<String> {
 
 /// Accuracy is measured for trained networks and modelled for inventories.
 fn accuracy_axis(results: &ResultsDir) -> String {
-    let sources = distinct(results, "accuracy_source", &results.ok_trials());
+    let sources = distinct(results, n::ACCURACY_SOURCE, &results.ok_trials());
     if !sources.is_empty() && sources.iter().all(|s| s.starts_with("measured")) {
         "accuracy (measured on the held-out split, 0–1)".into()
     } else {
@@ -130,9 +134,9 @@ fn bounds(sets: &[&[(f64, f64)]]) -> (f64, f64, f64, f64) {
 /// (x, accuracy) of the frame's rows belonging to the given trials.
 fn xy(frame: &Frame, ids: &[String], x: &str, filter: impl Fn(usize) -> bool) -> Vec<(f64, f64)> {
     let (Some(tc), Some(xc), Some(ac)) = (
-        frame.column("trial_id"),
+        frame.column(TRIAL_ID),
         frame.column(x),
-        frame.column("accuracy"),
+        frame.column(ACCURACY),
     ) else {
         return Vec::new();
     };
@@ -186,8 +190,8 @@ struct Projection {
 const PROJECTIONS: [Projection; 2] = [
     Projection {
         stem: "pareto_compression",
-        column: "compression",
-        best_metric: "best_compression",
+        column: n::COMPRESSION,
+        best_metric: n::BEST_COMPRESSION,
         higher_better: true,
         title: "Pareto front: accuracy vs compression",
         axis: "compression (× vs FP32 weight memory, scales and zero points included)",
@@ -195,8 +199,8 @@ const PROJECTIONS: [Projection; 2] = [
     },
     Projection {
         stem: "pareto_latency",
-        column: "latency_ms",
-        best_metric: "best_latency_ms",
+        column: n::LATENCY_MS,
+        best_metric: n::BEST_LATENCY_MS,
         higher_better: false,
         title: "Pareto front: accuracy vs modelled latency",
         axis: "latency per inference (ms, analytical cost MODEL, not measured)",
@@ -206,10 +210,10 @@ const PROJECTIONS: [Projection; 2] = [
 ];
 
 fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot>> {
-    let Some(front) = results.artifact("pareto.csv")? else {
+    let Some(front) = results.table(n::PARETO)? else {
         return Ok(Vec::new());
     };
-    let baselines = results.artifact("baselines.csv")?;
+    let baselines = results.table(n::BASELINES)?;
     let y_axis = accuracy_axis(results);
     let mut out = Vec::new();
     for proj in &PROJECTIONS {
@@ -226,13 +230,13 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
             let pts = xy(&front, &ids, proj.column, |_| true);
             let mut base: Vec<BaselineMarks> = Vec::new();
             if let Some(b) = &baselines {
-                if let (Some(nc), Some(tc)) = (b.column("baseline"), b.column("trial_id")) {
+                if let (Some(nc), Some(tc)) = (b.column(BASELINE), b.column(TRIAL_ID)) {
                     for row in &b.rows {
                         if !base.iter().any(|e| e.0 == row[nc]) {
                             base.push((row[nc].clone(), Vec::new(), 0, 0));
                         }
                     }
-                    let fc = b.column("feasible");
+                    let fc = b.column(FEASIBLE);
                     for (name, bp, infeasible, n) in &mut base {
                         *bp = xy(b, &ids, proj.column, |r| b.rows[r][nc] == *name);
                         let mine: Vec<usize> = (0..b.rows.len())
@@ -247,7 +251,7 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
             }
             let t = &results.trials;
             let chosen: Vec<(f64, f64)> =
-                match (t.column(proj.best_metric), t.column("best_accuracy")) {
+                match (t.column(proj.best_metric), t.column(n::BEST_ACCURACY)) {
                     (Some(xc), Some(ac)) => rows
                         .iter()
                         .filter_map(|&r| Some((num(t, r, xc)?, num(t, r, ac)?)))
@@ -305,7 +309,7 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
                         format!(" at {}", results.point_label(p))
                     },
                     proj.caption,
-                    match (proj.higher_better, distinct(results, "device", rows)) {
+                    match (proj.higher_better, distinct(results, n::DEVICE, rows)) {
                         (false, d) if !d.is_empty() => format!(" Device modelled: {}.", d.join("; ")),
                         _ => String::new(),
                     }
@@ -320,9 +324,9 @@ fn pareto_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plo
 /// Hypervolume per generation of each trial, grouped by generation.
 fn hv_groups(g: &Frame, ids: &[String]) -> Vec<(f64, Vec<f64>)> {
     let (Some(tc), Some(gc), Some(hc)) = (
-        g.column("trial_id"),
-        g.column("generation"),
-        g.column("hypervolume"),
+        g.column(TRIAL_ID),
+        g.column(n::GENERATION),
+        g.column(n::HYPERVOLUME),
     ) else {
         return Vec::new();
     };
@@ -341,10 +345,10 @@ fn hv_groups(g: &Frame, ids: &[String]) -> Vec<(f64, Vec<f64>)> {
 }
 
 fn hypervolume_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot>> {
-    let Some(g) = results.artifact("generations.csv")? else {
+    let Some(g) = results.table(n::GENERATIONS)? else {
         return Ok(Vec::new());
     };
-    let objectives = distinct(results, "hv_objectives", &results.ok_trials()).join("; ");
+    let objectives = distinct(results, n::HV_OBJECTIVES, &results.ok_trials()).join("; ");
     let y_axis = "hypervolume (normalised, reference = FP32)";
     let caption = |banded: bool| {
         format!(
@@ -406,47 +410,27 @@ fn hypervolume_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Ve
 }
 
 /// Per layer: (name, weight bits, activation bits) of a trial's exported
-/// `quant_config.json` — the chosen configuration, exactly as deployed.
+/// `quant_config.json` — the chosen configuration, exactly as deployed, read
+/// by the same reader `evoquant eval --config` uses.
 fn chosen_layers(results: &ResultsDir, id: &str) -> Result<Option<Vec<(String, f64, f64)>>> {
-    let path = results
-        .dir
-        .join(TRIAL_DOCS_DIR)
-        .join(id)
-        .join("quant_config.json");
+    let path = results.document_path(id, n::QUANT_CONFIG);
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::user(format!("{}: malformed JSON: {e}", path.display())))?;
-    let Some(layers) = doc.get("layers").and_then(|l| l.as_array()) else {
-        return Err(Error::user(format!(
-            "{}: no `layers` array",
-            path.display()
-        )));
-    };
-    let mut out = Vec::new();
-    for (i, l) in layers.iter().enumerate() {
-        let bits = |k: &str| {
-            l.get(k)
-                .and_then(|v| v.get("bits"))
-                .and_then(|b| b.as_f64())
-        };
-        let (Some(w), Some(a)) = (bits("weights"), bits("activations")) else {
-            return Err(Error::user(format!(
-                "{}: layers[{i}] lacks weights.bits or activations.bits",
-                path.display()
-            )));
-        };
-        let name = l
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or_default()
-            .to_string();
-        out.push((name, w, a));
-    }
-    Ok(Some(out))
+    let config = crate::quant::qconfig::read(&path)?;
+    Ok(Some(
+        config
+            .layers
+            .iter()
+            .map(|(name, q)| {
+                (
+                    name.clone(),
+                    f64::from(q.weights.bits()),
+                    f64::from(q.activations.bits()),
+                )
+            })
+            .collect(),
+    ))
 }
 
 /// A step line: one flat segment per layer, from i − ½ to i + ½.
@@ -507,7 +491,7 @@ fn layer_plots(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<Plot
         ));
         let fallback = results
             .trials
-            .column("best_fallback_layers")
+            .column(n::BEST_FALLBACK_LAYERS)
             .and_then(|c| rows.first().and_then(|&r| num(&results.trials, r, c)));
         out.push(Plot::new(
             results.plot_file("layers", p),
@@ -539,11 +523,9 @@ fn infeasible_baselines(baselines: Option<&Frame>, ids: &[String]) -> String {
     let Some(b) = baselines else {
         return String::new();
     };
-    let (Some(nc), Some(tc), Some(fc)) = (
-        b.column("baseline"),
-        b.column("trial_id"),
-        b.column("feasible"),
-    ) else {
+    let (Some(nc), Some(tc), Some(fc)) =
+        (b.column(BASELINE), b.column(TRIAL_ID), b.column(FEASIBLE))
+    else {
         return String::new();
     };
     let mut counts: Vec<(String, usize, usize)> = Vec::new();
@@ -595,7 +577,10 @@ fn findings(
         .header
         .iter()
         .enumerate()
-        .filter_map(|(c, h)| h.strip_prefix(DOMINATES).map(|n| (n.to_string(), c)))
+        .filter_map(|(c, h)| {
+            h.strip_prefix(n::FRONT_DOMINATES)
+                .map(|n| (n.to_string(), c))
+        })
         .collect();
     let mut out = Vec::new();
     for (p, rows) in by_point.iter().enumerate() {
@@ -608,20 +593,20 @@ fn findings(
             l if l.is_empty() => String::new(),
             l => format!("at {l}, "),
         };
-        let feasible = v("best_feasible").iter().filter(|&&f| f == 1.0).count();
+        let feasible = v(n::BEST_FEASIBLE).iter().filter(|&&f| f == 1.0).count();
         out.push(sentence(&format!(
             "{prefix}over {n} seeds the chosen configuration (best weighted fitness) reached accuracy {}, \
              compression {}, modelled latency {} ms (FP32 on the same cost model: {} ms) and modelled \
              energy {} mJ, with {} layers in a fallback mode; it met every hard limit in {feasible} of {n} \
              trials. The final front held {} configurations with hypervolume {}.",
-            fmt_mean_ci(&v("best_accuracy"), 1.0, ""),
-            fmt_mean_ci(&v("best_compression"), 1.0, "×"),
-            fmt_mean_ci(&v("best_latency_ms"), 1.0, ""),
-            fmt_mean_ci(&v("fp32_latency_ms"), 1.0, ""),
-            fmt_mean_ci(&v("best_energy_mj"), 1.0, ""),
-            fmt_mean_ci(&v("best_fallback_layers"), 1.0, ""),
-            fmt_mean_ci(&v("front_size"), 1.0, ""),
-            fmt_mean_ci(&v("hypervolume"), 1.0, ""),
+            fmt_mean_ci(&v(n::BEST_ACCURACY), 1.0, ""),
+            fmt_mean_ci(&v(n::BEST_COMPRESSION), 1.0, "×"),
+            fmt_mean_ci(&v(n::BEST_LATENCY_MS), 1.0, ""),
+            fmt_mean_ci(&v(n::FP32_LATENCY_MS), 1.0, ""),
+            fmt_mean_ci(&v(n::BEST_ENERGY_MJ), 1.0, ""),
+            fmt_mean_ci(&v(n::BEST_FALLBACK_LAYERS), 1.0, ""),
+            fmt_mean_ci(&v(n::FRONT_SIZE), 1.0, ""),
+            fmt_mean_ci(&v(n::HYPERVOLUME), 1.0, ""),
         )));
         if !dominance.is_empty() {
             let parts: Vec<String> = dominance
@@ -647,11 +632,11 @@ fn findings(
     }
     if by_point.len() > 1 {
         let parts: Vec<String> = [
-            ("best_latency_ms", "modelled latency (ms)"),
-            ("best_compression", "compression (×)"),
-            ("best_accuracy", "accuracy"),
+            (n::BEST_LATENCY_MS, "modelled latency (ms)"),
+            (n::BEST_COMPRESSION, "compression (×)"),
+            (n::BEST_ACCURACY, "accuracy"),
             (
-                "hypervolume",
+                n::HYPERVOLUME,
                 "final hypervolume (each point normalised by its own FP32 cost)",
             ),
         ]
@@ -669,8 +654,8 @@ fn findings(
         }
     }
     let ok = results.ok_trials();
-    let costs = distinct(results, "cost_model", &ok);
-    let sources = distinct(results, "accuracy_source", &ok);
+    let costs = distinct(results, n::COST_MODEL, &ok);
+    let sources = distinct(results, n::ACCURACY_SOURCE, &ok);
     if !costs.is_empty() || !sources.is_empty() {
         out.push(format!(
             "Latency and energy are estimates of the {} for each hardware target, not measurements on a \
@@ -692,14 +677,14 @@ fn findings(
 
 pub fn section(results: &ResultsDir) -> Result<Section> {
     let by_point = results.rows_by_point(&results.trials, true);
-    let baselines = results.artifact("baselines.csv")?;
+    let baselines = results.table(n::BASELINES)?;
     let mut plots = pareto_plots(results, &by_point)?;
     plots.extend(hypervolume_plots(results, &by_point)?);
     plots.extend(layer_plots(results, &by_point)?);
     Ok(Section {
         findings: findings(results, &by_point, baselines.as_ref()),
         plots,
-        key_metrics: KEY_METRICS.iter().map(|s| s.to_string()).collect(),
+        key_metrics: key_metrics(),
     })
 }
 

@@ -1,0 +1,49 @@
+//! Every output name of mixed_precision that more than one place uses,
+//! declared once: the trial code writes metrics, tables and documents under
+//! these names and the report section reads them back through the same
+//! constants, so renaming one cannot leave the report printing `n/a`.
+
+// trials.csv metrics.
+pub const MODEL: &str = "model";
+pub const ACCURACY_SOURCE: &str = "accuracy_source";
+pub const COST_MODEL: &str = "cost_model";
+pub const HARDWARE_TARGET: &str = "hardware_target";
+pub const DEVICE: &str = "device";
+pub const FP32_LATENCY_MS: &str = "fp32_latency_ms";
+pub const BEST_ACCURACY: &str = "best_accuracy";
+pub const BEST_COMPRESSION: &str = "best_compression";
+pub const BEST_LATENCY_MS: &str = "best_latency_ms";
+pub const BEST_ENERGY_MJ: &str = "best_energy_mj";
+pub const BEST_FALLBACK_LAYERS: &str = "best_fallback_layers";
+pub const BEST_FEASIBLE: &str = "best_feasible";
+pub const HYPERVOLUME: &str = "hypervolume";
+pub const HV_OBJECTIVES: &str = "hv_objectives";
+pub const FRONT_SIZE: &str = "front_size";
+/// Prefix of the per-baseline dominance flags: `front_dominates_<baseline>`.
+pub const FRONT_DOMINATES: &str = "front_dominates_";
+
+/// The dominance flag of one baseline.
+pub fn front_dominates(baseline: &str) -> String {
+    format!("{FRONT_DOMINATES}{baseline}")
+}
+
+// Baselines (baselines.csv's `baseline` column and the dominance flags).
+pub const UNIFORM_FP16: &str = "uniform_fp16";
+pub const UNIFORM_INT8: &str = "uniform_int8";
+pub const UNIFORM_INT4: &str = "uniform_int4";
+pub const SENSITIVITY_GREEDY: &str = "sensitivity_greedy";
+
+// Tables and their shared columns.
+pub const PARETO: &str = "pareto";
+pub const BASELINES: &str = "baselines";
+pub const GENERATIONS: &str = "generations";
+pub const SENSITIVITY: &str = "sensitivity";
+pub const ACCURACY: &str = "accuracy";
+pub const COMPRESSION: &str = "compression";
+pub const LATENCY_MS: &str = "latency_ms";
+pub const FEASIBLE: &str = "feasible";
+pub const BASELINE: &str = "baseline";
+pub const GENERATION: &str = "generation";
+
+/// The exported configuration: `trials/<id>/quant_config.json` (and `.yaml`).
+pub const QUANT_CONFIG: &str = "quant_config";
