@@ -324,7 +324,8 @@ mod tests {
     /// as a deserialisation failure of "the default value", with no place.
     #[test]
     fn negative_population_points_at_its_line() {
-        let text = manifest("chaos_int4", "population = -1");
+        let kind = crate::studies::kind_with(&["population"]);
+        let text = manifest(kind, "population = -1");
         let err = Manifest::from_source(
             SourceFile::new(Path::new("m.toml"), text),
             &Overrides::default(),

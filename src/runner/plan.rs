@@ -141,9 +141,9 @@ mod tests {
     /// result, so it must be a deliberate decision.
     #[test]
     fn trial_id_and_seed_are_pinned() {
-        let t = Trial::new(0, 0, "kind=chaos_int4;population=8", 42, 1);
-        assert_eq!(t.id, "47bcb381ae8c");
-        assert_eq!(t.seed, 4_762_384_236_548_562_106);
+        let t = Trial::new(0, 0, "kind=k;population=8", 42, 1);
+        assert_eq!(t.id, "b3ebc75ebdc1");
+        assert_eq!(t.seed, 6_604_836_501_570_515_817);
     }
 
     #[test]

@@ -399,7 +399,7 @@ mod tests {
     const MANIFEST: &str = r#"
 [study]
 name = "s"
-kind = "bit_allocation"
+kind = "KIND"
 [seeds]
 base = 3
 replicates = 3
@@ -408,6 +408,7 @@ threshold = [0.9, 0.95, 0.97]
 "#;
 
     fn plan(text: &str, overrides: &Overrides) -> Plan {
+        let text = &text.replace("KIND", crate::studies::kind_with(&["threshold"]));
         let source = crate::manifest::SourceFile::new(Path::new("m.toml"), text.to_string());
         Plan::new(crate::manifest::Manifest::from_source(source, overrides).unwrap()).unwrap()
     }

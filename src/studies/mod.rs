@@ -214,6 +214,20 @@ pub fn registry() -> Vec<&'static dyn DynStudy> {
     studies
 }
 
+/// For tests of generic code (manifest, runner): the first registered kind
+/// whose schema has every key, so those tests name no kind.
+#[cfg(test)]
+pub fn kind_with(keys: &[&str]) -> &'static str {
+    registry()
+        .into_iter()
+        .find(|s| {
+            let docs = s.param_docs();
+            keys.iter().all(|k| docs.iter().any(|d| d.key == *k))
+        })
+        .unwrap_or_else(|| panic!("no study kind has all of {keys:?}"))
+        .kind()
+}
+
 /// The study registered under `kind`.
 pub fn find(kind: &str) -> Option<&'static dyn DynStudy> {
     registry().into_iter().find(|s| s.kind() == kind)

@@ -288,12 +288,23 @@ mod tests {
         parse(SourceFile::new(Path::new("m.toml"), text.to_string()))
     }
 
-    const HEAD: &str = "[study]\nname = \"t\"\nkind = \"bit_allocation\"\n";
+    /// A kind with the keys these tests use.
+    fn head() -> String {
+        let kind = crate::studies::kind_with(&[
+            "threshold",
+            "population",
+            "generations",
+            "mutation_rate",
+            "data.test",
+        ]);
+        format!("[study]\nname = \"t\"\nkind = \"{kind}\"\n")
+    }
 
     #[test]
     fn dimensions_are_in_canonical_order_whatever_the_file_order() {
+        let h = head();
         let text = format!(
-            "{HEAD}[sweep.random]\nn = 2\nuniform = {{ mutation_rate = [0.1, 0.2] }}\n\
+            "{h}[sweep.random]\nn = 2\nuniform = {{ mutation_rate = [0.1, 0.2] }}\n\
              [[sweep.zip]]\npopulation = [8, 16]\ngenerations = [2, 4]\n\
              [sweep]\nthreshold = [0.9, 0.95]\n"
         );
@@ -309,22 +320,22 @@ mod tests {
 
     #[test]
     fn a_quoted_and_a_dotted_spelling_of_one_key_are_refused() {
-        let text =
-            format!("{HEAD}[params]\n\"data.test\" = \"builtin\"\ndata.test = \"builtin\"\n");
+        let h = head();
+        let text = format!("{h}[params]\n\"data.test\" = \"builtin\"\ndata.test = \"builtin\"\n");
         let err = parse_str(&text).unwrap_err().to_string();
         assert!(
             err.starts_with("m.toml:6:6: params.data.test: `data.test` is set twice"),
             "{err}"
         );
-        let text = format!("{HEAD}[params]\npopulation = 8\n[params.data]\n");
+        let text = format!("{h}[params]\npopulation = 8\n[params.data]\n");
         assert!(parse_str(&text).is_ok());
     }
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let text = format!(
-            "{HEAD}[params]\npopulatoin = 8\n[sweep]\nthreshold = []\n[seeds]\nbogus = 1\n"
-        );
+        let h = head();
+        let text =
+            format!("{h}[params]\npopulatoin = 8\n[sweep]\nthreshold = []\n[seeds]\nbogus = 1\n");
         let err = parse_str(&text).unwrap_err().to_string();
         for want in [
             "m.toml:5:1: params.populatoin: unknown parameter",
@@ -337,7 +348,8 @@ mod tests {
 
     #[test]
     fn a_key_swept_in_two_dimensions_is_refused() {
-        let text = format!("{HEAD}[sweep]\npopulation = [8]\n[[sweep.zip]]\npopulation = [16]\n");
+        let h = head();
+        let text = format!("{h}[sweep]\npopulation = [8]\n[[sweep.zip]]\npopulation = [16]\n");
         let err = parse_str(&text).unwrap_err().to_string();
         assert!(
             err.contains("`population` is set in [sweep] and again in [[sweep.zip]]"),
