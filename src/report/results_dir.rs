@@ -70,8 +70,9 @@ impl ResultsDir {
                 ),
             ));
         }
-        let text = std::fs::read_to_string(&report_path)
-            .map_err(|e| Error::io(format!("cannot read {}", report_path.display()), e))?;
+        // A folder the user named: an unreadable report.json is theirs to fix.
+        let text =
+            std::fs::read_to_string(&report_path).map_err(|e| Error::input(&report_path, e))?;
         let report: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| bad(&report_path, &format!("malformed JSON: {e}")))?;
         let field = |path: &[&str]| -> Result<&serde_json::Value> {

@@ -180,7 +180,9 @@ pub fn read_snapshot(path: &Path) -> Result<Option<String>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        // A committed snapshot that cannot be read (not UTF-8, no permission)
+        // is the user's to fix or regenerate.
+        Err(e) => return Err(Error::input(path, e)),
     };
     let text = text.replace("\r\n", "\n");
     let body = text

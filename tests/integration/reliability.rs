@@ -238,3 +238,18 @@ fn replacing_an_input_file_reruns_its_trials_and_check_names_it() {
         .stdout_has("params.data.test = \"data/test.json\": content changed")
         .no_panic();
 }
+
+/// Before: an unreadable report.json in the folder a user named exited 3
+/// (our fault) although the user can fix it.
+#[test]
+fn report_on_a_folder_whose_report_json_is_not_text_is_a_user_error() {
+    let dir = TempDir::new("report-bytes");
+    std::fs::write(dir.join("report.json"), [0xff, 0xfe, 0x00]).unwrap();
+    evoquant()
+        .arg("report")
+        .arg(dir.path())
+        .run()
+        .code(2)
+        .stderr_has("report.json")
+        .no_panic();
+}
