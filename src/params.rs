@@ -40,6 +40,8 @@ pub enum ParamType {
     StrList,
     /// A file path, relative to the manifest's folder.
     Path,
+    /// A list of file paths, relative to the manifest's folder.
+    PathList,
 }
 
 fn int_name(min: i64, max: i64) -> String {
@@ -62,6 +64,7 @@ impl ParamType {
             ParamType::FloatList => "list of floats".into(),
             ParamType::StrList => "list of strings".into(),
             ParamType::Path => "path".into(),
+            ParamType::PathList => "list of paths".into(),
         }
     }
 
@@ -91,7 +94,7 @@ impl ParamType {
                 a.iter().all(|v| in_range(v, *min, *max))
             }
             (ParamType::FloatList, V::Array(a)) => a.iter().all(|v| v.is_float() || v.is_integer()),
-            (ParamType::StrList, V::Array(a)) => a.iter().all(|v| v.is_str()),
+            (ParamType::StrList | ParamType::PathList, V::Array(a)) => a.iter().all(|v| v.is_str()),
             _ => false,
         }
     }
@@ -122,6 +125,38 @@ pub struct ParamDoc {
 }
 
 impl ParamDoc {
+    /// A parameter a manifest declares for a kind with
+    /// [`user_params`](crate::studies::DynStudy::user_params): its type is
+    /// that of the value it is given, or `None` for a value no parameter can
+    /// hold (an empty or nested list, a date).
+    pub fn inferred(key: &str, value: &toml::Value) -> Option<ParamDoc> {
+        use toml::Value as V;
+        let all_ints = |a: &[V]| a.iter().all(V::is_integer);
+        let ty = match value {
+            V::Integer(_) => ParamType::Int {
+                min: i64::MIN,
+                max: i64::MAX,
+            },
+            V::Float(_) => ParamType::Float,
+            V::Boolean(_) => ParamType::Bool,
+            V::String(_) => ParamType::Str,
+            V::Array(a) if a.is_empty() => return None,
+            V::Array(a) if all_ints(a) => ParamType::IntList {
+                min: i64::MIN,
+                max: i64::MAX,
+            },
+            V::Array(a) if a.iter().all(|v| v.is_integer() || v.is_float()) => ParamType::FloatList,
+            V::Array(a) if a.iter().all(V::is_str) => ParamType::StrList,
+            _ => return None,
+        };
+        Some(ParamDoc {
+            key: intern(key),
+            ty,
+            doc: "a parameter of the user's, typed by its value in [params]",
+            range: None,
+        })
+    }
+
     /// The type with its declared range, for `evoquant list`.
     pub fn type_text(&self) -> String {
         match &self.range {
@@ -354,7 +389,7 @@ where
 /// Parameter keys live as long as the program: a study's schema is built
 /// from its declaration on demand, and interning keeps its keys `&'static`
 /// (a bounded set: one entry per declared parameter).
-fn intern(key: &str) -> &'static str {
+pub(crate) fn intern(key: &str) -> &'static str {
     use std::collections::BTreeSet;
     use std::sync::Mutex;
     static KEYS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());

@@ -18,7 +18,7 @@ pub use source::{Origin, SourceFile, suggest};
 pub use sweep::{Dimension, Distribution, GridAxis, Point, RandomDim, RandomSweep, ZipGroup};
 
 use crate::error::{Error, Result};
-use crate::studies::{CheckContext, DynStudy, ParamSet};
+use crate::studies::{CheckContext, DynStudy, ParamDoc, ParamSet};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,9 @@ pub struct Manifest {
     pub fixed: BTreeMap<String, Setting>,
     /// The sweep's dimensions, in canonical order (see `sweep`).
     pub sweep: Vec<Dimension>,
+    /// Every parameter this manifest may set: the kind's, plus for a kind
+    /// with user parameters those its `[params]` declares.
+    pub schema: BTreeMap<&'static str, ParamDoc>,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -87,6 +90,7 @@ impl Manifest {
             replicates,
             fixed: BTreeMap::new(),
             sweep: Vec::new(),
+            schema: crate::studies::docs_by_key(study),
         }
     }
 

@@ -7,7 +7,7 @@ use super::source::{Origin, suggest};
 use super::sweep::{Dimension, GridAxis};
 use super::{Manifest, Setting};
 use crate::error::{Error, Result};
-use crate::studies::{ParamType, docs_by_key, fits, normalize};
+use crate::studies::{ParamType, fits, normalize};
 
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
@@ -49,7 +49,7 @@ impl Overrides {
     }
 
     pub fn apply(&self, m: &mut Manifest) -> Result<()> {
-        let docs = docs_by_key(m.study);
+        let docs = m.schema.clone();
         let kind = m.study.kind();
         let check_key = |flag: &str, arg: &str, key: &str| -> Result<ParamType> {
             docs.get(key).map(|d| d.ty).ok_or_else(|| {

@@ -82,7 +82,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 fn run_one(plan: &Plan, trial: &Trial, base_dir: &Path, progress: &TrialProgress) -> JournalEntry {
     let point = &plan.points[trial.point];
     let mut rng = TrialRng::seed_from_u64(trial.seed);
-    let ctx = TrialContext { base_dir, progress };
+    let ctx = TrialContext {
+        base_dir,
+        progress,
+        trial_id: &trial.id,
+        seed: trial.seed,
+        replicate: trial.replicate,
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         plan.manifest.study.run(&point.params, &mut rng, &ctx)
     }));

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// Hashes each resolved path once, however many points name it.
 pub struct InputHasher<'a> {
     base_dir: &'a Path,
-    path_keys: Vec<&'static str>,
+    path_keys: Vec<(&'static str, bool)>,
     seen: BTreeMap<PathBuf, (String, u64)>,
 }
 
@@ -31,8 +31,11 @@ impl<'a> InputHasher<'a> {
             base_dir,
             path_keys: docs
                 .iter()
-                .filter(|d| d.ty == ParamType::Path)
-                .map(|d| d.key)
+                .filter_map(|d| match d.ty {
+                    ParamType::Path => Some((d.key, false)),
+                    ParamType::PathList => Some((d.key, true)),
+                    _ => None,
+                })
                 .collect(),
             seen: BTreeMap::new(),
         }
@@ -41,31 +44,37 @@ impl<'a> InputHasher<'a> {
     /// The input files one point's parameters name, in key order.
     pub fn inputs(&mut self, params: &ParamSet) -> Result<Vec<InputFile>> {
         let mut out = Vec::new();
-        for &key in &self.path_keys {
-            let Some(toml::Value::String(given)) = params.get(key) else {
-                continue;
-            };
-            if given.is_empty() {
-                continue;
-            }
-            let path = self.base_dir.join(given);
-            if !path.exists() {
-                continue;
-            }
-            let (sha256, bytes) = match self.seen.get(&path) {
-                Some(h) => h.clone(),
-                None => {
-                    let h = hash_path(&path)?;
-                    self.seen.insert(path.clone(), h.clone());
-                    h
+        for &(key, list) in &self.path_keys {
+            let given: Vec<&str> = match params.get(key) {
+                Some(toml::Value::String(s)) if !list => vec![s.as_str()],
+                Some(toml::Value::Array(a)) if list => {
+                    a.iter().filter_map(|v| v.as_str()).collect()
                 }
+                _ => continue,
             };
-            out.push(InputFile {
-                param: key.to_string(),
-                path: given.clone(),
-                sha256,
-                bytes,
-            });
+            for given in given {
+                if given.is_empty() {
+                    continue;
+                }
+                let path = self.base_dir.join(given);
+                if !path.exists() {
+                    continue;
+                }
+                let (sha256, bytes) = match self.seen.get(&path) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = hash_path(&path)?;
+                        self.seen.insert(path.clone(), h.clone());
+                        h
+                    }
+                };
+                out.push(InputFile {
+                    param: key.to_string(),
+                    path: given.to_string(),
+                    sha256,
+                    bytes,
+                });
+            }
         }
         Ok(out)
     }
@@ -76,7 +85,7 @@ impl<'a> InputHasher<'a> {
 pub fn canonical_suffix(inputs: &[InputFile]) -> String {
     inputs
         .iter()
-        .map(|i| format!(";input:{}=sha256:{}", i.param, i.sha256))
+        .map(|i| format!(";input:{}:{}=sha256:{}", i.param, i.path, i.sha256))
         .collect()
 }
 

@@ -72,7 +72,7 @@ impl Plan {
         let base = manifest.base_params();
         let kind = manifest.study.kind();
         let base_dir = manifest.base_dir();
-        let docs = manifest.study.param_docs();
+        let docs: Vec<_> = manifest.schema.values().cloned().collect();
         let mut hasher = InputHasher::new(&base_dir, &docs);
         let points: Vec<PlannedPoint> = manifest
             .points()?

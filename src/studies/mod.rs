@@ -12,6 +12,7 @@
 
 pub mod bit_allocation;
 pub mod chaos_int4;
+pub mod command;
 pub mod mixed_precision;
 
 use crate::params::{Param, defaults_of, docs_of, range_issues};
@@ -79,6 +80,11 @@ impl CheckContext<'_> {
 pub struct TrialContext<'a> {
     pub base_dir: &'a Path,
     pub progress: &'a dyn Progress,
+    /// The trial's id, seed and replicate: the RNG is seeded from `seed`
+    /// already; a kind that hands the trial to another program passes them on.
+    pub trial_id: &'a str,
+    pub seed: u64,
+    pub replicate: u32,
 }
 
 impl<'a> TrialContext<'a> {
@@ -87,6 +93,9 @@ impl<'a> TrialContext<'a> {
         TrialContext {
             base_dir: Path::new("."),
             progress: &NoProgress,
+            trial_id: "",
+            seed: 0,
+            replicate: 0,
         }
     }
 
@@ -134,6 +143,12 @@ pub trait DynStudy: Send + Sync {
     fn kind(&self) -> &'static str;
     fn about(&self) -> &'static str;
     fn param_docs(&self) -> Vec<ParamDoc>;
+    /// Does `[params]` also declare the kind's parameters? Then any key
+    /// besides the documented ones is a parameter of the user's whose type
+    /// is its value's type (the `command` kind).
+    fn user_params(&self) -> bool {
+        false
+    }
     /// Every parameter's default, flattened to dotted keys.
     fn defaults(&self) -> ParamSet;
     /// Type the parameters and run the study's own validation.
@@ -208,6 +223,7 @@ pub fn registry() -> Vec<&'static dyn DynStudy> {
     let mut studies: Vec<&'static dyn DynStudy> = vec![
         &bit_allocation::BitAllocation,
         &chaos_int4::ChaosInt4,
+        &command::CommandStudy,
         &mixed_precision::MixedPrecision,
     ];
     studies.sort_by_key(|s| s.kind());
@@ -269,11 +285,10 @@ mod tests {
                     base_dir: Path::new("."),
                 },
             );
-            assert!(
-                issues.is_empty(),
-                "{}: defaults rejected: {issues:?}",
-                study.kind()
-            );
+            // A kind that runs the user's program has none by default.
+            let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+            let expected: &[&str] = if study.user_params() { &["command"] } else { &[] };
+            assert_eq!(keys, expected, "{}: defaults rejected: {issues:?}", study.kind());
         }
     }
 }

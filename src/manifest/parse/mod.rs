@@ -163,16 +163,32 @@ pub fn parse(file: SourceFile) -> Result<Manifest> {
 
     let mut fixed = BTreeMap::new();
     let mut dims = Vec::new();
+    let mut schema = Schema {
+        docs: BTreeMap::new(),
+        open: false,
+    };
     if let Some(study) = study {
-        let docs = studies::docs_by_key(study);
-        let schema = Schema { docs: &docs };
+        schema.docs = studies::docs_by_key(study);
+        schema.open = study.user_params();
         if let Some(t) = params {
-            parse_params(&mut p, &schema, t, "", &mut fixed);
+            parse_params(&mut p, &mut schema, t, "", &mut fixed);
         }
         if let Some(t) = sweep {
             parse_sweep(&mut p, &schema, t, &mut dims);
         }
         canonical_order(&mut dims);
+        if schema.open {
+            // A user's parameter is declared by its value in [params]; a
+            // sweep of it replaces that value (which gave only its type).
+            let own = studies::docs_by_key(study);
+            for dim in &dims {
+                for (key, _) in dim.keys() {
+                    if !own.contains_key(key) {
+                        fixed.remove(key);
+                    }
+                }
+            }
+        }
         check_duplicates(&mut p, &fixed, &dims);
     }
 
@@ -187,6 +203,7 @@ pub fn parse(file: SourceFile) -> Result<Manifest> {
             replicates,
             fixed,
             sweep: dims,
+            schema: schema.docs,
         }),
         _ => Err(Error::Located(diags)),
     }

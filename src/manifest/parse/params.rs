@@ -10,11 +10,13 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// The study's parameter schema, for key and type checks.
-pub(super) struct Schema<'a> {
-    pub(super) docs: &'a BTreeMap<&'static str, ParamDoc>,
+pub(super) struct Schema {
+    pub(super) docs: BTreeMap<&'static str, ParamDoc>,
+    /// `[params]` may declare new parameters (see `DynStudy::user_params`).
+    pub(super) open: bool,
 }
 
-impl Schema<'_> {
+impl Schema {
     pub(super) fn keys(&self) -> impl Iterator<Item = &str> {
         self.docs.keys().copied()
     }
@@ -26,6 +28,12 @@ impl Schema<'_> {
     }
 
     pub(super) fn unknown_message(&self, key: &str) -> String {
+        if self.open {
+            return format!(
+                "unknown parameter `{key}`{}; a parameter of the user's is declared with its value in [params], which gives its type",
+                suggest(key, self.keys())
+            );
+        }
         format!(
             "unknown parameter `{key}`{}; `evoquant list` shows the parameters of each kind",
             suggest(key, self.keys())
@@ -78,7 +86,7 @@ pub(super) fn found(p: &Parser, v: &Spanned<DeValue>) -> String {
 
 pub(super) fn parse_params(
     p: &mut Parser,
-    schema: &Schema,
+    schema: &mut Schema,
     table: &DeTable,
     prefix: &str,
     out: &mut BTreeMap<String, Setting>,
@@ -106,8 +114,34 @@ pub(super) fn parse_params(
                     },
                 );
             }
-        } else if let (DeValue::Table(t), true) = (v.get_ref(), schema.is_prefix(&key)) {
+        } else if let (DeValue::Table(t), true) =
+            (v.get_ref(), schema.open || schema.is_prefix(&key))
+        {
             parse_params(p, schema, t, &key, out);
+        } else if schema.open {
+            // A parameter of the user's: declared here, typed by its value.
+            match p.leaf(v.span()).and_then(|value| ParamDoc::inferred(&key, &value)) {
+                Some(doc) => {
+                    schema.docs.insert(doc.key, doc.clone());
+                    if let Some(value) = typed_value(p, doc.ty, v, &key_path) {
+                        out.insert(
+                            key,
+                            Setting {
+                                value,
+                                origin: Origin::Span(v.span()),
+                            },
+                        );
+                    }
+                }
+                None => p.error(
+                    v.span(),
+                    &key_path,
+                    format!(
+                        "a parameter must be a number, boolean, string or a non-empty list of numbers or of strings, found {}",
+                        found(p, v)
+                    ),
+                ),
+            }
         } else {
             p.error(k.span(), &key_path, schema.unknown_message(&key));
         }
