@@ -287,8 +287,17 @@ mod tests {
             );
             // A kind that runs the user's program has none by default.
             let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
-            let expected: &[&str] = if study.user_params() { &["command"] } else { &[] };
-            assert_eq!(keys, expected, "{}: defaults rejected: {issues:?}", study.kind());
+            let expected: &[&str] = if study.user_params() {
+                &["command"]
+            } else {
+                &[]
+            };
+            assert_eq!(
+                keys,
+                expected,
+                "{}: defaults rejected: {issues:?}",
+                study.kind()
+            );
         }
     }
 }

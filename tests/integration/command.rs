@@ -127,6 +127,22 @@ fn each_broken_contract_fails_its_trial_with_the_reason() {
 }
 
 /// Running (a zombie waiting for a reaper that is not evoquant counts as dead).
+/// Before: a command that exits without reading stdin made evoquant's write
+/// raise SIGPIPE, which killed the whole run (the input here is larger than a
+/// pipe's buffer, so the write always outlives the command).
+#[test]
+fn a_command_that_ignores_its_input_does_not_kill_the_run() {
+    let dir = TempDir::new("cmd-sigpipe");
+    let m = manifest(
+        &dir,
+        &format!(
+            "command = [\"/usr/bin/printf\", \"{{}}\\\\n\"]\nbig = \"{}\"\n",
+            "x".repeat(200_000)
+        ),
+    );
+    run(&m, &dir.join("out"), &[]).success();
+}
+
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat

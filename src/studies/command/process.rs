@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a finished command left.
 pub struct Finished {
@@ -83,6 +83,22 @@ fn install_handler() {
     });
 }
 
+/// A command that exits without reading its stdin closes the pipe, and the
+/// write would raise SIGPIPE, whose default action (restored in `main` so
+/// that `evoquant list | head` ends quietly) kills evoquant. Blocked in the
+/// writing thread, the signal stays pending there and the write returns
+/// EPIPE; the thread then ends and the pending signal with it.
+fn block_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: changes only this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 fn kill_group(pgid: i32) {
     #[cfg(unix)]
     // SAFETY: sending a signal has no memory-safety preconditions.
@@ -133,6 +149,7 @@ pub fn run(
     let err = child.stderr.take();
     std::thread::scope(|scope| {
         scope.spawn(move || {
+            block_sigpipe();
             if let Some(w) = input.as_mut() {
                 // A command that does not read its input closes the pipe.
                 let _ = w.write_all(stdin);
@@ -161,25 +178,17 @@ pub fn run(
             }
             buf
         });
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        let mut timed_out = false;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if start.elapsed() >= timeout => {
-                    timed_out = true;
-                    kill_group(pgid);
-                    break child.wait().ok();
-                }
-                Ok(None) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-                Err(_) => {
-                    kill_group(pgid);
-                    break child.wait().ok();
-                }
+        // A waiting thread rather than polling: the trial ends the moment
+        // the command does.
+        let (tx, rx) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let _ = tx.send(child.wait().ok());
+        });
+        let (status, timed_out) = match rx.recv_timeout(timeout) {
+            Ok(status) => (status, false),
+            Err(_) => {
+                kill_group(pgid);
+                (rx.recv().ok().flatten(), true)
             }
         };
         // Whatever the command left running would hold the pipes open.
