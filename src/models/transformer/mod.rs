@@ -10,6 +10,7 @@
 
 pub mod bert;
 pub mod linear;
+pub mod llama;
 pub mod loader;
 pub mod ops;
 pub mod tokenizer;
