@@ -2,6 +2,7 @@
 
 mod chaos;
 mod data;
+mod decoder;
 mod eval;
 mod failures;
 mod hardening;
