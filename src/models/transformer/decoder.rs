@@ -88,12 +88,29 @@ pub fn load(path: &Path, gguf: bool) -> Result<(Llama, Tokenizer)> {
     }
 }
 
-fn log_softmax(row: &[f32], out: &mut Vec<f64>) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
-    let lse = max + sum.ln();
-    out.clear();
-    out.extend(row.iter().map(|&v| f64::from(v) - lse));
+/// log-softmax of `row` into `lp` and, when `p` is given, the softmax into it (f64).
+fn log_softmax(row: &[f32], lp: &mut Vec<f64>, p: Option<&mut Vec<f64>>) {
+    let max = f64::from(row.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+    lp.clear();
+    lp.extend(row.iter().map(|&v| f64::from(v) - max));
+    match p {
+        Some(p) => {
+            p.clear();
+            p.extend(lp.iter().map(|&z| z.exp()));
+            let sum: f64 = p.iter().sum();
+            let (ls, inv) = (sum.ln(), 1.0 / sum);
+            for (l, e) in lp.iter_mut().zip(p.iter_mut()) {
+                *l -= ls;
+                *e *= inv;
+            }
+        }
+        None => {
+            let ls = lp.iter().map(|&z| z.exp()).sum::<f64>().ln();
+            for l in lp.iter_mut() {
+                *l -= ls;
+            }
+        }
+    }
 }
 
 fn argmax(row: &[f32]) -> usize {
@@ -115,9 +132,12 @@ struct TextStats {
     last: Vec<f32>,
 }
 
-/// Compare the logits of one text (`[t, vocab]` each).
-fn compare(ids: &[u32], r: &[f32], q: &[f32], vocab: usize) -> TextStats {
-    let (mut lr, mut lq) = (Vec::new(), Vec::new());
+/// Compare the logits of one text (`[t, vocab]` each; `q` None: the
+/// configuration is the reference).
+fn compare(ids: &[u32], r: &[f32], q: Option<&[f32]>, vocab: usize) -> TextStats {
+    let (mut lr, mut lq, mut pr) = (Vec::new(), Vec::new(), Vec::new());
+    let same = q.is_none();
+    let q = q.unwrap_or(r);
     let mut s = TextStats {
         nll: 0.0,
         ref_nll: 0.0,
@@ -127,11 +147,19 @@ fn compare(ids: &[u32], r: &[f32], q: &[f32], vocab: usize) -> TextStats {
     };
     for (p, &next) in ids.iter().enumerate().skip(1) {
         let (rr, qr) = (&r[(p - 1) * vocab..p * vocab], &q[(p - 1) * vocab..p * vocab]);
-        log_softmax(rr, &mut lr);
-        log_softmax(qr, &mut lq);
+        if same {
+            log_softmax(rr, &mut lr, None);
+            s.ref_nll -= lr[next as usize];
+            s.nll = s.ref_nll;
+            s.kl.push(0.0);
+            s.agree += 1;
+            continue;
+        }
+        log_softmax(rr, &mut lr, Some(&mut pr));
+        log_softmax(qr, &mut lq, None);
         s.nll -= lq[next as usize];
         s.ref_nll -= lr[next as usize];
-        let kl: f64 = lr.iter().zip(&lq).map(|(&a, &b)| a.exp() * (a - b)).sum();
+        let kl: f64 = pr.iter().zip(lr.iter().zip(&lq)).map(|(&p, (&a, &b))| p * (a - b)).sum();
         s.kl.push(kl.max(0.0));
         s.agree += usize::from(argmax(rr) == argmax(qr));
     }
@@ -216,10 +244,10 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
             .map(|ids| -> Result<TextStats> {
                 let r = model.logits(ids, &reference, &model.embedding.w, None)?;
                 if same {
-                    return Ok(compare(ids, &r, &r, vocab));
+                    return Ok(compare(ids, &r, None, vocab));
                 }
                 let q = model.logits(ids, &plans, &embd, None)?;
-                Ok(compare(ids, &r, &q, vocab))
+                Ok(compare(ids, &r, Some(&q), vocab))
             })
             .collect::<Result<_>>()
     })?;
@@ -307,17 +335,19 @@ mod tests {
         let vocab = 4;
         let ids = [0u32, 1, 2];
         let r: Vec<f32> = vec![0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 1.0, 1.0, 1.0, 1.0];
-        let s = compare(&ids, &r, &r, vocab);
-        assert_eq!(s.kl, vec![0.0, 0.0]);
+        let s = compare(&ids, &r, Some(&r), vocab);
         assert_eq!(s.agree, 2);
         assert_eq!(s.nll, s.ref_nll);
+        assert!(s.kl.iter().all(|&k| k < 1e-15), "{:?}", s.kl);
+        let s0 = compare(&ids, &r, None, vocab);
+        assert_eq!((s0.kl, s0.agree, s0.nll), (vec![0.0, 0.0], 2, s.nll));
         // p(1) at position 0 = e²/(e² + 3).
         let e2 = 2f64.exp();
         let want = -(e2 / (e2 + 3.0)).ln() - (3f64.exp() / (3f64.exp() + 3.0)).ln();
         assert!((s.nll - want).abs() < 1e-12);
         // Uniform config logits: KL = log 4 − H(p_ref) > 0, argmax 0 ≠ 1.
         let q = vec![0.0f32; 12];
-        let s = compare(&ids, &r, &q, vocab);
+        let s = compare(&ids, &r, Some(&q), vocab);
         assert_eq!(s.agree, 0);
         let p: Vec<f64> = [0.0, 2.0, 0.0, 0.0].iter().map(|v: &f64| v.exp() / (e2 + 3.0)).collect();
         let h: f64 = -p.iter().map(|x| x * x.ln()).sum::<f64>();
