@@ -155,7 +155,11 @@ fn eval_decoder(
     println!(
         "model: {} (LLaMA decoder from {}: {} blocks, hidden {}, {} heads / {} kv heads, vocab {}; {reference})",
         r.model.display(),
-        if gguf { "GGUF" } else { "a Hugging Face folder" },
+        if gguf {
+            "GGUF"
+        } else {
+            "a Hugging Face folder"
+        },
         c.n_layers,
         c.hidden,
         c.n_heads,

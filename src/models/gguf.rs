@@ -133,9 +133,10 @@ fn ggml_type_name(id: u32) -> String {
         "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL",
         "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16",
     ];
-    NAMES
-        .get(id as usize)
-        .map_or_else(|| format!("type id {id}"), |n| format!("{n} (type id {id})"))
+    NAMES.get(id as usize).map_or_else(
+        || format!("type id {id}"),
+        |n| format!("{n} (type id {id})"),
+    )
 }
 
 /// One tensor's header entry.
@@ -216,9 +217,10 @@ impl Cursor<'_> {
     /// A count of items of at least `min_bytes` each that must fit in what remains.
     fn count(&mut self, min_bytes: usize, what: &str) -> Result<usize> {
         let n = self.u64(what)?;
-        let fits = usize::try_from(n)
-            .ok()
-            .filter(|&n| n.checked_mul(min_bytes.max(1)).is_some_and(|b| b <= self.remaining()));
+        let fits = usize::try_from(n).ok().filter(|&n| {
+            n.checked_mul(min_bytes.max(1))
+                .is_some_and(|b| b <= self.remaining())
+        });
         fits.ok_or_else(|| {
             self.err(
                 what,
@@ -307,7 +309,10 @@ impl Gguf {
         };
         let magic = c.arr::<4>("magic")?;
         if &magic != b"GGUF" {
-            return Err(c.err("magic", format!("{magic:02x?} is not `GGUF`: not a GGUF file")));
+            return Err(c.err(
+                "magic",
+                format!("{magic:02x?} is not `GGUF`: not a GGUF file"),
+            ));
         }
         let version = c.u32("version")?;
         if !(2..=3).contains(&version) {
@@ -379,7 +384,9 @@ impl Gguf {
                 .bytes(n)
                 .ok_or_else(|| at(format!("{n} values overflow")))?;
             if off % alignment as u64 != 0 {
-                return Err(at(format!("offset {off} is not a multiple of the alignment {alignment}")));
+                return Err(at(format!(
+                    "offset {off} is not a multiple of the alignment {alignment}"
+                )));
             }
             let start = (data_offset as u64).checked_add(off);
             let end = start.and_then(|s| s.checked_add(len));
@@ -477,9 +484,7 @@ impl Gguf {
     /// `shape` (ggml dims reversed).
     pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let at = |m: String| Error::user(format!("{}: tensor `{name}`: {m}", self.path.display()));
-        let t = self
-            .tensor(name)
-            .ok_or_else(|| at("missing".into()))?;
+        let t = self.tensor(name).ok_or_else(|| at("missing".into()))?;
         if t.shape() != shape {
             return Err(at(format!(
                 "shape {:?}, the metadata implies {shape:?}",
@@ -519,7 +524,10 @@ pub fn decode(kind: TensorType, b: &[u8], n: usize) -> std::result::Result<Vec<f
 /// A minimal GGUF v3 writer (metadata and tensors already encoded), for
 /// tests and for building small synthetic models; tensors are given with
 /// their row-major shape.
-pub fn write(metadata: &[(&str, Value)], tensors: &[(&str, Vec<usize>, TensorType, Vec<u8>)]) -> Vec<u8> {
+pub fn write(
+    metadata: &[(&str, Value)],
+    tensors: &[(&str, Vec<usize>, TensorType, Vec<u8>)],
+) -> Vec<u8> {
     fn put_str(o: &mut Vec<u8>, s: &str) {
         o.extend_from_slice(&(s.len() as u64).to_le_bytes());
         o.extend_from_slice(s.as_bytes());
@@ -619,7 +627,10 @@ mod tests {
                     "a.arr",
                     Value::Array(vec![Value::Str("x".into()), Value::Str("yz".into())]),
                 ),
-                ("a.nested", Value::Array(vec![Value::Array(vec![Value::U16(1)])])),
+                (
+                    "a.nested",
+                    Value::Array(vec![Value::Array(vec![Value::U16(1)])]),
+                ),
             ],
             &[
                 ("w32", vec![2, 32], TensorType::F32, f32_bytes(&w)),
@@ -657,7 +668,10 @@ mod tests {
         assert!(w.iter().zip(&q).all(|(a, b)| (a - b).abs() < 0.04));
         assert_eq!(g.f32("wh", &[64]).unwrap(), w);
         let e = g.f32("w32", &[32, 2]).unwrap_err().to_string();
-        assert!(e.contains("t.gguf") && e.contains("`w32`") && e.contains("shape"), "{e}");
+        assert!(
+            e.contains("t.gguf") && e.contains("`w32`") && e.contains("shape"),
+            "{e}"
+        );
         let e = g.f32("nope", &[1]).unwrap_err().to_string();
         assert!(e.contains("`nope`") && e.contains("missing"), "{e}");
     }
@@ -678,18 +692,30 @@ mod tests {
     fn crafted_counts_and_types_are_refused() {
         let mut b = sample();
         b[..4].copy_from_slice(b"GGUG");
-        let e = Gguf::parse(Path::new("t.gguf"), b).err().unwrap().to_string();
+        let e = Gguf::parse(Path::new("t.gguf"), b)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("magic"), "{e}");
         // A huge tensor count.
         let mut b = sample();
         b[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        let e = Gguf::parse(Path::new("t.gguf"), b).err().unwrap().to_string();
+        let e = Gguf::parse(Path::new("t.gguf"), b)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("tensor count"), "{e}");
         // A huge key length (first key at byte 24).
         let mut b = sample();
         b[24..32].copy_from_slice(&(1u64 << 40).to_le_bytes());
-        let e = Gguf::parse(Path::new("t.gguf"), b).err().unwrap().to_string();
-        assert!(e.contains("metadata[0] key") && e.contains("cannot fit"), "{e}");
+        let e = Gguf::parse(Path::new("t.gguf"), b)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("metadata[0] key") && e.contains("cannot fit"),
+            "{e}"
+        );
         // An unsupported tensor type (Q6_K = 14).
         let w = vec![0u8; 210];
         let b = write(&[], &[("blk.0.x", vec![256], TensorType::F32, w)]);
@@ -697,7 +723,10 @@ mod tests {
         let pos = 24 + 8 + 7 + 4 + 8;
         assert_eq!(&b[pos..pos + 4], &0u32.to_le_bytes());
         b[pos..pos + 4].copy_from_slice(&14u32.to_le_bytes());
-        let e = Gguf::parse(Path::new("t.gguf"), b).err().unwrap().to_string();
+        let e = Gguf::parse(Path::new("t.gguf"), b)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("`blk.0.x`") && e.contains("Q6_K"), "{e}");
     }
 }

@@ -20,7 +20,9 @@ fn smollm() -> Option<PathBuf> {
         std::env::var("CI").as_deref() != Ok("true"),
         "models/SmolLM2-135M-Instruct.Q4_1.gguf is missing under CI=true: run scripts/fetch-models.sh"
     );
-    eprintln!("skipped: models/SmolLM2-135M-Instruct.Q4_1.gguf absent (run scripts/fetch-models.sh)");
+    eprintln!(
+        "skipped: models/SmolLM2-135M-Instruct.Q4_1.gguf absent (run scripts/fetch-models.sh)"
+    );
     None
 }
 
@@ -100,8 +102,8 @@ fn smollm2_tokenization_matches_the_python_tokenizers_package() {
         (
             "In 2024, 1234 naïve cafés' résumés — don't!",
             &[
-                788, 216, 34, 32, 34, 36, 28, 216, 33, 34, 35, 36, 15486, 46494, 20879, 17842,
-                23, 412, 2756, 5422, 17842, 1841, 1326, 982, 17,
+                788, 216, 34, 32, 34, 36, 28, 216, 33, 34, 35, 36, 15486, 46494, 20879, 17842, 23,
+                412, 2756, 5422, 17842, 1841, 1326, 982, 17,
             ],
         ),
         ("<|im_start|>user\nHi<|im_end|>", &[1, 4093, 198, 26843, 2]),
@@ -142,7 +144,13 @@ fn same_dumps(a: &Path, b: &Path) {
         let x = std::fs::read(a.join(f)).unwrap();
         let y = std::fs::read(b.join(f)).unwrap();
         assert!(!x.is_empty());
-        assert_eq!(x, y, "{f} differs between {} and {}", a.display(), b.display());
+        assert_eq!(
+            x,
+            y,
+            "{f} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
     }
 }
 
@@ -188,7 +196,9 @@ const VOCAB: &[&str] = &[
     "r", "s", "t", "u", "v", "w", "x", "y", "z", "Ġ", ".", ",", "Ġa", "Ġt", "th", "he", "Ġthe",
     "an", "in", "er", "on", "at",
 ];
-const MERGES: &[&str] = &["Ġ a", "Ġ t", "t h", "h e", "Ġt he", "a n", "i n", "e r", "o n", "a t"];
+const MERGES: &[&str] = &[
+    "Ġ a", "Ġ t", "t h", "h e", "Ġt he", "a n", "i n", "e r", "o n", "a t",
+];
 const DIMS: (usize, usize, usize, usize, usize) = (2, 32, 48, 4, 2); // layers, hidden, ffn, heads, kv heads
 
 /// Random HF-layout weights: (HF name, GGUF name, shape, values).
@@ -212,7 +222,12 @@ fn tiny_weights() -> Vec<(String, String, Vec<usize>, Vec<f32>)> {
             .collect();
         w.push((hf, gg, shape, vals));
     };
-    add("model.embed_tokens.weight".into(), "token_embd.weight".into(), vec![v, h], false);
+    add(
+        "model.embed_tokens.weight".into(),
+        "token_embd.weight".into(),
+        vec![v, h],
+        false,
+    );
     for i in 0..nl {
         let (p, g) = (format!("model.layers.{i}"), format!("blk.{i}"));
         for (hf, gg, shape, norm) in [
@@ -226,10 +241,20 @@ fn tiny_weights() -> Vec<(String, String, Vec<usize>, Vec<f32>)> {
             ("mlp.up_proj", "ffn_up", vec![f, h], false),
             ("mlp.down_proj", "ffn_down", vec![h, f], false),
         ] {
-            add(format!("{p}.{hf}.weight"), format!("{g}.{gg}.weight"), shape, norm);
+            add(
+                format!("{p}.{hf}.weight"),
+                format!("{g}.{gg}.weight"),
+                shape,
+                norm,
+            );
         }
     }
-    add("model.norm.weight".into(), "output_norm.weight".into(), vec![h], true);
+    add(
+        "model.norm.weight".into(),
+        "output_norm.weight".into(),
+        vec![h],
+        true,
+    );
     w
 }
 
@@ -248,8 +273,14 @@ fn tiny_metadata(arch: &str) -> Vec<(&'static str, Value)> {
         ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
         ("tokenizer.ggml.model", s("gpt2")),
         ("tokenizer.ggml.pre", s("smollm")),
-        ("tokenizer.ggml.tokens", Value::Array(VOCAB.iter().map(|t| s(t)).collect())),
-        ("tokenizer.ggml.merges", Value::Array(MERGES.iter().map(|t| s(t)).collect())),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array(VOCAB.iter().map(|t| s(t)).collect()),
+        ),
+        (
+            "tokenizer.ggml.merges",
+            Value::Array(MERGES.iter().map(|t| s(t)).collect()),
+        ),
         ("tokenizer.ggml.bos_token_id", Value::U32(0)),
         ("tokenizer.ggml.add_bos_token", Value::Bool(true)),
     ]
@@ -293,7 +324,10 @@ fn tiny_hf(dir: &Path) {
         .iter()
         .zip(&bytes)
         .map(|((hf, _, shape, _), b)| {
-            (hf.clone(), TensorView::new(Dtype::F32, shape.clone(), b).unwrap())
+            (
+                hf.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), b).unwrap(),
+            )
         })
         .collect();
     safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
@@ -376,9 +410,16 @@ fn tiny_gguf_and_hf_folder_give_the_same_logits_for_any_thread_count() {
         let b = std::fs::read(p).unwrap();
         evoquant::quant::npy::parse_npy(&b).unwrap().data
     };
-    let (a, b) = (read(tmp.join("gf/outputs.npy")), read(tmp.join("hf/outputs.npy")));
+    let (a, b) = (
+        read(tmp.join("gf/outputs.npy")),
+        read(tmp.join("hf/outputs.npy")),
+    );
     assert_eq!(a.len(), 3 * VOCAB.len());
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
     assert!(diff < 1e-4, "GGUF vs HF folder: max abs diff {diff}");
     // A per-layer config naming the head and the embedding is accepted.
     let cfg = tmp.write(
@@ -441,7 +482,10 @@ fn bad_gguf_files_exit_2_naming_the_file_and_key_or_tensor() {
             .arg("--dump-outputs")
             .arg(&out)
             .run();
-        o.code(2).no_panic().stderr_has(needle).stderr_has(&format!("{name}.gguf"));
+        o.code(2)
+            .no_panic()
+            .stderr_has(needle)
+            .stderr_has(&format!("{name}.gguf"));
         assert!(!out.exists(), "nothing may be written for {name}");
     }
     // A config naming a layer the decoder lacks.

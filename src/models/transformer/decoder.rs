@@ -146,7 +146,10 @@ fn compare(ids: &[u32], r: &[f32], q: Option<&[f32]>, vocab: usize) -> TextStats
         last: q[q.len() - vocab..].to_vec(),
     };
     for (p, &next) in ids.iter().enumerate().skip(1) {
-        let (rr, qr) = (&r[(p - 1) * vocab..p * vocab], &q[(p - 1) * vocab..p * vocab]);
+        let (rr, qr) = (
+            &r[(p - 1) * vocab..p * vocab],
+            &q[(p - 1) * vocab..p * vocab],
+        );
         if same {
             log_softmax(rr, &mut lr, None);
             s.ref_nll -= lr[next as usize];
@@ -159,7 +162,11 @@ fn compare(ids: &[u32], r: &[f32], q: Option<&[f32]>, vocab: usize) -> TextStats
         log_softmax(qr, &mut lq, None);
         s.nll -= lq[next as usize];
         s.ref_nll -= lr[next as usize];
-        let kl: f64 = pr.iter().zip(lr.iter().zip(&lq)).map(|(&p, (&a, &b))| p * (a - b)).sum();
+        let kl: f64 = pr
+            .iter()
+            .zip(lr.iter().zip(&lq))
+            .map(|(&p, (&a, &b))| p * (a - b))
+            .sum();
         s.kl.push(kl.max(0.0));
         s.agree += usize::from(argmax(rr) == argmax(qr));
     }
@@ -173,7 +180,13 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
     opts.config
         .check_names(|n| n == "token_embd" || linears.iter().any(|l| l.name == n))?;
     // The default covers block linears; the head only when named.
-    let named = |n: &str| opts.config.layers.iter().find(|(l, _)| l == n).map(|(_, q)| *q);
+    let named = |n: &str| {
+        opts.config
+            .layers
+            .iter()
+            .find(|(l, _)| l == n)
+            .map(|(_, q)| *q)
+    };
     let quant: Vec<LayerQuant> = linears
         .iter()
         .map(|l| {
@@ -195,7 +208,10 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
     }
     let max_len = opts.max_seq_len.min(model.config.context);
     let encode = |texts: &[String]| -> Result<Vec<Vec<u32>>> {
-        texts.iter().map(|t| tok.encode_causal(t, max_len)).collect()
+        texts
+            .iter()
+            .map(|t| tok.encode_causal(t, max_len))
+            .collect()
     };
     let tokens = encode(&opts.texts)?;
     if let Some(i) = tokens.iter().position(|t| t.len() < 2) {
@@ -206,7 +222,12 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
     }
     let cache = WeightCache::default();
     let pool = pool(opts.jobs)?;
-    let reference = linear::plans(&linears, &vec![LayerQuant::FP32; linears.len()], None, &cache)?;
+    let reference = linear::plans(
+        &linears,
+        &vec![LayerQuant::FP32; linears.len()],
+        None,
+        &cache,
+    )?;
     let needs_calib = quant
         .iter()
         .any(|q| matches!(q.activations, ActQuant::Int { .. }));
@@ -323,7 +344,12 @@ fn stored_summary(model: &Llama) -> Option<(String, f64)> {
 /// Reference plans of `model` (every layer as loaded), for benchmarks and tests.
 pub fn reference_plans(model: &Llama) -> Result<Vec<LinearPlan>> {
     let l = model.linears();
-    linear::plans(&l, &vec![LayerQuant::FP32; l.len()], None, &WeightCache::default())
+    linear::plans(
+        &l,
+        &vec![LayerQuant::FP32; l.len()],
+        None,
+        &WeightCache::default(),
+    )
 }
 
 #[cfg(test)]
@@ -349,7 +375,10 @@ mod tests {
         let q = vec![0.0f32; 12];
         let s = compare(&ids, &r, Some(&q), vocab);
         assert_eq!(s.agree, 0);
-        let p: Vec<f64> = [0.0, 2.0, 0.0, 0.0].iter().map(|v: &f64| v.exp() / (e2 + 3.0)).collect();
+        let p: Vec<f64> = [0.0, 2.0, 0.0, 0.0]
+            .iter()
+            .map(|v: &f64| v.exp() / (e2 + 3.0))
+            .collect();
         let h: f64 = -p.iter().map(|x| x * x.ln()).sum::<f64>();
         assert!((s.kl[0] - (4f64.ln() - h)).abs() < 1e-12);
         assert_eq!(s.last, vec![0.0; 4]);

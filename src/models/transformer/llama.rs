@@ -156,7 +156,8 @@ fn check_config(c: &LlamaConfig, at: impl Fn(String) -> Error) -> Result<()> {
     if c.head_dim % 2 != 0 {
         return Err(at(format!("head dimension {} is odd", c.head_dim)));
     }
-    if !(c.eps > 0.0 && c.eps < 1.0) || !(c.rope_base > 1.0 && c.rope_base.is_finite()) {
+    let eps_ok = c.eps > 0.0 && c.eps < 1.0;
+    if !(eps_ok && c.rope_base > 1.0 && c.rope_base.is_finite()) {
         return Err(at(format!(
             "rms epsilon {} or rope base {} out of range",
             c.eps, c.rope_base
@@ -358,7 +359,12 @@ impl Llama {
         let mut blocks = Vec::with_capacity(c.n_layers);
         for i in 0..c.n_layers {
             let mut l = |what: &str, out: usize, inp: usize| -> Result<Linear> {
-                Ok(lin(format!("blk.{i}.{what}"), get(what, i, &[out, inp])?, out, inp))
+                Ok(lin(
+                    format!("blk.{i}.{what}"),
+                    get(what, i, &[out, inp])?,
+                    out,
+                    inp,
+                ))
             };
             let (q, k, v, o) = (
                 l("attn_q", h, h)?,
@@ -366,7 +372,11 @@ impl Llama {
                 l("attn_v", kv, h)?,
                 l("attn_output", h, h)?,
             );
-            let (gate, up, down) = (l("ffn_gate", f, h)?, l("ffn_up", f, h)?, l("ffn_down", h, f)?);
+            let (gate, up, down) = (
+                l("ffn_gate", f, h)?,
+                l("ffn_up", f, h)?,
+                l("ffn_down", h, f)?,
+            );
             blocks.push(Block {
                 attn_norm: get("attn_norm", i, &[h])?,
                 q,
@@ -386,7 +396,12 @@ impl Llama {
                 ..embedding.clone()
             }
         } else {
-            lin("output".into(), get("output", 0, &[c.vocab, h])?, c.vocab, h)
+            lin(
+                "output".into(),
+                get("output", 0, &[c.vocab, h])?,
+                c.vocab,
+                h,
+            )
         };
         Ok(Llama {
             source,
@@ -475,7 +490,10 @@ impl Llama {
         let d = self.config.head_dim;
         let half = d / 2;
         for (p, row) in x.chunks_exact_mut(heads * d).enumerate() {
-            let (c, s) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
+            let (c, s) = (
+                &cos[p * half..(p + 1) * half],
+                &sin[p * half..(p + 1) * half],
+            );
             for hv in row.chunks_exact_mut(d) {
                 for i in 0..half {
                     let (a, b) = match self.rope {
@@ -540,8 +558,10 @@ impl Llama {
             let mut xn = x.clone();
             ops::rms_norm(&mut xn, &b.attn_norm, c.eps);
             let mut q = b.q.forward(&xn, &plans[base], slot(&mut record, base));
-            let mut k = b.k.forward(&xn, &plans[base + 1], slot(&mut record, base + 1));
-            let v = b.v.forward(&xn, &plans[base + 2], slot(&mut record, base + 2));
+            let mut k =
+                b.k.forward(&xn, &plans[base + 1], slot(&mut record, base + 1));
+            let v =
+                b.v.forward(&xn, &plans[base + 2], slot(&mut record, base + 2));
             self.rope_in_place(&mut q, nh, &cos, &sin);
             self.rope_in_place(&mut k, nkv, &cos, &sin);
             let mut ctx = vec![0.0f32; t * h];
@@ -579,16 +599,22 @@ impl Llama {
                     (h, 1),
                 );
             }
-            let a = b.o.forward(&ctx, &plans[base + 3], slot(&mut record, base + 3));
+            let a =
+                b.o.forward(&ctx, &plans[base + 3], slot(&mut record, base + 3));
             for (xi, ai) in x.iter_mut().zip(&a) {
                 *xi += ai;
             }
             let mut xn = x.clone();
             ops::rms_norm(&mut xn, &b.ffn_norm, c.eps);
-            let mut g = b.gate.forward(&xn, &plans[base + 4], slot(&mut record, base + 4));
-            let u = b.up.forward(&xn, &plans[base + 5], slot(&mut record, base + 5));
+            let mut g = b
+                .gate
+                .forward(&xn, &plans[base + 4], slot(&mut record, base + 4));
+            let u =
+                b.up.forward(&xn, &plans[base + 5], slot(&mut record, base + 5));
             ops::silu_mul(&mut g, &u);
-            let dn = b.down.forward(&g, &plans[base + 6], slot(&mut record, base + 6));
+            let dn = b
+                .down
+                .forward(&g, &plans[base + 6], slot(&mut record, base + 6));
             for (xi, di) in x.iter_mut().zip(&dn) {
                 *xi += di;
             }
@@ -647,7 +673,13 @@ mod tests {
 
     fn fp32_plans(m: &Llama) -> Vec<LinearPlan> {
         let l = m.linears();
-        plans(&l, &vec![LayerQuant::FP32; l.len()], None, &WeightCache::default()).unwrap()
+        plans(
+            &l,
+            &vec![LayerQuant::FP32; l.len()],
+            None,
+            &WeightCache::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -656,9 +688,17 @@ mod tests {
         let hf = g.with_rope(Rope::RotateHalf);
         assert_eq!(hf.rope, Rope::RotateHalf);
         let ids = [3u32, 17, 5, 39, 0, 22, 8];
-        let a = g.logits(&ids, &fp32_plans(&g), &g.embedding.w, None).unwrap();
-        let b = hf.logits(&ids, &fp32_plans(&hf), &hf.embedding.w, None).unwrap();
-        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let a = g
+            .logits(&ids, &fp32_plans(&g), &g.embedding.w, None)
+            .unwrap();
+        let b = hf
+            .logits(&ids, &fp32_plans(&hf), &hf.embedding.w, None)
+            .unwrap();
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
         assert!(diff < 1e-5, "max abs diff {diff}");
         // Back again is the identity; and the wrong rope for the layout differs.
         let back = hf.with_rope(Rope::Interleaved);
@@ -667,8 +707,14 @@ mod tests {
             rope: Rope::RotateHalf,
             ..g.with_rope(Rope::Interleaved)
         };
-        let c = wrong.logits(&ids, &fp32_plans(&wrong), &wrong.embedding.w, None).unwrap();
-        let diff = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let c = wrong
+            .logits(&ids, &fp32_plans(&wrong), &wrong.embedding.w, None)
+            .unwrap();
+        let diff = a
+            .iter()
+            .zip(&c)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
         assert!(diff > 1e-3, "the rope layout must matter, diff {diff}");
     }
 

@@ -27,9 +27,7 @@ pub struct Tokenizer {
 pub const GGUF_PRE: &[&str] = &["default", "gpt2", "smollm"];
 
 fn gguf_pre_tokenizer(pre: &str) -> Option<tokenizers::PreTokenizerWrapper> {
-    use tokenizers::pre_tokenizers::{
-        byte_level::ByteLevel, digits::Digits, sequence::Sequence,
-    };
+    use tokenizers::pre_tokenizers::{byte_level::ByteLevel, digits::Digits, sequence::Sequence};
     // GPT-2's regex is ByteLevel's own (`use_regex`); no prefix space.
     let byte_level = ByteLevel::new(false, true, true);
     Some(match pre {
@@ -80,7 +78,10 @@ impl Tokenizer {
         let pre_tok = gguf_pre_tokenizer(pre).ok_or_else(|| {
             at(
                 "tokenizer.ggml.pre",
-                format!("`{pre}` is not supported (supported: {})", GGUF_PRE.join(", ")),
+                format!(
+                    "`{pre}` is not supported (supported: {})",
+                    GGUF_PRE.join(", ")
+                ),
             )
         })?;
         let tokens = g.strings("tokenizer.ggml.tokens")?;
@@ -116,14 +117,12 @@ impl Tokenizer {
             .map_err(|e| at("tokenizer.ggml.merges", e.to_string()))?;
         let mut inner = tokenizers::Tokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(pre_tok));
-        inner.with_decoder(Some(
-            tokenizers::decoders::byte_level::ByteLevel::default(),
-        ));
+        inner.with_decoder(Some(tokenizers::decoders::byte_level::ByteLevel::default()));
         // Control (3) and user-defined (4) tokens match as whole added tokens.
         if let Some(types) = g.get("tokenizer.ggml.token_type") {
-            let types = types.as_array().ok_or_else(|| {
-                at("tokenizer.ggml.token_type", "is not an array".into())
-            })?;
+            let types = types
+                .as_array()
+                .ok_or_else(|| at("tokenizer.ggml.token_type", "is not an array".into()))?;
             let mut special = Vec::new();
             let mut user = Vec::new();
             for (t, ty) in tokens.iter().zip(types) {
@@ -144,7 +143,10 @@ impl Tokenizer {
                 Some(_) => {
                     let v = g.usize(key)?;
                     if v >= tokens.len() {
-                        return Err(at(key, format!("{v} is outside the {} tokens", tokens.len())));
+                        return Err(at(
+                            key,
+                            format!("{v} is outside the {} tokens", tokens.len()),
+                        ));
                     }
                     Ok(Some(v as u32))
                 }
@@ -182,9 +184,9 @@ impl Tokenizer {
 
     /// Text of `ids` (special tokens kept).
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner.decode(ids, false).map_err(|e| {
-            Error::user(format!("{}: cannot decode ids: {e}", self.path.display()))
-        })
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| Error::user(format!("{}: cannot decode ids: {e}", self.path.display())))
     }
 
     /// Ids with special tokens; longer texts keep their first `max_len − 1`
