@@ -222,6 +222,15 @@ impl Llama {
                 )));
             }
         }
+        if g.get("tokenizer.ggml.tokens").is_some() {
+            let n = g.strings("tokenizer.ggml.tokens")?.len();
+            if n > config.vocab {
+                return Err(at(format!(
+                    "metadata `tokenizer.ggml.tokens` holds {n} tokens, more than the model's vocabulary of {}",
+                    config.vocab
+                )));
+            }
+        }
         let get = |n: &str, shape: &[usize]| g.f32(n, shape);
         let tied = g.tensor("output.weight").is_none();
         let stored = g
