@@ -470,6 +470,11 @@ fn bad_gguf_files_exit_2_naming_the_file_and_key_or_tensor() {
     assert_eq!(&b[ty..ty + 4], &0u32.to_le_bytes());
     b[ty..ty + 4].copy_from_slice(&14u32.to_le_bytes());
     cases.push(("type", b, "Q6_K"));
+    // A tokenizer model we do not rebuild (same length as `gpt2`).
+    let mut b = good.clone();
+    let at = b.windows(4).position(|w| w == b"gpt2").unwrap();
+    b[at..at + 4].copy_from_slice(b"spm!");
+    cases.push(("tok", b, "tokenizer.ggml.model"));
     for (name, bytes, needle) in cases {
         let p = tmp.join(&format!("{name}.gguf"));
         std::fs::write(&p, bytes).unwrap();
