@@ -635,7 +635,8 @@ impl Llama {
 }
 
 /// A random tiny model in GGUF layout (for tests): `seed` picks the weights.
-pub fn tiny(seed: u64, tied: bool) -> Llama {
+#[cfg(test)]
+fn tiny(seed: u64, tied: bool) -> Llama {
     use rand::{Rng, SeedableRng};
     // Roles arrive in a fixed order, so the weights depend on `seed` only.
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
