@@ -493,6 +493,41 @@ fn bad_gguf_files_exit_2_naming_the_file_and_key_or_tensor() {
             .stderr_has(&format!("{name}.gguf"));
         assert!(!out.exists(), "nothing may be written for {name}");
     }
+    // A Hugging Face folder: untied embeddings without lm_head, and rope scaling.
+    for (name, from, to, needle) in [
+        (
+            "hf-untied",
+            "\"tie_word_embeddings\":true",
+            "\"tie_word_embeddings\":false",
+            "`lm_head.weight`: missing",
+        ),
+        (
+            "hf-rope",
+            "\"rope_theta\"",
+            "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0},\"rope_theta\"",
+            "rope_scaling",
+        ),
+    ] {
+        let d = tmp.join(name);
+        tiny_hf(&d);
+        let c = std::fs::read_to_string(d.join("config.json")).unwrap();
+        assert!(c.contains(from), "{c}");
+        std::fs::write(d.join("config.json"), c.replace(from, to)).unwrap();
+        let out = tmp.join("never");
+        evoquant()
+            .arg("eval")
+            .arg(&d)
+            .arg("--text")
+            .arg(&texts)
+            .arg("--dump-outputs")
+            .arg(&out)
+            .run()
+            .code(2)
+            .no_panic()
+            .stderr_has(needle)
+            .stderr_has(name);
+        assert!(!out.exists(), "nothing may be written for {name}");
+    }
     // A config naming a layer the decoder lacks.
     let g = tmp.join("good.gguf");
     std::fs::write(&g, &good).unwrap();

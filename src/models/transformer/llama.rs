@@ -319,7 +319,14 @@ impl Llama {
             )));
         }
         let t = Tensors::open(&dir.join("model.safetensors"))?;
-        let tied = !t.has("lm_head.weight");
+        // transformers' LlamaConfig defaults to untied; a missing lm_head of
+        // an untied model is a located error, not a silent tie.
+        let tied = match v.get("tie_word_embeddings") {
+            None => false,
+            Some(b) => b
+                .as_bool()
+                .ok_or_else(|| at("`tie_word_embeddings` is not a bool".into()))?,
+        };
         let hf = |what: &str, i: usize| -> String {
             let p = format!("model.layers.{i}");
             match what {
