@@ -1,7 +1,9 @@
 //! Transformer runtime throughput: the MiniLM forward (tokens/s over the
-//! first 32 eval texts, one thread, as `eval --jobs 1` runs it) and the
+//! first 32 eval texts, one thread, as `eval --jobs 1` runs it), the
+//! SmolLM2-135M decoder forward (tokens/s over the first 8 eval texts, one
+//! thread, logits at every position) and the
 //! single-threaded sgemm peak of the `gemm` crate on a 1024³ product, to
-//! quote the fraction of peak the forward reaches. Skips the model part when
+//! quote the fraction of peak the forward reaches. Skips the model parts when
 //! models/ is absent. Run briefly:
 //! `cargo bench --bench transformer -- --warm-up-time 1 --measurement-time 5`.
 
@@ -61,5 +63,39 @@ fn minilm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm_peak, minilm);
+fn smollm2(c: &mut Criterion) {
+    use evoquant::models::transformer::decoder;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !path.exists() {
+        eprintln!(
+            "skipped: models/SmolLM2-135M-Instruct.Q4_1.gguf absent (run scripts/fetch-models.sh)"
+        );
+        return;
+    }
+    let (model, tok) = decoder::load(&path, true).expect("load SmolLM2");
+    let ids: Vec<Vec<u32>> = lines(EVAL_TEXT)
+        .iter()
+        .take(8)
+        .map(|t| tok.encode_causal(t, 128).expect("encode"))
+        .collect();
+    let plans = decoder::reference_plans(&model).expect("plans");
+    let tokens: usize = ids.iter().map(Vec::len).sum();
+    let mut g = c.benchmark_group("smollm2");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(tokens as u64));
+    g.bench_function("forward_8_texts_tokens", |bch| {
+        bch.iter(|| {
+            for t in &ids {
+                black_box(
+                    model
+                        .logits(t, &plans, &model.embedding.w, None)
+                        .expect("forward"),
+                );
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, gemm_peak, minilm, smollm2);
 criterion_main!(benches);

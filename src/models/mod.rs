@@ -4,6 +4,7 @@
 //! losses into model accuracy and bit counts into compression.
 
 pub mod accuracy;
+pub mod gguf;
 pub mod io;
 pub mod layer;
 pub mod precision;

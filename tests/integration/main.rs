@@ -3,6 +3,7 @@
 mod chaos;
 mod command;
 mod data;
+mod decoder;
 mod eval;
 mod failures;
 mod hardening;

@@ -3,13 +3,17 @@
 //! configuration costs a real pretrained model, measured against the model
 //! as loaded.
 //!
-//! Implemented: BERT sentence encoders from a Hugging Face folder (`bert`).
+//! Implemented: BERT sentence encoders from a Hugging Face folder (`bert`),
+//! and LLaMA-family causal decoders from a GGUF file or a Hugging Face
+//! folder (`llama`, metrics in `decoder`).
 //! Determinism: every text is run on its own with single-threaded GEMM and
 //! fixed-order reductions; rayon only spreads texts over threads, so results
 //! are byte-identical for any `jobs`.
 
 pub mod bert;
+pub mod decoder;
 pub mod linear;
+pub mod llama;
 pub mod loader;
 pub mod ops;
 pub mod tokenizer;
@@ -217,6 +221,10 @@ pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
 pub enum ModelKind {
     /// A Hugging Face folder with a BERT `config.json`.
     BertFolder(PathBuf),
+    /// A Hugging Face `LlamaForCausalLM` folder.
+    LlamaFolder(PathBuf),
+    /// A GGUF file (by magic or by the `.gguf` extension).
+    Gguf(PathBuf),
 }
 
 /// Resolve MODEL: a path (folder or file), `models/<name>` (fetch script), or
@@ -268,16 +276,25 @@ pub fn resolve(model: &str) -> Result<ModelKind> {
         )
         .map_err(|e| Error::user(format!("{}: {e}", cpath.display())))?;
         let mt = v.get("model_type").and_then(|m| m.as_str()).unwrap_or("");
+        let llama_arch = v
+            .get("architectures")
+            .and_then(|a| a.as_array())
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some("LlamaForCausalLM")));
         return match mt {
             "bert" => Ok(ModelKind::BertFolder(path)),
+            "llama" => Ok(ModelKind::LlamaFolder(path)),
+            _ if llama_arch => Ok(ModelKind::LlamaFolder(path)),
             other => Err(Error::user(format!(
-                "{}: model_type `{other}` is not supported (supported: bert)",
+                "{}: model_type `{other}` is not supported (supported: bert, llama)",
                 cpath.display()
             ))),
         };
     }
+    if crate::models::gguf::is_gguf(&path) || path.extension().is_some_and(|e| e == "gguf") {
+        return Ok(ModelKind::Gguf(path));
+    }
     Err(Error::user(format!(
-        "{}: unsupported model file (supported: a Hugging Face BERT folder; the GGUF/LLaMA runtime is not implemented yet)",
+        "{}: unsupported model file (supported: a GGUF file, a Hugging Face BERT or LLaMA folder)",
         path.display()
     )))
 }

@@ -86,6 +86,26 @@ pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f64) {
     }
 }
 
+/// RMSNorm over each row: x/√(mean(x²) + eps)·γ, statistics in f64.
+pub fn rms_norm(x: &mut [f32], gamma: &[f32], eps: f64) {
+    let d = gamma.len();
+    for row in x.chunks_exact_mut(d) {
+        let ms = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / d as f64;
+        let inv = 1.0 / (ms + eps).sqrt();
+        for (v, g) in row.iter_mut().zip(gamma) {
+            *v = (f64::from(*v) * inv) as f32 * g;
+        }
+    }
+}
+
+/// SwiGLU's gate: `gate[i] = silu(gate[i])·up[i]`, silu(x) = x/(1 + e^−x).
+pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let z = f64::from(*g);
+        *g = (z / (1.0 + (-z).exp())) as f32 * u;
+    }
+}
+
 /// Exact GELU, 0.5·x·(1 + erf(x/√2)) (BERT's `gelu`).
 pub fn gelu(x: &mut [f32]) {
     for v in x.iter_mut() {

@@ -1,5 +1,17 @@
-//! Text → token ids with the Hugging Face `tokenizers` crate from a model's
-//! `tokenizer.json`, so ids match what the Python stack produces.
+//! Text → token ids with the Hugging Face `tokenizers` crate, so ids match
+//! what the Python stack produces: from a model's `tokenizer.json`, or built
+//! in memory from a GGUF file's `tokenizer.ggml.*` metadata (byte-level BPE,
+//! `tokenizer.ggml.model = "gpt2"`).
+//!
+//! The GGUF path rebuilds what the Hugging Face `tokenizer.json` of a
+//! GPT-2-style model holds: a BPE model over `tokenizer.ggml.tokens` (id =
+//! index) and `tokenizer.ggml.merges`, the pre-tokenizer that
+//! `tokenizer.ggml.pre` names (the same regexes llama.cpp applies for that
+//! name), a ByteLevel decoder, and the control / user-defined tokens of
+//! `tokenizer.ggml.token_type` as added tokens. A BOS id is prepended only
+//! when `tokenizer.ggml.add_bos_token` is true (absent means false), and no
+//! EOS is appended. Normalizers are not part of GGUF metadata; none of the
+//! supported pre-tokenizer names uses one.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -7,6 +19,24 @@ use std::path::{Path, PathBuf};
 pub struct Tokenizer {
     path: PathBuf,
     inner: tokenizers::Tokenizer,
+    /// Prepended by [`Tokenizer::encode_causal`] (GGUF `add_bos_token`).
+    bos: Option<u32>,
+}
+
+/// `tokenizer.ggml.pre` values we rebuild, with their pre-tokenizers.
+pub const GGUF_PRE: &[&str] = &["default", "gpt2", "smollm"];
+
+fn gguf_pre_tokenizer(pre: &str) -> Option<tokenizers::PreTokenizerWrapper> {
+    use tokenizers::pre_tokenizers::{byte_level::ByteLevel, digits::Digits, sequence::Sequence};
+    // GPT-2's regex is ByteLevel's own (`use_regex`); no prefix space.
+    let byte_level = ByteLevel::new(false, true, true);
+    Some(match pre {
+        "default" | "gpt2" => byte_level.into(),
+        // SmolLM's tokenizer.json: Digits(individual_digits) then ByteLevel;
+        // llama.cpp's `smollm` splits on \p{N} before the GPT-2 regex.
+        "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level.into()]).into(),
+        _ => return None,
+    })
 }
 
 impl Tokenizer {
@@ -24,7 +54,139 @@ impl Tokenizer {
         Ok(Tokenizer {
             path: path.to_path_buf(),
             inner,
+            bos: None,
         })
+    }
+
+    /// The byte-level BPE tokenizer described by a GGUF file's metadata.
+    pub fn from_gguf(g: &crate::models::gguf::Gguf) -> Result<Tokenizer> {
+        use tokenizers::models::bpe::{BPE, Vocab};
+        let at = |key: &str, m: String| {
+            Error::user(format!("{}: metadata `{key}`: {m}", g.path.display()))
+        };
+        let model = g.str("tokenizer.ggml.model")?;
+        if model != "gpt2" {
+            return Err(at(
+                "tokenizer.ggml.model",
+                format!("`{model}` is not supported (gpt2: byte-level BPE)"),
+            ));
+        }
+        let pre = match g.get("tokenizer.ggml.pre") {
+            None => "default",
+            Some(_) => g.str("tokenizer.ggml.pre")?,
+        };
+        let pre_tok = gguf_pre_tokenizer(pre).ok_or_else(|| {
+            at(
+                "tokenizer.ggml.pre",
+                format!(
+                    "`{pre}` is not supported (supported: {})",
+                    GGUF_PRE.join(", ")
+                ),
+            )
+        })?;
+        let tokens = g.strings("tokenizer.ggml.tokens")?;
+        let merges = g
+            .strings("tokenizer.ggml.merges")?
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| {
+                        at(
+                            "tokenizer.ggml.merges",
+                            format!("entry {i} `{m}` is not two tokens separated by a space"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let vocab: Vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.to_string(), i as u32))
+            .collect();
+        if vocab.len() != tokens.len() {
+            return Err(at(
+                "tokenizer.ggml.tokens",
+                "holds the same token twice".into(),
+            ));
+        }
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .build()
+            .map_err(|e| at("tokenizer.ggml.merges", e.to_string()))?;
+        let mut inner = tokenizers::Tokenizer::new(bpe);
+        inner.with_pre_tokenizer(Some(pre_tok));
+        inner.with_decoder(Some(tokenizers::decoders::byte_level::ByteLevel::default()));
+        // Control (3) and user-defined (4) tokens match as whole added tokens.
+        if let Some(types) = g.get("tokenizer.ggml.token_type") {
+            let types = types
+                .as_array()
+                .ok_or_else(|| at("tokenizer.ggml.token_type", "is not an array".into()))?;
+            let mut special = Vec::new();
+            let mut user = Vec::new();
+            for (t, ty) in tokens.iter().zip(types) {
+                match ty.as_u64() {
+                    Some(3) => special.push(tokenizers::AddedToken::from(t.to_string(), true)),
+                    Some(4) => user.push(tokenizers::AddedToken::from(t.to_string(), false)),
+                    _ => {}
+                }
+            }
+            inner
+                .add_special_tokens(special)
+                .and_then(|_| inner.add_tokens(user))
+                .map_err(|e| at("tokenizer.ggml.token_type", e.to_string()))?;
+        }
+        let id = |key: &str| -> Result<Option<u32>> {
+            match g.get(key) {
+                None => Ok(None),
+                Some(_) => {
+                    let v = g.usize(key)?;
+                    if v >= tokens.len() {
+                        return Err(at(
+                            key,
+                            format!("{v} is outside the {} tokens", tokens.len()),
+                        ));
+                    }
+                    Ok(Some(v as u32))
+                }
+            }
+        };
+        let bos_id = id("tokenizer.ggml.bos_token_id")?;
+        let bos = if g.bool("tokenizer.ggml.add_bos_token")?.unwrap_or(false) {
+            Some(bos_id.ok_or_else(|| {
+                at(
+                    "tokenizer.ggml.bos_token_id",
+                    "missing, but tokenizer.ggml.add_bos_token is true".into(),
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(Tokenizer {
+            path: g.path.clone(),
+            inner,
+            bos,
+        })
+    }
+
+    /// Ids for a causal model: BOS when the model asks for it, then the
+    /// text's tokens, the first `max_len` kept.
+    pub fn encode_causal(&self, text: &str, max_len: usize) -> Result<Vec<u32>> {
+        let enc = self.inner.encode(text, true).map_err(|e| {
+            Error::user(format!("{}: cannot encode text: {e}", self.path.display()))
+        })?;
+        let mut ids: Vec<u32> = self.bos.into_iter().collect();
+        ids.extend_from_slice(enc.get_ids());
+        ids.truncate(max_len);
+        Ok(ids)
+    }
+
+    /// Text of `ids` (special tokens kept).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| Error::user(format!("{}: cannot decode ids: {e}", self.path.display())))
     }
 
     /// Ids with special tokens; longer texts keep their first `max_len − 1`
