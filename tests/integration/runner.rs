@@ -187,7 +187,7 @@ fn overrides_are_checked_like_the_manifest() {
         .no_panic();
     plan(&["--set", "population=many"])
         .code(2)
-        .stderr_has("expects non-negative integer");
+        .stderr_has("--set population=many: params.population: expected non-negative integer");
     plan(&["--set", "population"])
         .code(2)
         .stderr_has("expected key=value");
