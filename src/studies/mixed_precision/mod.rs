@@ -84,8 +84,11 @@ fn shapes_only(
             Ok((layers, biases))
         }
         ModelKind::Inventory if !p.inventory_file.is_empty() => {
-            let file = crate::models::safetensors::read_header(&resolve(p.inventory_file.as_str()))
-                .map_err(|e| ("inventory_file", e.to_string()))?;
+            // Not only the header: what would fail the trials (NaN weights in
+            // the rows they measure, integer-typed layers) fails here, exit 2.
+            let file =
+                crate::models::safetensors::check_measurable(&resolve(p.inventory_file.as_str()))
+                    .map_err(|e| ("inventory_file", e.to_string()))?;
             if file.layers.is_empty() {
                 return Err((
                     "inventory_file",
