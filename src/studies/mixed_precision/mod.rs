@@ -223,7 +223,7 @@ impl Study for MixedPrecision {
         }
         let resolve = |s: &str| ctx.resolve(s);
         // A missing, truncated or malformed file is rejected here, before
-        // anything runs (the header is read; tensors are not).
+        // anything runs (the header, and the rows trials measure).
         let (layers, fixed) = match shapes_only(p, &resolve) {
             Ok(m) => m,
             Err((key, e)) => return vec![ParamIssue::new(key, e)],
