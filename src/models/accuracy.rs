@@ -58,7 +58,9 @@ impl Evaluation {
     /// Build from the two sums (used by the exact solver, which accumulates
     /// them in the same layer order).
     pub fn from_sums(log_accuracy: f64, allocated_bits: u64, total_params: u64) -> Self {
-        let fp32_bits = 32 * total_params;
+        let fp32_bits = total_params
+            .checked_mul(32)
+            .expect("inventory exceeds MAX_TOTAL_PARAMS");
         Evaluation {
             log_accuracy,
             accuracy: log_accuracy.exp(),
@@ -86,10 +88,17 @@ pub fn evaluate(inventory: &Inventory, allocation: &[Precision]) -> Evaluation {
     let mut log_accuracy = 0.0;
     let mut bits = 0u64;
     let mut params = 0u64;
+    // Checked: an inventory past MAX_TOTAL_PARAMS must fail loudly, not
+    // wrap to a small size (loading refuses one; see `Inventory::oversized_layer`).
+    let oversized = "inventory exceeds MAX_TOTAL_PARAMS";
     for (layer, &p) in inventory.layers.iter().zip(allocation) {
         log_accuracy += log_retention(layer.loss_at(p));
-        bits += layer.params * u64::from(p.bits());
-        params += layer.params;
+        bits = layer
+            .params
+            .checked_mul(u64::from(p.bits()))
+            .and_then(|b| bits.checked_add(b))
+            .expect(oversized);
+        params = params.checked_add(layer.params).expect(oversized);
     }
     Evaluation::from_sums(log_accuracy, bits, params)
 }

@@ -28,6 +28,20 @@ impl Inventory {
                 message: "an inventory needs at least one layer".into(),
             }]));
         }
+        if let Some(i) = inv.oversized_layer() {
+            let l = &inv.layers[i];
+            return Err(Error::Located(vec![Diagnostic {
+                file: file.to_path_buf(),
+                location: params_location(source, i),
+                key_path: format!("layers[{i}].params"),
+                message: format!(
+                    "layer `{}` ({} weights) brings the inventory past {} weights in total, where its fp32 size in bits (32 per weight) no longer fits in 64 bits",
+                    l.name,
+                    l.params,
+                    super::layer::MAX_TOTAL_PARAMS
+                ),
+            }]));
+        }
         if inv.total_params() == 0 {
             return Err(Error::Located(vec![Diagnostic {
                 file: file.to_path_buf(),
@@ -56,6 +70,13 @@ impl Inventory {
         std::fs::write(path, self.to_json_pretty())
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
+}
+
+/// Line and column of the `i`-th `"params"` key, which in an inventory is
+/// layer `i`'s (no other field has that name).
+fn params_location(source: &str, i: usize) -> Option<(usize, usize)> {
+    let (offset, _) = source.match_indices("\"params\"").nth(i)?;
+    Some(crate::error::line_col(source, offset))
 }
 
 /// serde_json appends " at line L column C"; the diagnostic prints it as
@@ -129,5 +150,46 @@ mod tests {
         assert!(msg.starts_with("m.json:2:"), "{msg}");
         let msg = parse("{\"name\": \"x\", \"family\": \"y\", \"layers\": []}");
         assert!(msg.contains("at least one layer"), "{msg}");
+    }
+
+    /// Before: Σ params · bits wrapped in release builds, so an inventory of
+    /// huge layers got a tiny size and a wrong optimum.
+    #[test]
+    fn sizes_whose_totals_overflow_are_rejected_naming_the_layer() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&Split::Test.builtin().to_json_pretty()).unwrap();
+        v["layers"][1]["params"] = serde_json::json!(u64::MAX / 64);
+        v["layers"][2]["params"] = serde_json::json!(u64::MAX / 64);
+        let src = serde_json::to_string_pretty(&v).unwrap();
+        let line = src
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains("\"params\""))
+            .nth(2)
+            .unwrap()
+            .0
+            + 1;
+        let e = Inventory::from_json_str(&src, Path::new("m.json")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        let msg = e.to_string();
+        assert!(msg.starts_with(&format!("m.json:{line}:")), "{msg}");
+        assert!(msg.contains("layers[2].params"), "{msg}");
+        let name = v["layers"][2]["name"].as_str().unwrap();
+        assert!(msg.contains(&format!("`{name}`")), "{msg}");
+        // One huge layer alone, and the sum wrapping through u64::MAX.
+        v["layers"][1]["params"] = serde_json::json!(u64::MAX);
+        let e = Inventory::from_json_str(&v.to_string(), Path::new("m.json")).unwrap_err();
+        assert!(e.to_string().contains("layers[1].params"), "{e}");
+        // Right at the limit is accepted, and every size fits.
+        let mut inv = Split::Test.builtin();
+        let rest: u64 = inv.layers[1..].iter().map(|l| l.params).sum();
+        inv.layers[0].params = crate::models::layer::MAX_TOTAL_PARAMS - rest;
+        let back = Inventory::from_json_str(&inv.to_json_pretty(), Path::new("m.json")).unwrap();
+        assert_eq!(back.total_params(), crate::models::layer::MAX_TOTAL_PARAMS);
+        let fp32 = vec![crate::models::Precision::Fp32; back.len()];
+        assert_eq!(
+            crate::models::evaluate(&back, &fp32).allocated_bits,
+            u64::MAX / 32 * 32
+        );
     }
 }

@@ -191,9 +191,42 @@ pub struct Inventory {
     pub layers: Vec<LayerInfo>,
 }
 
+/// Largest Σ params an inventory may hold: its fp32 size, 32 · Σ params
+/// bits, must fit in u64, and then so does every allocation's size and
+/// every partial sum the evaluator and the exact solver form.
+pub const MAX_TOTAL_PARAMS: u64 = u64::MAX / 32;
+
 impl Inventory {
+    /// Σ params.
+    ///
+    /// # Panics
+    /// If the sum exceeds [`MAX_TOTAL_PARAMS`]; loaded inventories are
+    /// checked with [`Inventory::oversized_layer`] first.
     pub fn total_params(&self) -> u64 {
-        self.layers.iter().map(|l| l.params).sum()
+        self.layers
+            .iter()
+            .try_fold(0u64, |a, l| a.checked_add(l.params))
+            .filter(|&t| t <= MAX_TOTAL_PARAMS)
+            .expect("inventory sizes are checked when it is loaded")
+    }
+
+    /// The first layer at which the running Σ params exceeds
+    /// [`MAX_TOTAL_PARAMS`], if any. Checked, not wrapping: in a release
+    /// build a wrapped sum is a small number and the optimum silently wrong.
+    pub fn oversized_layer(&self) -> Option<usize> {
+        let mut total = 0u64;
+        self.layers.iter().position(|l| {
+            match total
+                .checked_add(l.params)
+                .filter(|&t| t <= MAX_TOTAL_PARAMS)
+            {
+                Some(t) => {
+                    total = t;
+                    false
+                }
+                None => true,
+            }
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -66,6 +66,19 @@ pub enum SafetensorsError {
         tensor: String,
         detail: String,
     },
+    /// A layer whose quantization error cannot be measured: an integer
+    /// (already quantized) dtype, or no values.
+    #[error(
+        "{}: tensor `{tensor}` ({dtype}, shape {shape:?}) is a weight layer whose quantization error cannot be measured: {}",
+        path.display(),
+        if shape.contains(&0) { "it holds no values" } else { "only float tensors (F16, BF16, F32, F64) can be" }
+    )]
+    Unmeasurable {
+        path: PathBuf,
+        tensor: String,
+        dtype: String,
+        shape: Vec<usize>,
+    },
     #[error("invalid quantization spec for error measurement: {0}")]
     InvalidSpec(String),
 }
@@ -167,6 +180,22 @@ pub fn read_with(
     path: &Path,
     options: Option<&ErrorOptions>,
 ) -> Result<SafetensorsModel, SafetensorsError> {
+    read_impl(path, options, false)
+}
+
+/// What a study that needs every layer measured checks at validation,
+/// without the measurement itself: every layer has a float dtype and values,
+/// and the values [`read`] would measure (the same sampled rows) are finite.
+/// Fails as [`read`] would, or with [`SafetensorsError::Unmeasurable`].
+pub fn check_measurable(path: &Path) -> Result<SafetensorsModel, SafetensorsError> {
+    read_impl(path, Some(&ErrorOptions::default()), true)
+}
+
+fn read_impl(
+    path: &Path,
+    options: Option<&ErrorOptions>,
+    check_only: bool,
+) -> Result<SafetensorsModel, SafetensorsError> {
     if let Some(o) = options {
         for &b in &o.bits {
             QuantSpec { bits: b, ..o.spec }
@@ -181,7 +210,7 @@ pub fn read_with(
     let mut file = File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
     let (header, data_start) = read_header_bytes(path, &mut file, file_len)?;
-    let meta = parse_header(path, &header)?;
+    let meta = parse_header(path, &header, file_len - data_start)?;
     let data_len = meta.data_len() as u64;
     let available = file_len - data_start;
     if data_len > available {
@@ -242,6 +271,14 @@ pub fn read_with(
             rows,
             measured_rows: 0,
         };
+        if check_only && (float_width(info.dtype).is_none() || numel == 0) {
+            return Err(SafetensorsError::Unmeasurable {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                dtype: info.dtype.to_string(),
+                shape: info.shape.clone(),
+            });
+        }
         let measure = options.zip(float_width(info.dtype)).filter(|_| numel > 0);
         if let Some((o, width)) = measure {
             let row_len = (numel / rows as u64) as usize;
@@ -255,20 +292,27 @@ pub fn read_with(
                 &mut buf,
             )?;
             decode(info.dtype, &buf, &mut values);
+            if check_only {
+                if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(non_finite(
+                        path,
+                        &name,
+                        values[index],
+                        picked[index / row_len],
+                        index % row_len,
+                    ));
+                }
+                model.layers.push(layer);
+                continue;
+            }
             out.resize(values.len(), 0.0);
             let shape = [picked.len(), row_len];
             for &bits in &o.bits {
                 let spec = QuantSpec { bits, ..o.spec };
                 fake_quantize(&values, &shape, &spec, &mut out).map_err(|e| match e {
-                    QuantError::NonFinite { index, value } => SafetensorsError::BadTensor {
-                        path: path.to_path_buf(),
-                        tensor: name.clone(),
-                        detail: format!(
-                            "value {value} at row {}, column {} is not finite",
-                            picked[index / row_len],
-                            index % row_len
-                        ),
-                    },
+                    QuantError::NonFinite { index, value } => {
+                        non_finite(path, &name, value, picked[index / row_len], index % row_len)
+                    }
                     e => SafetensorsError::InvalidSpec(format!("bits {bits}: {e}")),
                 })?;
                 layer.quant_error.push((bits, relative_mse(&values, &out)));
@@ -278,6 +322,14 @@ pub fn read_with(
         model.layers.push(layer);
     }
     Ok(model)
+}
+
+fn non_finite(path: &Path, tensor: &str, value: f32, row: usize, col: usize) -> SafetensorsError {
+    SafetensorsError::BadTensor {
+        path: path.to_path_buf(),
+        tensor: tensor.to_string(),
+        detail: format!("value {value} at row {row}, column {col} is not finite"),
+    }
 }
 
 /// The 8-byte little-endian header length, then the header itself.
@@ -326,8 +378,9 @@ fn read_header_bytes(
 }
 
 /// Parse and validate the header JSON with the `safetensors` crate, after
-/// checking dtype names ourselves so an unknown one gets its own error.
-fn parse_header(path: &Path, header: &[u8]) -> Result<Metadata, SafetensorsError> {
+/// checking dtype names and every tensor's extent ourselves
+/// ([`check_extents`]): the crate's own errors do not always name the tensor.
+fn parse_header(path: &Path, header: &[u8], data_bytes: u64) -> Result<Metadata, SafetensorsError> {
     let malformed = |detail: String| SafetensorsError::MalformedHeader {
         path: path.to_path_buf(),
         detail,
@@ -354,7 +407,119 @@ fn parse_header(path: &Path, header: &[u8]) -> Result<Metadata, SafetensorsError
             });
         }
     }
+    check_extents(path, map, data_bytes)?;
     serde_json::from_value::<Metadata>(value).map_err(|e| malformed(e.to_string()))
+}
+
+/// Every tensor's byte extent, checked before anything is read or
+/// allocated: shape × dtype size without overflow and equal to its
+/// `data_offsets` span, start ≤ end ≤ the data bytes present, and the spans
+/// tiling the data from byte 0 with no overlap or gap (in any header order).
+/// Entries of the wrong JSON shape are left to the crate's parser.
+fn check_extents(
+    path: &Path,
+    map: &serde_json::Map<String, serde_json::Value>,
+    data_bytes: u64,
+) -> Result<(), SafetensorsError> {
+    let bad = |tensor: &str, detail: String| SafetensorsError::BadTensor {
+        path: path.to_path_buf(),
+        tensor: tensor.to_string(),
+        detail,
+    };
+    let mut spans: Vec<(u64, u64, &str)> = Vec::new();
+    for (name, entry) in map {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = entry
+            .get("dtype")
+            .cloned()
+            .and_then(|d| serde_json::from_value::<Dtype>(d).ok());
+        let shape: Option<Vec<u64>> = entry
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .and_then(|a| a.iter().map(serde_json::Value::as_u64).collect());
+        let offsets: Option<Vec<u64>> = entry
+            .get("data_offsets")
+            .and_then(|s| s.as_array())
+            .and_then(|a| a.iter().map(serde_json::Value::as_u64).collect());
+        let (Some(dtype), Some(shape), Some(offsets)) = (dtype, shape, offsets) else {
+            continue;
+        };
+        let &[start, end] = offsets.as_slice() else {
+            continue;
+        };
+        let bits = shape
+            .iter()
+            .try_fold(dtype.bitsize() as u64, |a, &d| a.checked_mul(d))
+            .filter(|&b| usize::try_from(b).is_ok())
+            .ok_or_else(|| {
+                bad(
+                    name,
+                    format!("shape {shape:?} of {dtype} holds more bytes than a file can"),
+                )
+            })?;
+        if bits % 8 != 0 {
+            return Err(bad(
+                name,
+                format!("shape {shape:?} of {dtype} is not a whole number of bytes"),
+            ));
+        }
+        if start > end {
+            return Err(bad(
+                name,
+                format!("data_offsets [{start}, {end}] end before they start"),
+            ));
+        }
+        if end - start != bits / 8 {
+            return Err(bad(
+                name,
+                format!(
+                    "shape {shape:?} of {dtype} needs {} bytes but data_offsets [{start}, {end}] span {}",
+                    bits / 8,
+                    end - start
+                ),
+            ));
+        }
+        if end > data_bytes {
+            return Err(bad(
+                name,
+                format!(
+                    "data_offsets [{start}, {end}] reach past the {data_bytes} data bytes that follow the header (truncated file?)"
+                ),
+            ));
+        }
+        spans.push((start, end, name));
+    }
+    spans.sort_unstable();
+    let mut at = (0u64, "the start of the data");
+    for &(start, end, name) in &spans {
+        if start < at.0 {
+            return Err(bad(
+                name,
+                format!(
+                    "data_offsets [{start}, {end}] overlap tensor `{}`, which ends at byte {}",
+                    at.1, at.0
+                ),
+            ));
+        }
+        if start > at.0 {
+            return Err(bad(
+                name,
+                format!(
+                    "data_offsets [{start}, {end}] leave bytes {}..{start} after {} unused (tensors must tile the data)",
+                    at.0,
+                    if at.0 == 0 {
+                        at.1.to_string()
+                    } else {
+                        format!("`{}`", at.1)
+                    }
+                ),
+            ));
+        }
+        at = (end, name);
+    }
+    Ok(())
 }
 
 /// Bytes per value of the float dtypes whose errors are measured.
@@ -676,10 +841,83 @@ mod tests {
             ),
             "offsets",
         );
-        assert!(m.contains("malformed"), "{m}");
+        assert!(
+            m.contains("tensor `w`") && m.contains("needs 16 bytes"),
+            "{m}"
+        );
         let mut huge = u64::MAX.to_le_bytes().to_vec();
         huge.extend_from_slice(b"{}");
         assert!(expect_err(&huge, "huge").contains("limit"));
+        // Offsets beyond the data, overlapping, leaving gaps or out of header
+        // order; shapes whose byte size overflows; absurd header lengths.
+        for (json, data, label, want) in [
+            (
+                r#"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[16,32]}}"#,
+                16,
+                "beyond",
+                "tensor `w`: data_offsets [16, 32] reach past the 16 data bytes",
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                12,
+                "overlap",
+                "tensor `b`: data_offsets [4, 12] overlap tensor `a`, which ends at byte 8",
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
+                12,
+                "gap",
+                "tensor `b`: data_offsets [8, 12] leave bytes 4..8 after `a` unused",
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                8,
+                "late-start",
+                "tensor `a`: data_offsets [4, 8] leave bytes 0..4 after the start of the data unused",
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#,
+                8,
+                "reversed",
+                "tensor `a`: data_offsets [8, 0] end before they start",
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}}"#,
+                0,
+                "overflow",
+                "tensor `a`: shape [4294967296, 4294967296, 4] of F32 holds more bytes than a file can",
+            ),
+            (
+                r#"{"a":{"dtype":"F64","shape":[18446744073709551615],"data_offsets":[0,8]}}"#,
+                8,
+                "overflow-1d",
+                "tensor `a`: shape [18446744073709551615] of F64 holds more bytes",
+            ),
+        ] {
+            let m = expect_err(&header(json, data), label);
+            assert!(m.contains(want), "{label}: {m}");
+        }
+        // Out of header order but tiling the data: accepted, file order kept.
+        let dir = TempDir::new("order");
+        let p = write(
+            &dir,
+            "m.safetensors",
+            &header(
+                r#"{"b":{"dtype":"F32","shape":[1,1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}}"#,
+                8,
+            ),
+        );
+        let names: Vec<String> = read_header(&p)
+            .unwrap()
+            .tensors
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        // A header length above the file size (but under the limit).
+        let mut long = 1000u64.to_le_bytes().to_vec();
+        long.extend_from_slice(b"{}");
+        assert!(expect_err(&long, "long").contains("declares 1000 bytes"));
         let mut not_utf8 = 2u64.to_le_bytes().to_vec();
         not_utf8.extend_from_slice(&[0xff, 0xfe]);
         assert!(expect_err(&not_utf8, "utf8").contains("UTF-8"));
@@ -694,6 +932,50 @@ mod tests {
         let bytes = safetensors::serialize(t, None).unwrap();
         let m = expect_err(&bytes, "nan");
         assert!(m.contains("`w`") && m.contains("row 1, column 3"), "{m}");
+    }
+
+    /// What trials would fail on (NaN in measured rows, integer or empty
+    /// layers) fails `check_measurable`, which `validate` runs.
+    #[test]
+    fn check_measurable_catches_what_measurement_would() {
+        let dir = TempDir::new("measurable");
+        let p = write(&dir, "m.safetensors", &model_bytes());
+        let e = check_measurable(&p).unwrap_err();
+        assert!(matches!(e, SafetensorsError::Unmeasurable { .. }), "{e}");
+        assert!(e.to_string().contains("`q.weight` (I8"), "{e}");
+
+        let mut w = weights(4, 8, 5);
+        w[2 * 8 + 7] = f32::INFINITY;
+        let b = f32_bytes(&w);
+        let t = vec![("w", TensorView::new(Dtype::F32, vec![4, 8], &b).unwrap())];
+        let p = write(
+            &dir,
+            "nan.safetensors",
+            &safetensors::serialize(t, None).unwrap(),
+        );
+        let msg = check_measurable(&p).unwrap_err().to_string();
+        assert!(
+            msg.contains("`w`") && msg.contains("row 2, column 7"),
+            "{msg}"
+        );
+
+        let t = vec![("e", TensorView::new(Dtype::F32, vec![0, 8], &[]).unwrap())];
+        let p = write(
+            &dir,
+            "empty.safetensors",
+            &safetensors::serialize(t, None).unwrap(),
+        );
+        let msg = check_measurable(&p).unwrap_err().to_string();
+        assert!(msg.contains("holds no values"), "{msg}");
+
+        let b = f32_bytes(&weights(4, 8, 5));
+        let t = vec![("w", TensorView::new(Dtype::F32, vec![4, 8], &b).unwrap())];
+        let p = write(
+            &dir,
+            "ok.safetensors",
+            &safetensors::serialize(t, None).unwrap(),
+        );
+        assert_eq!(check_measurable(&p).unwrap().layers.len(), 1);
     }
 
     #[test]

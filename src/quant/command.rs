@@ -51,6 +51,8 @@ pub struct QuantReport {
     pub bits_per_weight: f64,
     /// None when dequantizing without a reference.
     pub metrics: Option<ErrorMetrics>,
+    /// Values that decode to NaN or ±inf (a packed file can hold inf scales).
+    pub non_finite: usize,
 }
 
 impl QuantReport {
@@ -61,7 +63,17 @@ impl QuantReport {
             format!("bytes:           {}", self.bytes),
             format!("bits per weight: {:.4}", self.bits_per_weight),
         ];
+        if self.non_finite > 0 {
+            v.push(format!(
+                "non-finite:      {} of {} decoded values are NaN or inf",
+                self.non_finite, self.numel
+            ));
+        }
         match &self.metrics {
+            Some(m) if m.non_finite > 0 => v.push(format!(
+                "mse, sqnr, max abs error, cosine: not measured: {} value pairs hold NaN or inf",
+                m.non_finite
+            )),
             Some(m) => {
                 v.push(format!("mse:             {:.6e}", m.mse));
                 v.push(format!("sqnr:            {:.3} dB", m.sqnr_db));
@@ -90,7 +102,7 @@ pub fn read_tensor(path: &Path) -> Result<Tensor> {
     } else {
         parse_npy(&bytes)
     }
-    .map_err(|m| Error::user(format!("{}: {m}", path.display())))?;
+    .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
     if t.data.is_empty() {
         return Err(Error::user(format!(
             "{}: the tensor is empty",
@@ -127,7 +139,7 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
     if let FileFormat::Int = req.format {
         req.spec
             .validate()
-            .map_err(|m| Error::user(format!("invalid quantization flags: {m}")))?;
+            .map_err(|e| Error::user(format!("invalid quantization flags: {e}")))?;
     }
     let t = read_tensor(&req.input)?;
     let (bytes, payload, approx) = match req.format {
@@ -145,6 +157,16 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
         }
     };
     let metrics = error_metrics(&t.data, &approx);
+    // The input is finite and GGUF overflow is refused above, so a
+    // non-finite image is our bug: say so rather than write it.
+    if metrics.non_finite > 0 {
+        let i = approx.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Err(Error::Internal(format!(
+            "{}: quantization turned finite input into {} non-finite values (first at flat index {i}); nothing was written",
+            req.input.display(),
+            metrics.non_finite
+        )));
+    }
     write_atomic(&req.out, &bytes)?;
     Ok(QuantReport {
         numel: t.data.len(),
@@ -152,6 +174,7 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
         bytes: payload,
         bits_per_weight: payload as f64 * 8.0 / approx.len() as f64,
         metrics: Some(metrics),
+        non_finite: 0,
     })
 }
 
@@ -186,7 +209,7 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
         }
         FileFormat::Int => {
             let q = decode_int(&bytes)
-                .map_err(|m| Error::user(format!("{}: {m}", req.input.display())))?;
+                .map_err(|e| Error::user(format!("{}: {e}", req.input.display())))?;
             if !req.shape.is_empty() && req.shape != q.shape() {
                 return Err(Error::user(format!(
                     "--shape {:?} differs from the shape {:?} stored in {}",
@@ -217,6 +240,7 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
     Ok(QuantReport {
         numel: values.len(),
         bits_per_weight: payload as f64 * 8.0 / values.len() as f64,
+        non_finite: values.iter().filter(|v| !v.is_finite()).count(),
         shape,
         bytes: payload,
         metrics,

@@ -13,6 +13,12 @@
 //! The arithmetic repeats ggml's exactly: the reciprocal is taken of the f32
 //! scale before it is rounded to f16, Q4 codes are truncated after adding 8.5
 //! (or 0.5), Q8_0 rounds half away from zero (C `roundf`).
+//!
+//! Where ggml is silent we refuse: a block whose scale (or Q4_1 minimum)
+//! rounds beyond the f16 range is stored by ggml as inf, and every value of
+//! that block then decodes to inf or NaN. Clamping the scale instead would
+//! write a block ggml never writes and clip the tensor without saying so, so
+//! `gguf_quantize` fails naming the block ([`QuantError::GgufOverflow`]).
 
 use super::spec::QuantError;
 use half::f16;
@@ -158,7 +164,52 @@ fn dequantize_block(format: GgufFormat, y: &[u8], out: &mut [f32]) {
     }
 }
 
+/// The f16 fields of a block as the quantizer computes them (before
+/// rounding), for the overflow message.
+fn block_fields(format: GgufFormat, x: &[f32]) -> Vec<(&'static str, f32)> {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let min = x.iter().fold(f32::MAX, |m, &v| m.min(v));
+    let max = x.iter().fold(-f32::MAX, |m, &v| m.max(v));
+    match format {
+        GgufFormat::Q4_0 => vec![("scale", amax / 8.0)],
+        GgufFormat::Q4_1 => vec![("scale", (max - min) / 15.0), ("minimum", min)],
+        GgufFormat::Q8_0 => vec![("scale", amax / 127.0)],
+    }
+}
+
+/// What a block of `format` can hold, for the overflow message.
+fn limit(format: GgufFormat) -> &'static str {
+    match format {
+        // f16 rounds to inf from 65520 on: 8 · 65520, 127 · 65520, 15 · 65520.
+        GgufFormat::Q4_0 => "blocks hold magnitudes below 524160",
+        GgufFormat::Q4_1 => "blocks need max − min below 982800 and min above −65520",
+        GgufFormat::Q8_0 => "blocks hold magnitudes below 8321040",
+    }
+}
+
+/// The first block whose stored f16 fields are not finite.
+fn first_overflow(data: &[f32], bytes: &[u8], format: GgufFormat) -> Option<QuantError> {
+    let fields = if format == GgufFormat::Q4_1 { 2 } else { 1 };
+    let block = bytes
+        .chunks_exact(format.block_bytes())
+        .position(|y| (0..fields).any(|f| !get_f16(&y[2 * f..2 * f + 2]).is_finite()))?;
+    let x = &data[block * GGUF_BLOCK..(block + 1) * GGUF_BLOCK];
+    let (field, value) = block_fields(format, x)
+        .into_iter()
+        .find(|&(_, v)| !f16::from_f32(v).is_finite())
+        .unwrap_or(("scale", f32::INFINITY));
+    Some(QuantError::GgufOverflow {
+        format: format.name(),
+        block,
+        field,
+        value,
+        limit: limit(format),
+    })
+}
+
 /// Encode `data` (length a multiple of 32, all finite) as ggml blocks.
+/// Fails on a block ggml would store with an infinite f16 field (see the
+/// module doc).
 pub fn gguf_quantize(data: &[f32], format: GgufFormat) -> Result<Vec<u8>, QuantError> {
     check_len(data.len())?;
     if let Some(index) = data.iter().position(|x| !x.is_finite()) {
@@ -180,6 +231,9 @@ pub fn gguf_quantize(data: &[f32], format: GgufFormat) -> Result<Vec<u8>, QuantE
                 }
             }
         });
+    if let Some(e) = first_overflow(data, &out, format) {
+        return Err(e);
+    }
     Ok(out)
 }
 
@@ -300,6 +354,51 @@ mod tests {
                 gguf_quantize(&[f32::NAN; 32], f),
                 Err(QuantError::NonFinite { index: 0, .. })
             ));
+        }
+    }
+
+    /// Before: finite values beyond the f16 range gave an inf scale, so
+    /// `quantize` wrote blocks that decode to inf/NaN.
+    #[test]
+    fn blocks_beyond_the_f16_range_are_refused_naming_the_block() {
+        for (f, big, field) in [
+            (GgufFormat::Q4_0, 600_000.0f32, "scale"),
+            (GgufFormat::Q8_0, 9.0e6, "scale"),
+            (GgufFormat::Q4_1, 1.0e6, "scale"),
+            (GgufFormat::Q4_1, f32::MAX, "scale"),
+        ] {
+            let mut x = vec![0.5f32; 96];
+            x[70] = big;
+            x[71] = -big;
+            match gguf_quantize(&x, f) {
+                Err(QuantError::GgufOverflow {
+                    block, field: got, ..
+                }) => assert_eq!((block, got), (2, field), "{f:?} {big}"),
+                other => panic!("{f:?} {big}: {other:?}"),
+            }
+            let msg = gguf_quantize(&x, f).unwrap_err().to_string();
+            assert!(msg.contains("block 2 (flat values 64..96)"), "{msg}");
+        }
+        // Q4_1 stores its minimum as f16 too, even when the range is small.
+        let x = vec![-70_000.0f32; 32];
+        assert!(matches!(
+            gguf_quantize(&x, GgufFormat::Q4_1),
+            Err(QuantError::GgufOverflow {
+                field: "minimum",
+                ..
+            })
+        ));
+        // Just inside the limits every block decodes finite.
+        for (f, big) in [
+            (GgufFormat::Q4_0, 524_000.0f32),
+            (GgufFormat::Q8_0, 8.32e6),
+            (GgufFormat::Q4_1, 65_000.0),
+        ] {
+            let mut x = vec![0.0f32; 32];
+            x[3] = big;
+            x[4] = -big;
+            let back = gguf_dequantize(&gguf_quantize(&x, f).unwrap(), f).unwrap();
+            assert!(back.iter().all(|v| v.is_finite()), "{f:?}: {back:?}");
         }
     }
 

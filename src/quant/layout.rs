@@ -19,7 +19,7 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub fn new(shape: &[usize], len: usize, spec: &QuantSpec) -> Result<Layout, QuantError> {
-        spec.validate().map_err(QuantError::InvalidSpec)?;
+        spec.validate()?;
         let numel = shape
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))

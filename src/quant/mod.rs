@@ -45,5 +45,5 @@ pub use kernel::AffineParams;
 pub use layer::{ActQuant, LayerQuant, WeightQuant};
 pub use metrics::{ErrorMetrics, error_metrics};
 pub use outlier::{OutlierStress, outlier_stress_test};
-pub use spec::{Calibration, Granularity, QuantError, QuantSpec, ScaleDtype, Scheme};
+pub use spec::{Calibration, Granularity, QuantError, QuantSpec, ScaleDtype, Scheme, SpecError};
 pub use tensor::{QuantizedTensor, fake_quantize};

@@ -2,7 +2,9 @@
 //! `quantize` commands: little-endian f32 or f16, C order, any shape. Small
 //! enough to own; a crate would bring ndarray along for no gain.
 //!
-//! Errors are plain messages; the caller prefixes the file name.
+//! Errors are typed ([`NpyError`]); the caller adds the file name. Every
+//! length the header declares is checked against the bytes present before
+//! anything is allocated for it.
 
 /// A tensor read from disk: row-major shape and f32 values.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,64 +15,92 @@ pub struct Tensor {
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
+/// What is wrong with a `.npy` (or raw `.f32`) file.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum NpyError {
+    #[error("not a .npy file (bad magic)")]
+    BadMagic,
+    #[error("truncated .npy header")]
+    TruncatedHeader,
+    #[error("unsupported .npy format version {0}")]
+    UnsupportedVersion(u8),
+    #[error("the .npy header is not text")]
+    HeaderNotText,
+    #[error("the .npy header has no '{0}'")]
+    MissingKey(&'static str),
+    #[error("unsupported dtype '{0}': expected little-endian float32 ('<f4') or float16 ('<f2')")]
+    UnsupportedDtype(String),
+    #[error("Fortran-order arrays are not supported; save with np.ascontiguousarray")]
+    FortranOrder,
+    #[error("bad fortran_order value '{0}'")]
+    BadFortranOrder(String),
+    #[error("bad shape '{0}'")]
+    BadShape(String),
+    #[error("shape {0:?} overflows")]
+    ShapeOverflow(Vec<usize>),
+    #[error("shape {shape:?} needs {need} data bytes but the file holds {held}")]
+    DataSize {
+        shape: Vec<usize>,
+        need: usize,
+        held: usize,
+    },
+    #[error("raw f32 file length {0} is not a multiple of 4 bytes")]
+    RawLength(usize),
+}
+
 /// Parse a `.npy` file's bytes.
-pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
+pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err("not a .npy file (bad magic)".into());
+        return Err(NpyError::BadMagic);
     }
     let major = bytes[6];
-    let (header_len, start) = match major {
+    let (header_len, start): (usize, usize) = match major {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
         2 | 3 => {
             if bytes.len() < 12 {
-                return Err("truncated .npy header".into());
+                return Err(NpyError::TruncatedHeader);
             }
             (
                 u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
                 12,
             )
         }
-        v => return Err(format!("unsupported .npy format version {v}")),
+        v => return Err(NpyError::UnsupportedVersion(v)),
     };
-    let header = bytes
-        .get(start..start + header_len)
-        .ok_or("truncated .npy header")?;
-    let header = std::str::from_utf8(header).map_err(|_| "the .npy header is not text")?;
-    let descr = dict_value(header, "descr").ok_or("the .npy header has no 'descr'")?;
+    // The header length is checked against the file before it is sliced.
+    let header = start
+        .checked_add(header_len)
+        .and_then(|end| bytes.get(start..end))
+        .ok_or(NpyError::TruncatedHeader)?;
+    let header = std::str::from_utf8(header).map_err(|_| NpyError::HeaderNotText)?;
+    let descr = dict_value(header, "descr").ok_or(NpyError::MissingKey("descr"))?;
     let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-    let elem = match descr {
+    let elem: usize = match descr {
         "<f4" => 4,
         "<f2" => 2,
-        other => {
-            return Err(format!(
-                "unsupported dtype '{other}': expected little-endian float32 ('<f4') or float16 ('<f2')"
-            ));
-        }
+        other => return Err(NpyError::UnsupportedDtype(other.to_string())),
     };
     let fortran =
-        dict_value(header, "fortran_order").ok_or("the .npy header has no 'fortran_order'")?;
+        dict_value(header, "fortran_order").ok_or(NpyError::MissingKey("fortran_order"))?;
     match fortran.trim() {
         "False" => {}
-        "True" => {
-            return Err(
-                "Fortran-order arrays are not supported; save with np.ascontiguousarray".into(),
-            );
-        }
-        other => return Err(format!("bad fortran_order value '{other}'")),
+        "True" => return Err(NpyError::FortranOrder),
+        other => return Err(NpyError::BadFortranOrder(other.to_string())),
     }
-    let shape_txt = dict_value(header, "shape").ok_or("the .npy header has no 'shape'")?;
+    let shape_txt = dict_value(header, "shape").ok_or(NpyError::MissingKey("shape"))?;
     let shape = parse_shape(shape_txt)?;
-    let numel = shape
+    // Checked: a crafted shape must not wrap to a size the file happens to hold.
+    let need = shape
         .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or("shape overflows")?;
+        .try_fold(elem, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| NpyError::ShapeOverflow(shape.clone()))?;
     let body = &bytes[start + header_len..];
-    let need = numel.checked_mul(elem).ok_or("shape overflows")?;
     if body.len() != need {
-        return Err(format!(
-            "shape {shape:?} needs {need} data bytes but the file holds {}",
-            body.len()
-        ));
+        return Err(NpyError::DataSize {
+            shape,
+            need,
+            held: body.len(),
+        });
     }
     let data = if elem == 4 {
         body.chunks_exact(4)
@@ -106,31 +136,25 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
-fn parse_shape(txt: &str) -> Result<Vec<usize>, String> {
+fn parse_shape(txt: &str) -> Result<Vec<usize>, NpyError> {
+    let bad = || NpyError::BadShape(txt.to_string());
     let inner = txt
         .trim()
         .strip_prefix('(')
         .and_then(|t| t.strip_suffix(')'))
-        .ok_or_else(|| format!("bad shape '{txt}'"))?;
+        .ok_or_else(bad)?;
     inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| format!("bad shape '{txt}'"))
-        })
+        .map(|s| s.trim_end_matches('L').parse::<usize>().map_err(|_| bad()))
         .collect()
 }
 
 /// Parse raw little-endian f32 (`.f32` files): a 1-D tensor.
-pub fn parse_raw_f32(bytes: &[u8]) -> Result<Tensor, String> {
+pub fn parse_raw_f32(bytes: &[u8]) -> Result<Tensor, NpyError> {
     if bytes.len() % 4 != 0 {
-        return Err(format!(
-            "raw f32 file length {} is not a multiple of 4 bytes",
-            bytes.len()
-        ));
+        return Err(NpyError::RawLength(bytes.len()));
     }
     let data: Vec<f32> = bytes
         .chunks_exact(4)
@@ -216,22 +240,63 @@ mod tests {
             b[at..at + to.len()].copy_from_slice(to.as_bytes());
             b
         };
-        assert!(
-            parse_npy(&swap("<f4", "<f8"))
-                .unwrap_err()
-                .contains("'<f8'")
+        assert_eq!(
+            parse_npy(&swap("<f4", "<f8")),
+            Err(NpyError::UnsupportedDtype("<f8".into()))
         );
-        assert!(
-            parse_npy(&swap("False", "True "))
-                .unwrap_err()
-                .contains("Fortran")
+        assert_eq!(
+            parse_npy(&swap("False", "True ")),
+            Err(NpyError::FortranOrder)
         );
-        assert!(
-            parse_npy(&good[..good.len() - 1])
-                .unwrap_err()
-                .contains("data bytes")
-        );
-        assert!(parse_npy(b"hello").is_err());
-        assert!(parse_raw_f32(&[0, 0, 0]).is_err());
+        assert!(matches!(
+            parse_npy(&good[..good.len() - 1]),
+            Err(NpyError::DataSize {
+                need: 8,
+                held: 7,
+                ..
+            })
+        ));
+        assert_eq!(parse_npy(b"hello"), Err(NpyError::BadMagic));
+        assert_eq!(parse_raw_f32(&[0, 0, 0]), Err(NpyError::RawLength(3)));
+    }
+
+    /// Lengths a crafted header declares are checked against the bytes
+    /// present: none of these may allocate what the file cannot back.
+    #[test]
+    fn declared_lengths_are_checked_before_allocating() {
+        let good = encode_npy(&[2], &[1.0, 2.0]);
+        // A version-2 header length of 4 GiB in a 100-byte file.
+        let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+        v2.extend_from_slice(&u32::MAX.to_le_bytes());
+        v2.extend_from_slice(&good[10..]);
+        assert_eq!(parse_npy(&v2), Err(NpyError::TruncatedHeader));
+        // Shapes whose byte size overflows, or wraps to what the file holds.
+        let with_shape = |shape: &str| {
+            let text = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}\n");
+            let mut b = b"\x93NUMPY\x01\x00".to_vec();
+            b.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            b.extend_from_slice(text.as_bytes());
+            b.extend_from_slice(&[0u8; 8]);
+            b
+        };
+        let wraps = format!("({}, 2)", 1usize << 62); // 2^63 values · 4 bytes wraps to 0
+        assert!(matches!(
+            parse_npy(&with_shape(&wraps)),
+            Err(NpyError::ShapeOverflow(_))
+        ));
+        let huge = format!("({},)", usize::MAX);
+        assert!(matches!(
+            parse_npy(&with_shape(&huge)),
+            Err(NpyError::ShapeOverflow(_))
+        ));
+        let big = format!("({},)", 1usize << 40);
+        assert!(matches!(
+            parse_npy(&with_shape(&big)),
+            Err(NpyError::DataSize { held: 8, .. })
+        ));
+        assert!(matches!(
+            parse_npy(&with_shape("(-1,)")),
+            Err(NpyError::BadShape(_))
+        ));
     }
 }

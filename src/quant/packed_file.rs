@@ -12,8 +12,12 @@
 //! 5. for asymmetric specs, one zero point per group: i8 for bits ≤ 8, i16 above.
 //!
 //! Sections 3–5 are exactly `QuantizedTensor::size_bytes()` bytes.
+//!
+//! The reader sizes every section from the header with checked arithmetic
+//! and compares it with the bytes present before allocating, so a small
+//! crafted file cannot make `dequantize` allocate what no file backs.
 
-use super::spec::{QuantSpec, ScaleDtype};
+use super::spec::{QuantError, QuantSpec, ScaleDtype, SpecError};
 use super::tensor::{QuantizedTensor, zero_point_bytes};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +27,31 @@ pub const INT_MAGIC: &[u8; 8] = b"EVOQINT1";
 struct Header {
     shape: Vec<usize>,
     spec: QuantSpec,
+}
+
+/// What is wrong with an `int` file.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum IntFileError {
+    #[error("not an evoquant int file (bad magic)")]
+    BadMagic,
+    #[error("truncated header: it declares {declared} bytes but {held} follow the length field")]
+    TruncatedHeader { declared: u64, held: usize },
+    #[error("bad header: {0}")]
+    BadHeader(String),
+    #[error("bad header: {0}")]
+    Spec(#[from] SpecError),
+    #[error("bad header: shape {0:?} overflows")]
+    ShapeOverflow(Vec<usize>),
+    #[error(
+        "file is truncated: its header's shape {shape:?} needs more code bytes than the file holds"
+    )]
+    TruncatedCodes { shape: Vec<usize> },
+    #[error(
+        "file size does not match its header: {held} bytes of scales and zero points are not a whole number of {per_group}-byte groups"
+    )]
+    GroupBytes { held: usize, per_group: usize },
+    #[error("{0}")]
+    Parts(#[from] QuantError),
 }
 
 /// Serialize a quantized tensor to the `int` file format.
@@ -55,20 +84,28 @@ pub fn encode_int(q: &QuantizedTensor) -> Vec<u8> {
 }
 
 /// Parse an `int` file; every size is checked against the header.
-pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
+pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, IntFileError> {
     if bytes.len() < 12 || &bytes[..8] != INT_MAGIC {
-        return Err("not an evoquant int file (bad magic)".into());
+        return Err(IntFileError::BadMagic);
     }
-    let hl = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-    let header_end = hl.checked_add(12).ok_or("truncated header")?;
-    let header = bytes.get(12..header_end).ok_or("truncated header")?;
-    let h: Header = serde_json::from_slice(header).map_err(|e| format!("bad header: {e}"))?;
+    let hl = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let header = usize::try_from(hl)
+        .ok()
+        .and_then(|hl| hl.checked_add(12))
+        .and_then(|end| bytes.get(12..end))
+        .ok_or(IntFileError::TruncatedHeader {
+            declared: u64::from(hl),
+            held: bytes.len() - 12,
+        })?;
+    let header_end = 12 + header.len();
+    let h: Header =
+        serde_json::from_slice(header).map_err(|e| IntFileError::BadHeader(e.to_string()))?;
     h.spec.validate()?;
     let numel = h
         .shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or("shape overflows")?;
+        .ok_or_else(|| IntFileError::ShapeOverflow(h.shape.clone()))?;
     // Size the sections from the header alone, then let from_parts cross-check.
     let mut rest = &bytes[header_end..];
     // Checked: a crafted shape can make numel·bits wrap to a tiny length that
@@ -77,31 +114,25 @@ pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
         .checked_mul(usize::from(h.spec.bits))
         .map(|b| b.div_ceil(8))
         .filter(|&n| n <= rest.len())
-        .ok_or_else(|| {
-            format!(
-                "file is truncated: its header's shape {:?} needs more code bytes than the file holds",
-                h.shape
-            )
+        .ok_or_else(|| IntFileError::TruncatedCodes {
+            shape: h.shape.clone(),
         })?;
-    let take = |rest: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
-        if rest.len() < n {
-            return Err("file is truncated".into());
-        }
-        let (a, b) = rest.split_at(n);
-        *rest = b;
-        Ok(a.to_vec())
-    };
-    let codes = take(&mut rest, code_len)?;
+    let (codes, tail) = rest.split_at(code_len);
+    let codes = codes.to_vec();
+    rest = tail;
     let sb = h.spec.scale_dtype.bytes();
     let zb = zero_point_bytes(h.spec.bits);
     let asym = h.spec.scheme.has_zero_point();
     // n_groups · (sb + zb·asym) must equal what is left.
     let per_group = sb + if asym { zb } else { 0 };
     if rest.len() % per_group != 0 {
-        return Err("file size does not match its header".into());
+        return Err(IntFileError::GroupBytes {
+            held: rest.len(),
+            per_group,
+        });
     }
     let n_groups = rest.len() / per_group;
-    let scale_bytes = take(&mut rest, n_groups * sb)?;
+    let (scale_bytes, rest) = rest.split_at(n_groups * sb);
     let scales: Vec<f32> = if sb == 2 {
         scale_bytes
             .chunks_exact(2)
@@ -122,8 +153,13 @@ pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, String> {
             .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
             .collect()
     };
-    QuantizedTensor::from_parts(h.shape, h.spec, codes, scales, zero_points)
-        .map_err(|e| e.to_string())
+    Ok(QuantizedTensor::from_parts(
+        h.shape,
+        h.spec,
+        codes,
+        scales,
+        zero_points,
+    )?)
 }
 
 #[cfg(test)]
@@ -175,9 +211,67 @@ mod tests {
         crafted.extend_from_slice(&(huge.len() as u32).to_le_bytes());
         crafted.extend_from_slice(huge.as_bytes());
         crafted.extend_from_slice(&bytes[12 + hl..]);
-        assert!(decode_int(&crafted).unwrap_err().contains("truncated"));
+        assert!(matches!(
+            decode_int(&crafted),
+            Err(IntFileError::TruncatedCodes { .. })
+        ));
         let mut long_header = bytes.clone();
         long_header[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(decode_int(&long_header).is_err());
+        assert!(matches!(
+            decode_int(&long_header),
+            Err(IntFileError::TruncatedHeader {
+                declared: 0xffff_ffff,
+                ..
+            })
+        ));
+    }
+
+    /// More crafted headers: each must fail typed, before allocating.
+    #[test]
+    fn crafted_headers_are_refused_typed() {
+        let w = [1.0f32, -2.0, 3.0, 0.5];
+        let q = QuantizedTensor::quantize(&w, &[4], &QuantSpec::chaos_int4(4)).unwrap();
+        let bytes = encode_int(&q);
+        let hl = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&bytes[12..12 + hl])
+            .unwrap()
+            .to_string();
+        let craft = |h: &str| {
+            let mut b = bytes[..8].to_vec();
+            b.extend_from_slice(&(h.len() as u32).to_le_bytes());
+            b.extend_from_slice(h.as_bytes());
+            b.extend_from_slice(&bytes[12 + hl..]);
+            b
+        };
+        let shape = |s: &str| craft(&header.replace("[4]", s));
+        // The product overflows usize.
+        let over = format!("[{}, {}]", 1usize << 40, 1usize << 40);
+        assert!(matches!(
+            decode_int(&shape(&over)),
+            Err(IntFileError::ShapeOverflow(_))
+        ));
+        // Large, not overflowing: more code bytes than the file holds.
+        let big = format!("[{}]", 1usize << 40);
+        assert!(matches!(
+            decode_int(&shape(&big)),
+            Err(IntFileError::TruncatedCodes { .. })
+        ));
+        // A shape the codes fit but the scale bytes left over do not.
+        assert!(matches!(
+            decode_int(&shape("[2]")),
+            Err(IntFileError::GroupBytes { .. })
+        ));
+        // An invalid spec in the header is a typed spec error.
+        let bad_bits = header.replace("\"bits\":4", "\"bits\":0");
+        assert_ne!(bad_bits, header);
+        assert_eq!(
+            decode_int(&craft(&bad_bits)),
+            Err(IntFileError::Spec(SpecError::Bits(0)))
+        );
+        assert!(matches!(
+            decode_int(&craft("{not json")),
+            Err(IntFileError::BadHeader(_))
+        ));
+        assert_eq!(decode_int(b"EVOQINT1"), Err(IntFileError::BadMagic));
     }
 }

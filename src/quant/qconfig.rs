@@ -166,7 +166,7 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
                         percentile: p.percentile.unwrap_or(99.9),
                         scale_dtype: ScaleDtype::F32,
                     };
-                    spec.validate().map_err(|e| at("weights", e))?;
+                    spec.validate().map_err(|e| at("weights", e.to_string()))?;
                     WeightQuant::Int(spec)
                 }
                 (f, b) => return Err(at("weights", format!("unsupported format {f:?} bits {b}"))),

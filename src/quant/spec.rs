@@ -111,11 +111,28 @@ pub struct QuantSpec {
     pub scale_dtype: ScaleDtype,
 }
 
+/// Why a [`QuantSpec`] is not a valid request (see [`QuantSpec::validate`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    #[error("bits must be in 1..=16, got {0}")]
+    Bits(u8),
+    #[error(
+        "{0:?} quantization needs at least 2 bits (1 bit leaves no positive code); use asymmetric"
+    )]
+    OneBitWithoutZeroPoint(Scheme),
+    #[error("group_size must be at least 1")]
+    ZeroGroupSize,
+    #[error("percentile must be in [50, 100], got {0}")]
+    Percentile(f32),
+}
+
 /// Why a quantization request could not run.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum QuantError {
     #[error("invalid quantization spec: {0}")]
     InvalidSpec(String),
+    #[error("invalid quantization spec: {0}")]
+    Spec(#[from] SpecError),
     #[error("shape {shape:?} holds {expected} values but {actual} were given")]
     ShapeMismatch {
         shape: Vec<usize>,
@@ -128,6 +145,21 @@ pub enum QuantError {
     BadLength { len: usize, block: usize },
     #[error("value at flat index {index} is not finite ({value})")]
     NonFinite { index: usize, value: f32 },
+    /// A GGUF block field (its scale, or Q4_1's minimum) beyond the f16 it is
+    /// stored in: ggml would write inf there and every value of the block
+    /// would decode to inf or NaN.
+    #[error(
+        "{format} block {block} (flat values {start}..{end}): its {field} {value:e} overflows the f16 it is stored in (largest finite f16: 65504; {format} {limit}); ggml would store inf and the block would decode to inf/NaN, so scale the tensor down or use --format int, whose scales saturate",
+        start = block * 32,
+        end = block * 32 + 32
+    )]
+    GgufOverflow {
+        format: &'static str,
+        block: usize,
+        field: &'static str,
+        value: f32,
+        limit: &'static str,
+    },
 }
 
 impl QuantSpec {
@@ -160,27 +192,21 @@ impl QuantSpec {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if !(1..=16).contains(&self.bits) {
-            return Err(format!("bits must be in 1..=16, got {}", self.bits));
+            return Err(SpecError::Bits(self.bits));
         }
         if self.bits < 2 && !self.scheme.has_zero_point() {
-            return Err(format!(
-                "{:?} quantization needs at least 2 bits (1 bit leaves no positive code); use asymmetric",
-                self.scheme
-            ));
+            return Err(SpecError::OneBitWithoutZeroPoint(self.scheme));
         }
         if matches!(self.granularity, Granularity::PerGroup | Granularity::Block)
             && self.group_size == 0
         {
-            return Err("group_size must be at least 1".into());
+            return Err(SpecError::ZeroGroupSize);
         }
         if self.calibration == Calibration::Percentile && !(50.0..=100.0).contains(&self.percentile)
         {
-            return Err(format!(
-                "percentile must be in [50, 100], got {}",
-                self.percentile
-            ));
+            return Err(SpecError::Percentile(self.percentile));
         }
         Ok(())
     }

@@ -1,4 +1,10 @@
 //! `evoquant diff`: compare two result sets cell by cell with tolerances.
+//!
+//! Two rules keep a real change from hiding: a non-finite value never falls
+//! within a tolerance (1.0 → inf is a change; only the same NaN or the same
+//! infinity spelled differently is not), and rows are keyed by trial id only
+//! when ids are unique, since a map keyed by a repeated id keeps one row and
+//! silently drops the others. `load` refuses such a table naming both lines.
 
 use super::frame::Frame;
 use crate::error::{Error, Result};
@@ -69,26 +75,85 @@ fn table_path(p: &Path) -> std::path::PathBuf {
     }
 }
 
+/// Read a table to compare; a repeated `trial_id` is a user error naming
+/// the file and both lines.
 pub fn load(p: &Path) -> Result<Frame> {
     let path = table_path(p);
     if !path.exists() {
         return Err(Error::user(format!("{}: no such file", path.display())));
     }
-    Frame::read_csv(&path)
+    let frame = Frame::read_csv(&path)?;
+    if let Some((first, again)) = duplicate_id(&frame) {
+        let id = &frame.rows[again][frame.column("trial_id").unwrap_or(0)];
+        let lines = record_lines(&path);
+        let line = |i: usize| lines.get(i).copied().unwrap_or(i as u64 + 2);
+        return Err(Error::user(format!(
+            "{}:{}:1: trial_id `{id}` appears again (first at line {}); a results table has one row per trial, so diff cannot tell which row to compare",
+            path.display(),
+            line(again),
+            line(first)
+        )));
+    }
+    Ok(frame)
 }
 
-/// Rows keyed by trial id when both tables have one, else by position.
+/// The first repeated trial id: (first row, repeating row), 0-based.
+fn duplicate_id(frame: &Frame) -> Option<(usize, usize)> {
+    let c = frame.column("trial_id")?;
+    let mut seen = BTreeMap::new();
+    frame
+        .rows
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| seen.insert(r[c].as_str(), i).map(|first| (first, i)))
+}
+
+/// 1-based line of each data record (a quoted cell may span lines); empty
+/// if the file cannot be read again.
+fn record_lines(path: &Path) -> Vec<u64> {
+    let Ok(mut r) = csv::Reader::from_path(path) else {
+        return Vec::new();
+    };
+    r.records()
+        .map_while(|rec| rec.ok().and_then(|rec| rec.position().map(|p| p.line())))
+        .collect()
+}
+
+/// Rows keyed by trial id when both tables have one, else by position. A
+/// repeated id (only possible for frames not read by [`load`]) gets its
+/// occurrence appended, so every row is still compared.
 fn keyed(frame: &Frame, by_id: bool) -> Vec<(String, &Vec<String>)> {
     let id = frame.column("trial_id").filter(|_| by_id);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     frame
         .rows
         .iter()
         .enumerate()
         .map(|(i, r)| match id {
-            Some(c) => (r[c].clone(), r),
+            Some(c) => {
+                let n = seen.entry(r[c].as_str()).or_insert(0);
+                *n += 1;
+                let key = if *n == 1 {
+                    r[c].clone()
+                } else {
+                    format!("{} (occurrence {n})", r[c])
+                };
+                (key, r)
+            }
             None => (format!("row {}", i + 1), r),
         })
         .collect()
+}
+
+/// Whether two numbers differ by at most the tolerance. Non-finite values
+/// are never within a tolerance of anything but themselves (NaN of NaN,
+/// inf of the same inf): `inf − 1 ≤ rel · inf` would otherwise hold.
+fn within(x: f64, y: f64, tol: &Tolerance) -> bool {
+    if !(x.is_finite() && y.is_finite()) {
+        return (x.is_nan() && y.is_nan()) || x == y;
+    }
+    let d = (y - x).abs();
+    d <= tol.abs || d <= tol.rel * x.abs().max(y.abs())
 }
 
 pub fn diff(old: &Frame, new: &Frame, opts: &DiffOptions) -> DiffReport {
@@ -131,11 +196,7 @@ pub fn diff(old: &Frame, new: &Frame, opts: &DiffOptions) -> DiffReport {
                 .unwrap_or(&opts.default);
             let numbers = a.parse::<f64>().ok().zip(b.parse::<f64>().ok());
             let delta = numbers.map(|(x, y)| y - x);
-            let within = numbers.is_some_and(|(x, y)| {
-                let d = (y - x).abs();
-                d <= tol.abs || d <= tol.rel * x.abs().max(y.abs())
-            });
-            if within {
+            if numbers.is_some_and(|(x, y)| within(x, y, tol)) {
                 report.within_tolerance += 1;
             } else {
                 report.changes.push(Change {
@@ -345,6 +406,69 @@ mod tests {
                 &rel
             )
             .differs()
+        );
+    }
+
+    /// Before: `inf − 1 ≤ rel · inf`, so 1.0 → inf passed any relative tolerance.
+    #[test]
+    fn non_finite_changes_are_always_differences() {
+        let loose = DiffOptions {
+            default: Tolerance { abs: 1e9, rel: 0.5 },
+            ..Default::default()
+        };
+        for (a, b) in [
+            ("1.0", "inf"),
+            ("inf", "1.0"),
+            ("1.0", "NaN"),
+            ("NaN", "2"),
+            ("inf", "-inf"),
+            ("NaN", "inf"),
+        ] {
+            let r = diff(&frame(&[["a", a, "x"]]), &frame(&[["a", b, "x"]]), &loose);
+            assert_eq!(r.changes.len(), 1, "{a} → {b}");
+        }
+        // The same non-finite value spelled differently is not a change.
+        for (a, b) in [("inf", "Infinity"), ("NaN", "nan"), ("-inf", "-Infinity")] {
+            let r = diff(
+                &frame(&[["a", a, "x"]]),
+                &frame(&[["a", b, "x"]]),
+                &DiffOptions::default(),
+            );
+            assert!(!r.differs(), "{a} vs {b}");
+            assert_eq!(r.within_tolerance, 1);
+        }
+    }
+
+    /// Before: rows were keyed by id in a map, so of two rows with one id
+    /// only the last was compared and a change in the other was invisible.
+    #[test]
+    fn repeated_ids_hide_no_change() {
+        let old = frame(&[["a", "1.0", "x"], ["a", "2.0", "x"]]);
+        let new = frame(&[["a", "1.0", "x"], ["a", "9.0", "x"]]);
+        let r = diff(&old, &new, &DiffOptions::default());
+        assert_eq!(r.rows_compared, 2);
+        assert_eq!(r.changes.len(), 1);
+        assert_eq!(r.changes[0].row, "a (occurrence 2)");
+        let swapped = frame(&[["a", "9.0", "x"], ["a", "1.0", "x"]]);
+        assert!(diff(&new, &swapped, &DiffOptions::default()).differs());
+        assert_eq!(duplicate_id(&old), Some((0, 1)));
+        assert_eq!(
+            duplicate_id(&frame(&[["a", "1", "x"], ["b", "1", "x"]])),
+            None
+        );
+    }
+
+    #[test]
+    fn load_refuses_repeated_ids_naming_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "trial_id,fitness\na,1\nb,\"multi\nline\"\na,3\n").unwrap();
+        let e = load(&p).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("t.csv:5:1: trial_id `a` appears again (first at line 2)"),
+            "{msg}"
         );
     }
 

@@ -52,8 +52,16 @@ pub fn build_report(results: &ResultsDir, sections: &dyn Sections) -> Result<Rep
         .collect();
     let mut all_plots = sweep::plots(results, &sweep_metrics);
     all_plots.append(&mut section.plots);
-    let mut svgs = Vec::new();
+    let mut svgs: Vec<(String, String)> = Vec::new();
     for p in &all_plots {
+        // Names are derived to be distinct (`distinct_slug`); a repeat is our
+        // bug, and writing it would silently replace the first picture.
+        if svgs.iter().any(|(f, _)| *f == p.file) {
+            return Err(Error::Internal(format!(
+                "two plots of the report are both named plots/{}",
+                p.file
+            )));
+        }
         svgs.push((p.file.clone(), chart::render(&p.chart)?));
     }
     Ok(Report {
@@ -392,6 +400,72 @@ mod tests {
         assert_eq!(report.svgs.len(), 1);
         assert_eq!(report.svgs[0].0, "sweep_score.svg");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Before: metrics `score.x` and `score_x` both became
+    /// plots/sweep_score_x.svg, and the second silently replaced the first.
+    #[test]
+    fn plots_never_share_a_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        write_folder(dir);
+        std::fs::write(
+            dir.join("trials.csv"),
+            "trial_id,replicate,seed,a,status,error,score.x,score_x\n\
+             t1,0,11,1,ok,,1.0,7\nt2,1,12,1,ok,,3.0,8\nt3,0,13,2,ok,,5.0,9\n",
+        )
+        .unwrap();
+        let results = ResultsDir::load(dir).unwrap();
+        let report = build_report(&results, &super::super::plots::GenericOnly).unwrap();
+        let names: Vec<&str> = report.svgs.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_ne!(names[0], names[1]);
+        assert!(
+            names.iter().all(|n| n.starts_with("sweep_score_x_")),
+            "{names:?}"
+        );
+
+        // A section that repeats a name anyway is refused, not written over.
+        struct Repeats;
+        impl Sections for Repeats {
+            fn section(&self, results: &ResultsDir) -> Result<Section> {
+                let mut plots = sweep::plots(results, &["score.x".to_string()]);
+                plots[0].file = "sweep_score.svg".into();
+                plots.push(plots[0].clone());
+                Ok(Section {
+                    plots,
+                    ..Section::default()
+                })
+            }
+        }
+        let Err(e) = build_report(&results, &Repeats) else {
+            panic!("a repeated plot name was accepted");
+        };
+        assert_eq!(e.exit_code(), crate::error::exit::INTERNAL);
+        assert!(e.to_string().contains("plots/sweep_score.svg"), "{e}");
+    }
+
+    #[test]
+    fn point_plot_names_stay_distinct_when_labels_share_a_slug() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        write_folder(dir);
+        std::fs::write(
+            dir.join("trials.csv"),
+            "trial_id,replicate,seed,a,status,error,score\n\
+             t1,0,11,x-y,ok,,1.0\nt2,0,12,x_y,ok,,3.0\nt3,0,13,z,ok,,5.0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("summary.csv"),
+            "a,n,failed,score_mean\nx-y,1,0,1\nx_y,1,0,3\nz,1,0,5\n",
+        )
+        .unwrap();
+        let results = ResultsDir::load(dir).unwrap();
+        assert_eq!(results.points.len(), 3);
+        let files: Vec<String> = (0..3).map(|p| results.plot_file("layers", p)).collect();
+        assert_ne!(files[0], files[1]);
+        assert_eq!(files[2], "layers_a_z.svg");
     }
 
     #[test]

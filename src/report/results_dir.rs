@@ -232,12 +232,17 @@ impl ResultsDir {
             .collect()
     }
 
-    /// `<stem>.svg` for a single sweep point, `<stem>_<point>.svg` for several.
+    /// `<stem>.svg` for a single sweep point, `<stem>_<point>.svg` for
+    /// several; points whose labels share a slug get distinct names.
     pub fn plot_file(&self, stem: &str, p: usize) -> String {
         if self.points.len() == 1 {
             format!("{stem}.svg")
         } else {
-            format!("{stem}_{}.svg", super::plots::slug(&self.point_label(p)))
+            let labels: Vec<String> = (0..self.points.len())
+                .map(|q| self.point_label(q))
+                .collect();
+            let point = super::plots::distinct_slug(&labels[p], labels.iter().map(String::as_str));
+            format!("{stem}_{point}.svg")
         }
     }
 

@@ -166,6 +166,20 @@ pub fn sentence(s: &str) -> String {
     }
 }
 
+/// [`slug`] of `name`, made distinct from the slugs of `others`: names that
+/// differ only in punctuation or case (`a.b`, `a_b`, `A-B`) share a slug,
+/// and two plots written to one file name would silently lose one of them.
+/// Only a colliding name gets a suffix (8 hex digits of its hash), so
+/// non-colliding names, and the committed snapshots, stay as they were.
+pub fn distinct_slug<'a>(name: &str, others: impl IntoIterator<Item = &'a str>) -> String {
+    let base = slug(name);
+    if others.into_iter().any(|o| o != name && slug(o) == base) {
+        format!("{base}_{}", &crate::ids::hash_hex(name)[..8])
+    } else {
+        base
+    }
+}
+
 /// A file-name-safe slug.
 pub fn slug(s: &str) -> String {
     let mut out = String::new();
@@ -199,6 +213,18 @@ mod tests {
         assert_eq!(fmt_mean_ci(&[1.0, 3.0], 1.0, "×"), "2× ± 12.71×");
         assert_eq!(sentence("document's x"), "Document's x");
         assert_eq!(slug("quant.bits=4, mode=x"), "quant_bits_4_mode_x");
+        let names = ["a.b", "a_b", "A-B", "c"];
+        let slugs: Vec<String> = names
+            .iter()
+            .map(|n| distinct_slug(n, names.iter().copied()))
+            .collect();
+        assert_eq!(slugs[3], "c");
+        for i in 0..3 {
+            assert!(slugs[i].starts_with("a_b_"), "{slugs:?}");
+            for j in 0..i {
+                assert_ne!(slugs[i], slugs[j]);
+            }
+        }
         assert_eq!(
             metric_axis("block_retention"),
             "block_retention (quantized / FP32 fitness)"

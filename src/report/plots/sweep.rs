@@ -115,7 +115,10 @@ pub fn plots(results: &ResultsDir, metrics: &[String]) -> Vec<Plot> {
             ""
         };
         out.push(Plot::new(
-            format!("sweep_{}.svg", super::slug(metric)),
+            format!(
+                "sweep_{}.svg",
+                super::distinct_slug(metric, metrics.iter().map(String::as_str))
+            ),
             format!(
                 "{metric} against {}: mean over the replicates of each sweep point{banded}.",
                 keys[x_key]

@@ -76,9 +76,18 @@ const TOL_V: f64 = 1e-9;
 
 impl<'a> Solver<'a> {
     /// # Panics
-    /// If `allowed` is empty (parameters are validated before this).
+    /// If `allowed` is empty or the inventory exceeds
+    /// [`MAX_TOTAL_PARAMS`](crate::models::layer::MAX_TOTAL_PARAMS)
+    /// (parameters and data files are validated before this).
     pub fn new(inventory: &'a Inventory, allowed: &[Precision]) -> Self {
         assert!(!allowed.is_empty(), "at least one precision");
+        // Validated at load, checked again here: with Σ params ≤ u64::MAX / 32
+        // every sum of choices below fits, and a wrapped one would make the
+        // optimum silently wrong in a release build.
+        assert!(
+            inventory.oversized_layer().is_none(),
+            "inventory exceeds MAX_TOTAL_PARAMS"
+        );
         let n = inventory.layers.len();
         let choices: Vec<Vec<Choice>> = inventory
             .layers

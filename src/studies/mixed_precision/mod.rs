@@ -85,8 +85,11 @@ fn shapes_only(
             Ok((layers, biases))
         }
         ModelKind::Inventory if !p.inventory_file.is_empty() => {
-            let file = crate::models::safetensors::read_header(&resolve(p.inventory_file.as_str()))
-                .map_err(|e| ("inventory_file", e.to_string()))?;
+            // Not only the header: what would fail the trials (NaN weights in
+            // the rows they measure, integer-typed layers) fails here, exit 2.
+            let file =
+                crate::models::safetensors::check_measurable(&resolve(p.inventory_file.as_str()))
+                    .map_err(|e| ("inventory_file", e.to_string()))?;
             if file.layers.is_empty() {
                 return Err((
                     "inventory_file",
@@ -221,7 +224,7 @@ impl Study for MixedPrecision {
         }
         let resolve = |s: &str| ctx.resolve(s);
         // A missing, truncated or malformed file is rejected here, before
-        // anything runs (the header is read; tensors are not).
+        // anything runs (the header, and the rows trials measure).
         let (layers, fixed) = match shapes_only(p, &resolve) {
             Ok(m) => m,
             Err((key, e)) => return vec![ParamIssue::new(key, e)],
