@@ -145,7 +145,10 @@ pub struct DirLock {
     _file: File,
 }
 
-/// Lock `dir` (which must exist) without waiting: a folder another evoquant
+/// How long a busy lock is retried before the folder counts as in use.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Lock `dir` (which must exist) without waiting beyond [`LOCK_GRACE`]: a folder another evoquant
 /// is writing is the user's to wait for, so this refuses with exit 2.
 pub fn lock_dir(dir: &Path, kind: LockKind) -> Result<DirLock> {
     let path = dir.join(LOCK_FILE);
@@ -162,9 +165,18 @@ pub fn lock_dir(dir: &Path, kind: LockKind) -> Result<DirLock> {
             LockKind::Exclusive => libc::LOCK_EX,
             LockKind::Shared => libc::LOCK_SH,
         } | libc::LOCK_NB;
+        // A child forked by another thread of ours (a `command` trial, a
+        // test's subprocess) shares the lock's open file description until
+        // it execs, so a lock released a moment ago can still read as held:
+        // retry briefly before calling the folder busy.
+        let deadline = std::time::Instant::now() + LOCK_GRACE;
         // SAFETY: flock on a file descriptor we own; no memory is passed.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+        while unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
             let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
             if e.kind() == std::io::ErrorKind::WouldBlock {
                 return Err(Error::user(format!(
                     "{} is in use by another evoquant (run, merge or report); wait for it to finish",

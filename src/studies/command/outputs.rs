@@ -123,31 +123,43 @@ pub fn collect(f: &Finished, timeout_s: f64, dir: &Path) -> Result<TrialOutput, 
     Ok(out)
 }
 
+#[derive(Debug, thiserror::Error)]
+enum TableError {
+    #[error("{0}")]
+    Csv(csv::Error),
+    #[error("the header row has an empty column name")]
+    EmptyColumn,
+    #[error("column `{0}` appears twice in the header")]
+    Repeated(String),
+    #[error("row {0}: {1}")]
+    Row(usize, csv::Error),
+}
+
 /// A CSV with a header row; cells are kept as written.
-fn read_table(name: &str, text: &str) -> Result<Table, String> {
+fn read_table(name: &str, text: &str) -> Result<Table, TableError> {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(text.as_bytes());
     let header: Vec<String> = r
         .headers()
-        .map_err(|e| e.to_string())?
+        .map_err(TableError::Csv)?
         .iter()
         .map(String::from)
         .collect();
     if header.is_empty() || header.iter().any(String::is_empty) {
-        return Err("the header row has an empty column name".into());
+        return Err(TableError::EmptyColumn);
     }
     if let Some(dup) = header
         .iter()
         .enumerate()
         .find(|(i, h)| header[..*i].contains(h))
     {
-        return Err(format!("column `{}` appears twice in the header", dup.1));
+        return Err(TableError::Repeated(dup.1.clone()));
     }
     let cols: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut table = Table::new(name, &cols);
     for (i, row) in r.records().enumerate() {
-        let row = row.map_err(|e| format!("row {}: {e}", i + 2))?;
+        let row = row.map_err(|e| TableError::Row(i + 2, e))?;
         table.push(row.iter().map(|c| Value::Text(c.to_string())).collect());
     }
     Ok(table)

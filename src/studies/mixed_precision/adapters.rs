@@ -174,24 +174,24 @@ impl QuantModel for MlpModel {
 /// Build an inventory model from a measured safetensors file.
 pub fn safetensors_inventory(
     file: &crate::models::safetensors::SafetensorsModel,
-) -> Result<InventoryModel, String> {
+) -> crate::error::Result<InventoryModel> {
     let total: u64 = file.layer_params().max(1);
     let n = file.layers.len();
     if n == 0 {
-        return Err(format!(
+        return Err(crate::error::Error::user(format!(
             "{}: no 2-D or 4-D weight tensors to quantize",
             file.path.display()
-        ));
+        )));
     }
     let mut layers = Vec::with_capacity(n);
     for (index, l) in file.layers.iter().enumerate() {
         if l.quant_error.is_empty() {
-            return Err(format!(
+            return Err(crate::error::Error::user(format!(
                 "{}: tensor `{}` has dtype {}, whose quantization error cannot be measured",
                 file.path.display(),
                 l.name,
                 l.dtype
-            ));
+            )));
         }
         let share = l.params as f64 / total as f64;
         let mut losses = [0.0; 7];
@@ -206,7 +206,12 @@ pub fn safetensors_inventory(
                 .iter()
                 .find(|(b, _)| *b == bits)
                 .map(|(_, e)| *e)
-                .ok_or_else(|| format!("tensor `{}`: no error measured at {bits} bits", l.name))?;
+                .ok_or_else(|| {
+                    crate::error::Error::user(format!(
+                        "tensor `{}`: no error measured at {bits} bits",
+                        l.name
+                    ))
+                })?;
             losses[p.index()] = -(-(err * share)).exp_m1();
         }
         let (rows, cols) = rows_cols(l);

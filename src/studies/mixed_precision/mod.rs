@@ -50,19 +50,19 @@ pub fn build_model(
     p: &Params,
     resolve: &dyn Fn(&str) -> PathBuf,
     seed: u64,
-) -> Result<Box<dyn QuantModel>, String> {
+) -> crate::error::Result<Box<dyn QuantModel>> {
     match p.model {
         ModelKind::Inventory if p.inventory_file.is_empty() => Ok(Box::new(InventoryModel::new(
             p.inventory.shaped(p.inventory_seed, p.tokens),
         ))),
         ModelKind::Inventory => {
             let file = crate::models::safetensors::read(&resolve(p.inventory_file.as_str()))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| crate::error::Error::user(e.to_string()))?;
             Ok(Box::new(adapters::safetensors_inventory(&file)?))
         }
         ModelKind::Mlp => {
-            let task =
-                ClassifierTask::build(&p.mlp.task_config(), seed).map_err(|e| e.to_string())?;
+            let task = ClassifierTask::build(&p.mlp.task_config(), seed)
+                .map_err(|e| crate::error::Error::user(e.to_string()))?;
             Ok(Box::new(adapters::MlpModel::new(task)))
         }
     }
@@ -102,7 +102,7 @@ fn shapes_only(
             Ok((adapters::safetensors_layers(&file), file.other_params))
         }
         ModelKind::Inventory => {
-            let m = build_model(p, resolve, 0).map_err(|e| ("inventory", e))?;
+            let m = build_model(p, resolve, 0).map_err(|e| ("inventory", e.to_string()))?;
             Ok((m.layers().to_vec(), m.fixed_params()))
         }
     }
@@ -266,7 +266,8 @@ impl Study for MixedPrecision {
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
         let seed: u64 = rng.random();
-        let model = build_model(p, &|s: &str| ctx.resolve(s), seed).map_err(StudyError::new)?;
+        let model = build_model(p, &|s: &str| ctx.resolve(s), seed)
+            .map_err(|e| StudyError::new(e.to_string()))?;
         let model = model.as_ref();
         let target = p.target().map_err(|e| StudyError::new(e.to_string()))?;
         let space = p.space();
