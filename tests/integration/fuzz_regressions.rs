@@ -81,3 +81,14 @@ fn fuzz_journal() {
         let _ = read_entries(p);
     });
 }
+
+#[test]
+fn fuzz_gguf() {
+    each("gguf", |p, b| {
+        if let Ok(g) = evoquant::models::gguf::Gguf::parse(p, b.to_vec()) {
+            for t in &g.tensors {
+                let _ = g.f32(&t.name, &t.shape());
+            }
+        }
+    });
+}
