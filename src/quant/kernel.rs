@@ -185,6 +185,13 @@ pub(crate) fn kernel_for_range(
             let mut s = store_scale(s, dtype);
             if scheme == Scheme::PowerOfTwo {
                 s = store_scale(pow2_ceil(s), dtype);
+                // Near the f32 limit the power of two above the range does not
+                // exist (pow2_ceil saturates), so codes reach qmin; keep qmin·s
+                // finite by halving: the range then saturates instead of
+                // decoding to infinity.
+                while (qmin as f32 * s).is_infinite() {
+                    s *= 0.5;
+                }
             }
             Kernel::new(s, 0, qmin, qmax)
         }
@@ -250,6 +257,17 @@ mod tests {
             (-2.6, -3.0),
         ] {
             assert_eq!(round_even_small(x), r, "round({x})");
+        }
+    }
+
+    /// Regression (proptest `degenerate_tensors_stay_finite`, CI seed): a
+    /// 2-bit power-of-two scale for values near f32::MAX decoded −2·2^127 = −inf.
+    #[test]
+    fn power_of_two_scales_near_the_f32_limit_stay_finite() {
+        let w = [-0.932_620_4 * f32::MAX, 0.0, 1.0];
+        for dtype in [ScaleDtype::F32, ScaleDtype::F16] {
+            let k = kernel_for_range(w[0], w[2], 2, Scheme::PowerOfTwo, dtype);
+            assert!((k.qmin as f32 * k.scale).is_finite(), "{k:?}");
         }
     }
 
