@@ -254,6 +254,11 @@ fn manifest_mistakes_are_located() {
             "params.timeout_s: must be in (0,",
         ),
         (
+            "no-program",
+            "command = [\"no-such-program-xyz\"]\n",
+            "params.command: program `no-such-program-xyz` is neither",
+        ),
+        (
             "input",
             "command = [\"true\"]\ninputs = [\"missing.csv\"]\n",
             "missing.csv: no such file",

@@ -101,6 +101,19 @@ fn resolved(command: &[String], base_dir: &Path) -> (PathBuf, Vec<String>) {
     (program, args)
 }
 
+/// Would `run` find the program: relative to the manifest's folder, as a
+/// path, or (a bare name) on `PATH`?
+fn program_exists(program: &str, base_dir: &Path) -> bool {
+    if base_dir.join(program).is_file() {
+        return true;
+    }
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
 impl DynStudy for CommandStudy {
     fn kind(&self) -> &'static str {
         "command"
@@ -137,6 +150,12 @@ impl DynStudy for CommandStudy {
             Some(p) if p.is_empty() => {
                 issues.push(ParamIssue::new(COMMAND, "the program name is empty"))
             }
+            Some(p) if !program_exists(p, ctx.base_dir) => issues.push(ParamIssue::new(
+                COMMAND,
+                format!(
+                    "program `{p}` is neither a file relative to the manifest's folder nor on PATH"
+                ),
+            )),
             Some(_) => {}
         }
         let t = params
