@@ -2,7 +2,7 @@
 //! in `examples/command/` run here, and each failure mode of the trial
 //! contract (README, "Bring your own experiment") has a test.
 
-use crate::harness::{TempDir, deterministic_files, evoquant, read, run_rejected};
+use crate::harness::{TempDir, deterministic_files, read, run_rejected};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,16 +12,7 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn run(m: &Path, out: &Path, extra: &[&str]) -> crate::harness::Outcome {
-    evoquant()
-        .arg("run")
-        .arg(m)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .run()
-}
+use crate::harness::run_into as run;
 
 fn has_numpy() -> bool {
     std::process::Command::new("python3")

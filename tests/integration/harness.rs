@@ -145,6 +145,18 @@ pub fn run_rejected(label: &str, manifest_text: &str) -> Outcome {
     result
 }
 
+/// `evoquant run MANIFEST --quiet --out OUT EXTRA…`, whatever its outcome.
+pub fn run_into(m: &Path, out: &Path, extra: &[&str]) -> Outcome {
+    evoquant()
+        .arg("run")
+        .arg(m)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .run()
+}
+
 /// `evoquant run MANIFEST --quiet --out OUT`, which must succeed.
 pub fn run_quietly(manifest: impl AsRef<std::ffi::OsStr>, out: impl AsRef<std::ffi::OsStr>) {
     run_quietly_with(manifest, out, &[]);

@@ -6,16 +6,7 @@
 use crate::harness::{TempDir, evoquant, run_quietly};
 use crate::runner::TINY;
 
-fn run_into(m: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> crate::harness::Outcome {
-    evoquant()
-        .arg("run")
-        .arg(m)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .run()
-}
+use crate::harness::run_into;
 
 /// Before: any folder holding a file named trials.csv counted as results and
 /// was removed whole with --force.

@@ -106,13 +106,7 @@ pub(super) fn parse_params(
                 continue;
             }
             if let Some(value) = typed_value(p, doc.ty, v, &key_path) {
-                out.insert(
-                    key,
-                    Setting {
-                        value,
-                        origin: Origin::Span(v.span()),
-                    },
-                );
+                set(out, key, value, v);
             }
         } else if let (DeValue::Table(t), true) =
             (v.get_ref(), schema.open || schema.is_prefix(&key))
@@ -124,13 +118,7 @@ pub(super) fn parse_params(
                 Some(doc) => {
                     schema.docs.insert(doc.key, doc.clone());
                     if let Some(value) = typed_value(p, doc.ty, v, &key_path) {
-                        out.insert(
-                            key,
-                            Setting {
-                                value,
-                                origin: Origin::Span(v.span()),
-                            },
-                        );
+                        set(out, key, value, v);
                     }
                 }
                 None => p.error(
@@ -146,4 +134,20 @@ pub(super) fn parse_params(
             p.error(k.span(), &key_path, schema.unknown_message(&key));
         }
     }
+}
+
+/// Record a checked value where the manifest wrote it.
+fn set(
+    out: &mut BTreeMap<String, Setting>,
+    key: String,
+    value: toml::Value,
+    at: &Spanned<DeValue>,
+) {
+    out.insert(
+        key,
+        Setting {
+            value,
+            origin: Origin::Span(at.span()),
+        },
+    );
 }
