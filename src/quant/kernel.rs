@@ -43,6 +43,19 @@ const TWO_POW_23: f32 = 8_388_608.0;
 impl Kernel {
     #[inline(always)]
     pub fn new(scale: f32, zp: i32, qmin: i32, qmax: i32) -> Kernel {
+        // Near the f32 limit the farthest code can decode beyond f32::MAX
+        // (an asymmetric zero point rounds the range outwards; a power-of-two
+        // scale cannot round up past 2^127): shrink the scale until every
+        // code decodes finitely, so such ranges saturate instead of giving
+        // infinities. Never taken for ranges within about f32::MAX / 2^16.
+        let span = (qmin - zp).abs().max((qmax - zp).abs()) as f32;
+        let mut scale = scale;
+        if (span * scale).is_infinite() {
+            scale = f32::MAX / span;
+            while (span * scale).is_infinite() {
+                scale = f32::from_bits(scale.to_bits() - 1);
+            }
+        }
         // Clamping w/scale to one step beyond the reachable codes changes no
         // result but bounds |x| well below 2^22.
         Kernel {
@@ -185,10 +198,9 @@ pub(crate) fn kernel_for_range(
             let mut s = store_scale(s, dtype);
             if scheme == Scheme::PowerOfTwo {
                 s = store_scale(pow2_ceil(s), dtype);
-                // Near the f32 limit the power of two above the range does not
-                // exist (pow2_ceil saturates), so codes reach qmin; keep qmin·s
-                // finite by halving: the range then saturates instead of
-                // decoding to infinity.
+                // Near the f32 limit codes reach qmin; halve until qmin·s is
+                // finite so a power of two remains (Kernel::new would
+                // otherwise shrink it to a non-power of two).
                 while (qmin as f32 * s).is_infinite() {
                     s *= 0.5;
                 }
@@ -268,6 +280,25 @@ mod tests {
         for dtype in [ScaleDtype::F32, ScaleDtype::F16] {
             let k = kernel_for_range(w[0], w[2], 2, Scheme::PowerOfTwo, dtype);
             assert!((k.qmin as f32 * k.scale).is_finite(), "{k:?}");
+        }
+    }
+
+    /// Regression (proptest `degenerate_tensors_stay_finite`, CI seed): a
+    /// 2-bit asymmetric range [0, ~f32::MAX] put its zero point so that code 0
+    /// decoded to −2·scale = −inf.
+    #[test]
+    fn asymmetric_ranges_near_the_f32_limit_decode_finitely() {
+        for (lo, hi) in [
+            (0.0, 0.99 * f32::MAX),
+            (-f32::MAX, f32::MAX),
+            (-0.9 * f32::MAX, 0.0),
+        ] {
+            for bits in [1u8, 2, 3, 8] {
+                let k = kernel_for_range(lo, hi, bits, Scheme::Asymmetric, ScaleDtype::F32);
+                for u in 0..=(k.qmax - k.qmin) as u16 {
+                    assert!(k.value_u(u).is_finite(), "[{lo}, {hi}] {bits} bits: {k:?}");
+                }
+            }
         }
     }
 
