@@ -17,6 +17,7 @@
 //! and the tensor data, each tensor at its offset from the data start.
 
 use crate::error::{Error, Result};
+use crate::models::io::{FloatBytes, decode_floats};
 use crate::quant::{GgufFormat, gguf_dequantize_into};
 use std::path::{Path, PathBuf};
 
@@ -501,18 +502,9 @@ pub fn decode(kind: TensorType, b: &[u8], n: usize) -> std::result::Result<Vec<f
         return Err(format!("{} bytes for {n} {} values", b.len(), kind.name()));
     }
     Ok(match kind {
-        TensorType::F32 => b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        TensorType::F16 => b
-            .chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        TensorType::BF16 => b
-            .chunks_exact(2)
-            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
+        TensorType::F32 => decode_floats(b, FloatBytes::F32),
+        TensorType::F16 => decode_floats(b, FloatBytes::F16),
+        TensorType::BF16 => decode_floats(b, FloatBytes::BF16),
         TensorType::Block(f) => {
             let mut out = vec![0.0f32; n];
             gguf_dequantize_into(b, f, &mut out).map_err(|e| e.to_string())?;

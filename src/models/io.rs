@@ -193,3 +193,30 @@ mod tests {
         );
     }
 }
+
+/// Little-endian float encodings that model files store weights in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatBytes {
+    F32,
+    F16,
+    BF16,
+}
+
+/// Decode little-endian floats (whole values only; a trailing partial value
+/// is ignored, so callers check the length first).
+pub fn decode_floats(b: &[u8], kind: FloatBytes) -> Vec<f32> {
+    match kind {
+        FloatBytes::F32 => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        FloatBytes::F16 => b
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        FloatBytes::BF16 => b
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+    }
+}

@@ -239,18 +239,16 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
         }
         let n = opts.calib.len().min(DECODER_CALIB_TEXTS);
         let ctoks = encode(&opts.calib[..n])?;
-        let per_text: Vec<Samples> = pool.install(|| {
-            ctoks
-                .par_iter()
-                .map(|ids| {
-                    let mut rec: Samples = vec![Vec::new(); linears.len()];
-                    model
-                        .logits(ids, &reference, &model.embedding.w, Some(&mut rec))
-                        .map(|_| rec)
-                })
-                .collect::<Result<_>>()
-        })?;
-        Some(linear::merge_samples(per_text, linears.len()))
+        Some(linear::collect_samples(
+            &pool,
+            &ctoks,
+            linears.len(),
+            |ids, rec| {
+                model
+                    .logits(ids, &reference, &model.embedding.w, Some(rec))
+                    .map(|_| ())
+            },
+        )?)
     } else {
         None
     };

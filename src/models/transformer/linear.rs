@@ -159,6 +159,28 @@ pub fn plans(
         .collect()
 }
 
+/// Run `forward` on every calibration text (spread over `pool`, merged in
+/// text order, so the result is the same for any thread count) and merge
+/// what each linear layer saw into per-layer samples.
+pub fn collect_samples(
+    pool: &rayon::ThreadPool,
+    texts: &[Vec<u32>],
+    n_layers: usize,
+    forward: impl Fn(&[u32], &mut Samples) -> crate::error::Result<()> + Sync,
+) -> crate::error::Result<Samples> {
+    use rayon::prelude::*;
+    let per_text: Vec<Samples> = pool.install(|| {
+        texts
+            .par_iter()
+            .map(|ids| {
+                let mut rec: Samples = vec![Vec::new(); n_layers];
+                forward(ids, &mut rec).map(|_| rec)
+            })
+            .collect::<crate::error::Result<_>>()
+    })?;
+    Ok(merge_samples(per_text, n_layers))
+}
+
 /// Merge per-text samples into per-layer samples of at most `CALIB_SAMPLES`
 /// values each (an even stride over the concatenation, in text order).
 pub fn merge_samples(per_text: Vec<Samples>, n_layers: usize) -> Samples {

@@ -4,6 +4,7 @@
 //! crate. Every lookup error names the file and the tensor.
 
 use crate::error::{Error, Result};
+use crate::models::io::{FloatBytes, decode_floats};
 use safetensors::{Dtype, SafeTensors};
 use std::path::{Path, PathBuf};
 
@@ -45,18 +46,9 @@ impl Tensors {
         }
         let d = v.data();
         Ok(match v.dtype() {
-            Dtype::F32 => d
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            Dtype::F16 => d
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => d
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            Dtype::F32 => decode_floats(d, FloatBytes::F32),
+            Dtype::F16 => decode_floats(d, FloatBytes::F16),
+            Dtype::BF16 => decode_floats(d, FloatBytes::BF16),
             other => {
                 return Err(at(format!(
                     "dtype {other} is not a float type the runtime reads (F32, F16, BF16)"

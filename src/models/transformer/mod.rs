@@ -160,16 +160,12 @@ pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
             ));
         }
         let ctoks = encode(&opts.calib)?;
-        let per_text: Vec<Samples> = pool.install(|| {
-            ctoks
-                .par_iter()
-                .map(|ids| {
-                    let mut rec: Samples = vec![Vec::new(); linears.len()];
-                    model.embed(ids, &reference, Some(&mut rec)).map(|_| rec)
-                })
-                .collect::<Result<_>>()
-        })?;
-        Some(linear::merge_samples(per_text, linears.len()))
+        Some(linear::collect_samples(
+            &pool,
+            &ctoks,
+            linears.len(),
+            |ids, rec| model.embed(ids, &reference, Some(rec)).map(|_| ()),
+        )?)
     } else {
         None
     };
