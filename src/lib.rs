@@ -22,6 +22,7 @@ pub mod report;
 pub mod runner;
 pub mod slurm;
 pub mod studies;
+pub mod subprocess;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -287,6 +287,17 @@ impl Leaf for FilePath {
     const TYPE: ParamType = ParamType::Path;
 }
 
+/// A program and its arguments, or a list of files, relative to the
+/// manifest's folder: every entry that names a file or folder there has its
+/// content hashed into trial identity (as for [`FilePath`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct FilePaths(pub Vec<String>);
+
+impl Leaf for FilePaths {
+    const TYPE: ParamType = ParamType::PathList;
+}
+
 /// An enum chosen by name in manifests. Implemented by [`choice!`], which
 /// also makes it a [`Leaf`] whose options are exactly its variants.
 pub trait Choice: Copy + 'static {

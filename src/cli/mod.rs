@@ -11,6 +11,7 @@ mod merge;
 mod quantize;
 mod report;
 mod run;
+mod serve;
 mod slurm;
 
 use crate::error::{Error, Result, exit};
@@ -57,6 +58,8 @@ enum Command {
     Dequantize(quantize::DequantizeArgs),
     /// Measure what a quantization config costs a pretrained transformer (vs the model as loaded).
     Eval(eval::EvalArgs),
+    /// Serve a built-in model over the evaluator protocol (JSON lines on stdin/stdout), for `model = "command"`.
+    ServeEvaluator(serve::ServeArgs),
     /// Write built-in datasets as files.
     #[command(subcommand)]
     Data(DataCommand),
@@ -110,6 +113,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Quantize(args) => quantize::quantize(&args),
         Command::Dequantize(args) => quantize::dequantize(&args),
         Command::Eval(args) => eval::eval(&args),
+        Command::ServeEvaluator(args) => serve::serve_evaluator(&args),
         Command::Data(DataCommand::BitAlloc { out }) => {
             for path in data::write_bit_alloc(&out)? {
                 say(&format!("wrote {}", path.display()))?;

@@ -34,6 +34,8 @@ struct PrecDoc {
     group_size: Option<usize>,
     calibration: Option<Calibration>,
     percentile: Option<f32>,
+    /// Absent in files written before it existed: f32 scales, as then.
+    scale_dtype: Option<ScaleDtype>,
 }
 
 /// A configuration: per named layer, and a default for unnamed linear layers.
@@ -164,7 +166,7 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
                         group_size: p.group_size.unwrap_or(32),
                         calibration: p.calibration.unwrap_or(Calibration::MinMax),
                         percentile: p.percentile.unwrap_or(99.9),
-                        scale_dtype: ScaleDtype::F32,
+                        scale_dtype: p.scale_dtype.unwrap_or(ScaleDtype::F32),
                     };
                     spec.validate().map_err(|e| at("weights", e.to_string()))?;
                     WeightQuant::Int(spec)

@@ -5,6 +5,7 @@ mod command;
 mod data;
 mod decoder;
 mod eval;
+mod evaluator;
 mod failures;
 mod fuzz_regressions;
 mod hardening;

@@ -20,7 +20,6 @@ use super::{
 };
 use crate::report::plots::Section;
 use crate::report::results_dir::ResultsDir;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct CommandStudy;
@@ -81,39 +80,6 @@ fn strings(params: &ParamSet, key: &str) -> Vec<String> {
     }
 }
 
-/// The program and its arguments, each that names something relative to the
-/// manifest's folder made absolute (the command runs in another folder).
-fn resolved(command: &[String], base_dir: &Path) -> (PathBuf, Vec<String>) {
-    let abs = |s: &str| -> Option<PathBuf> {
-        let p = base_dir.join(s);
-        p.exists().then(|| std::path::absolute(&p).unwrap_or(p))
-    };
-    let program = match command.first() {
-        // A bare name is looked up on PATH, unless the manifest's folder has it.
-        Some(p) => abs(p).unwrap_or_else(|| PathBuf::from(p)),
-        None => PathBuf::new(),
-    };
-    let args = command
-        .iter()
-        .skip(1)
-        .map(|a| abs(a).map_or_else(|| a.clone(), |p| p.display().to_string()))
-        .collect();
-    (program, args)
-}
-
-/// Would `run` find the program: relative to the manifest's folder, as a
-/// path, or (a bare name) on `PATH`?
-fn program_exists(program: &str, base_dir: &Path) -> bool {
-    if base_dir.join(program).is_file() {
-        return true;
-    }
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
 impl DynStudy for CommandStudy {
     fn kind(&self) -> &'static str {
         "command"
@@ -142,21 +108,9 @@ impl DynStudy for CommandStudy {
     fn check(&self, params: &ParamSet, ctx: &CheckContext) -> Vec<ParamIssue> {
         let mut issues = Vec::new();
         let command = strings(params, COMMAND);
-        match command.first() {
-            None => issues.push(ParamIssue::new(
-                COMMAND,
-                "set the command to run, e.g. command = [\"python3\", \"score.py\"]",
-            )),
-            Some(p) if p.is_empty() => {
-                issues.push(ParamIssue::new(COMMAND, "the program name is empty"))
-            }
-            Some(p) if !program_exists(p, ctx.base_dir) => issues.push(ParamIssue::new(
-                COMMAND,
-                format!(
-                    "program `{p}` is neither a file relative to the manifest's folder nor on PATH"
-                ),
-            )),
-            Some(_) => {}
+        let example = "command = [\"python3\", \"score.py\"]";
+        if let Some(problem) = crate::subprocess::command_problem(&command, ctx.base_dir, example) {
+            issues.push(ParamIssue::new(COMMAND, problem));
         }
         let t = params
             .get(TIMEOUT_S)
@@ -186,7 +140,7 @@ impl DynStudy for CommandStudy {
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
         let command = strings(params, COMMAND);
-        let (program, args) = resolved(&command, ctx.base_dir);
+        let (program, args) = crate::subprocess::resolve_command(&command, ctx.base_dir);
         let timeout = params
             .get(TIMEOUT_S)
             .and_then(toml::Value::as_float)

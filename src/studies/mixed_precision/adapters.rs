@@ -152,7 +152,7 @@ impl QuantModel for MlpModel {
             c.image_size
         )
     }
-    fn accuracy_source(&self) -> &'static str {
+    fn accuracy_source(&self) -> &str {
         "measured: held-out test split, quantized weights and activations"
     }
     fn layers(&self) -> &[ModelLayer] {
@@ -165,7 +165,14 @@ impl QuantModel for MlpModel {
     fn fp32_accuracy(&self) -> f64 {
         self.task.fp32_accuracy()
     }
-    fn accuracy(&self, genome: &Genome) -> f64 {
+    fn accuracies(&self, genomes: &[&Genome]) -> Result<Vec<f64>, crate::studies::StudyError> {
+        super::model::measure_in_parallel(genomes, |g| self.accuracy(g))
+    }
+}
+
+impl MlpModel {
+    /// Measured accuracy of one configuration on the held-out split.
+    pub fn accuracy(&self, genome: &Genome) -> f64 {
         let request: Vec<LayerQuant> = genome.layers.iter().map(layer_quant).collect();
         self.task.accuracy(&request)
     }

@@ -18,6 +18,7 @@ use super::evaluate::{Cache, Eval, Evaluator};
 use super::genome::{Genome, Granularity, LayerGene, Space};
 use super::names;
 use super::sensitivity::Sensitivity;
+use crate::studies::StudyError;
 
 pub const NAMES: [&str; 4] = [
     names::UNIFORM_FP16,
@@ -61,7 +62,12 @@ fn better(ev: &Evaluator, new: &Eval, old: &Eval) -> bool {
 }
 
 /// The sensitivity-greedy allocation.
-pub fn greedy(ev: &Evaluator, cache: &mut Cache, space: &Space, sens: &Sensitivity) -> Genome {
+pub fn greedy(
+    ev: &Evaluator,
+    cache: &mut Cache,
+    space: &Space,
+    sens: &Sensitivity,
+) -> Result<Genome, StudyError> {
     let layers = ev.model.layers();
     let n = layers.len();
     let widths = &space.weight_bits;
@@ -80,18 +86,18 @@ pub fn greedy(ev: &Evaluator, cache: &mut Cache, space: &Space, sens: &Sensitivi
             .collect(),
     };
     let mut current = build(&level);
-    let mut score = cache.evaluate_one(ev, &current);
+    let mut score = cache.evaluate_one(ev, &current)?;
     if !space.mixed {
         for k in (0..top).rev() {
             let trial = build(&vec![k; n]);
-            let e = cache.evaluate_one(ev, &trial);
+            let e = cache.evaluate_one(ev, &trial)?;
             if !better(ev, &e, &score) {
                 break;
             }
             current = trial;
             score = e;
         }
-        return current;
+        return Ok(current);
     }
     let mut frozen = vec![false; n];
     loop {
@@ -110,7 +116,7 @@ pub fn greedy(ev: &Evaluator, cache: &mut Cache, space: &Space, sens: &Sensitivi
         let Some((l, _)) = pick else { break };
         level[l] -= 1;
         let trial = build(&level);
-        let e = cache.evaluate_one(ev, &trial);
+        let e = cache.evaluate_one(ev, &trial)?;
         if better(ev, &e, &score) {
             current = trial;
             score = e;
@@ -119,7 +125,7 @@ pub fn greedy(ev: &Evaluator, cache: &mut Cache, space: &Space, sens: &Sensitivi
             frozen[l] = true;
         }
     }
-    current
+    Ok(current)
 }
 
 #[cfg(test)]
@@ -142,20 +148,22 @@ mod tests {
             group_sizes: vec![128],
             mixed: true,
         };
-        let sens = analyze(&m, &space);
+        let sens = analyze(&m, &space).unwrap();
         let mut cache = Cache::new(true);
-        let g = greedy(&ev, &mut cache, &space, &sens);
+        let g = greedy(&ev, &mut cache, &space, &sens).unwrap();
         assert!(space.contains(&g));
-        let start = ev.evaluate(&Genome::uniform(
-            LayerGene::int(8, 8, Granularity::PerChannel),
-            m.layers().len(),
-        ));
-        assert!(ev.evaluate(&g).fitness > start.fitness);
+        let start = ev
+            .evaluate(&Genome::uniform(
+                LayerGene::int(8, 8, Granularity::PerChannel),
+                m.layers().len(),
+            ))
+            .unwrap();
+        assert!(ev.evaluate(&g).unwrap().fitness > start.fitness);
         // MSE-calibrated weights cost nothing extra and lose less accuracy in
         // the inventory model: one such change dominates the greedy result.
         let mut better = g.clone();
         better.layers[0].calibration = crate::studies::mixed_precision::genome::Calibration::Mse;
-        let (a, b) = (ev.evaluate(&better), ev.evaluate(&g));
+        let (a, b) = (ev.evaluate(&better).unwrap(), ev.evaluate(&g).unwrap());
         assert!(
             crate::evo::dominates(&ev.objectives(&a), &ev.objectives(&b)),
             "{:?} vs {:?}",

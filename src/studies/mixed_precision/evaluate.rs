@@ -28,6 +28,7 @@
 use super::genome::{Genome, LayerGene};
 use super::model::QuantModel;
 use crate::hw::{Target, TotalCost, layer_cost};
+use crate::studies::StudyError;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
@@ -188,13 +189,31 @@ impl<'a> Evaluator<'a> {
         self.active.iter().map(|&k| 1.0 - s[k]).collect()
     }
 
+    /// Evaluate genomes (no cache), in order: one accuracy batch for the
+    /// model, costs in parallel.
+    pub fn evaluate_batch(&self, genomes: &[&Genome]) -> Result<Vec<Eval>, StudyError> {
+        let accuracy = self.model.accuracies(genomes)?;
+        if accuracy.len() != genomes.len() {
+            return Err(StudyError::new(format!(
+                "the model measured {} of {} configurations",
+                accuracy.len(),
+                genomes.len()
+            )));
+        }
+        Ok(genomes
+            .par_iter()
+            .zip(accuracy)
+            .map(|(g, a)| {
+                let mut e = self.finish(a, &self.cost(g), g);
+                e.fitness = self.fitness(&e);
+                e
+            })
+            .collect())
+    }
+
     /// Evaluate one genome (no cache).
-    pub fn evaluate(&self, g: &Genome) -> Eval {
-        let cost = self.cost(g);
-        let accuracy = self.model.accuracy(g);
-        let mut e = self.finish(accuracy, &cost, g);
-        e.fitness = self.fitness(&e);
-        e
+    pub fn evaluate(&self, g: &Genome) -> Result<Eval, StudyError> {
+        Ok(self.evaluate_batch(&[g])?[0])
     }
 }
 
@@ -217,10 +236,15 @@ impl Cache {
     }
 
     /// Evaluate a batch; results in batch order whatever the scheduling.
-    pub fn evaluate_all(&mut self, ev: &Evaluator, genomes: &[Genome]) -> Vec<Eval> {
+    pub fn evaluate_all(
+        &mut self,
+        ev: &Evaluator,
+        genomes: &[Genome],
+    ) -> Result<Vec<Eval>, StudyError> {
         if !self.enabled {
             self.evaluations += genomes.len() as u64;
-            return genomes.par_iter().map(|g| ev.evaluate(g)).collect();
+            let all: Vec<&Genome> = genomes.iter().collect();
+            return ev.evaluate_batch(&all);
         }
         // Misses, deduplicated, in first-occurrence order.
         let mut todo: Vec<&Genome> = Vec::new();
@@ -233,16 +257,16 @@ impl Cache {
                 todo.push(g);
             }
         }
-        let fresh: Vec<Eval> = todo.par_iter().map(|g| ev.evaluate(g)).collect();
+        let fresh = ev.evaluate_batch(&todo)?;
         self.evaluations += fresh.len() as u64;
         for (g, e) in todo.into_iter().zip(fresh) {
             self.map.insert(g.clone(), e);
         }
-        genomes.iter().map(|g| self.map[g]).collect()
+        Ok(genomes.iter().map(|g| self.map[g]).collect())
     }
 
-    pub fn evaluate_one(&mut self, ev: &Evaluator, g: &Genome) -> Eval {
-        self.evaluate_all(ev, std::slice::from_ref(g))[0]
+    pub fn evaluate_one(&mut self, ev: &Evaluator, g: &Genome) -> Result<Eval, StudyError> {
+        Ok(self.evaluate_all(ev, std::slice::from_ref(g))?[0])
     }
 }
 
@@ -265,10 +289,12 @@ mod tests {
         // 354.8M params × 4 bytes.
         assert!((ev.reference.memory_mb - 1419.29).abs() < 0.01);
         let n = m.layers().len();
-        let int8 = ev.evaluate(&Genome::uniform(
-            LayerGene::int(8, 8, Granularity::PerChannel),
-            n,
-        ));
+        let int8 = ev
+            .evaluate(&Genome::uniform(
+                LayerGene::int(8, 8, Granularity::PerChannel),
+                n,
+            ))
+            .unwrap();
         assert!(int8.memory_mb < 0.3 * ev.reference.memory_mb);
         assert!(int8.latency_ms < ev.reference.latency_ms);
         assert!(int8.energy_mj < ev.reference.energy_mj);
@@ -283,7 +309,9 @@ mod tests {
         let t = builtin("arm_neon").unwrap();
         let ev = Evaluator::new(&m, &t, [1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0]);
         let n = m.layers().len();
-        let e = ev.evaluate(&Genome::uniform(LayerGene::float(16), n));
+        let e = ev
+            .evaluate(&Genome::uniform(LayerGene::float(16), n))
+            .unwrap();
         assert!(e.memory_mb > 50.0);
         assert!(e.violation > 40.0 && e.fitness < -1.0);
         assert_eq!(ev.objectives(&e).len(), 1);
@@ -307,9 +335,9 @@ mod tests {
             .collect();
         batch.push(batch[1].clone());
         let mut cache = Cache::new(true);
-        let a = cache.evaluate_all(&ev, &batch);
-        let b = cache.evaluate_all(&ev, &batch);
-        let plain: Vec<Eval> = batch.iter().map(|g| ev.evaluate(g)).collect();
+        let a = cache.evaluate_all(&ev, &batch).unwrap();
+        let b = cache.evaluate_all(&ev, &batch).unwrap();
+        let plain: Vec<Eval> = batch.iter().map(|g| ev.evaluate(g).unwrap()).collect();
         assert_eq!(a, plain);
         assert_eq!(b, plain);
         assert_eq!(cache.evaluations, 6);

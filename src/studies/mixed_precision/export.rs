@@ -8,13 +8,58 @@
 //! YAML is block style with every string double-quoted (JSON string syntax is
 //! valid YAML), so no value can be misread as a YAML keyword.
 
+use super::adapters::PERCENTILE;
 use super::evaluate::{Eval, Evaluator};
-use super::genome::{Genome, Granularity};
+use super::genome::{Calibration, Genome, Granularity, LayerGene};
 use crate::hw::layer_cost;
 use crate::params::Choice;
+use crate::quant::ScaleDtype;
 use serde_json::{Value, json};
 
 pub const SCHEMA: &str = "evoquant.quant_config/1";
+
+/// A gene's `weights` and `activations` objects in the schema: everything a
+/// deployment (or an external evaluator) needs to reproduce the quantizer,
+/// including the scale storage type and the percentile the study uses.
+pub fn gene_fields(g: &LayerGene) -> (Value, Value) {
+    let percentile = |c: Calibration| {
+        if c == Calibration::Percentile {
+            Value::from(f64::from(PERCENTILE))
+        } else {
+            Value::Null
+        }
+    };
+    let weights = if g.weight_bits >= 16 {
+        json!({"format": "float", "bits": g.weight_bits})
+    } else {
+        json!({
+            "format": "int",
+            "bits": g.weight_bits,
+            "scheme": g.weight_scheme.name(),
+            "granularity": g.granularity.name(),
+            "group_size": if matches!(g.granularity, Granularity::PerGroup | Granularity::Block) {
+                Value::from(g.group_size)
+            } else {
+                Value::Null
+            },
+            "calibration": g.calibration.name(),
+            "percentile": percentile(g.calibration),
+            "scale_dtype": ScaleDtype::F16,
+        })
+    };
+    let activations = if g.activation_bits >= 16 {
+        json!({"format": "float", "bits": g.activation_bits})
+    } else {
+        json!({
+            "format": "int",
+            "bits": g.activation_bits,
+            "scheme": g.activation_scheme.name(),
+            "calibration": g.calibration.name(),
+            "percentile": percentile(g.calibration),
+        })
+    };
+    (weights, activations)
+}
 
 /// The configuration document of `genome`.
 pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
@@ -25,32 +70,7 @@ pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
         .zip(&genome.layers)
         .map(|(layer, g)| {
             let c = layer_cost(ev.target, &layer.shape, &g.choice());
-            let weights = if g.weight_bits >= 16 {
-                json!({"format": "float", "bits": g.weight_bits})
-            } else {
-                json!({
-                    "format": "int",
-                    "bits": g.weight_bits,
-                    "scheme": g.weight_scheme.name(),
-                    "granularity": g.granularity.name(),
-                    "group_size": if g.granularity == Granularity::PerGroup {
-                        Value::from(g.group_size)
-                    } else {
-                        Value::Null
-                    },
-                    "calibration": g.calibration.name(),
-                })
-            };
-            let activations = if g.activation_bits >= 16 {
-                json!({"format": "float", "bits": g.activation_bits})
-            } else {
-                json!({
-                    "format": "int",
-                    "bits": g.activation_bits,
-                    "scheme": g.activation_scheme.name(),
-                    "calibration": g.calibration.name(),
-                })
-            };
+            let (weights, activations) = gene_fields(g);
             let m = c.execution.mode;
             json!({
                 "name": layer.name,

@@ -17,6 +17,7 @@ pub mod adapters;
 pub mod baselines;
 pub mod evaluate;
 pub mod export;
+pub mod external;
 pub mod genome;
 pub mod model;
 pub mod names;
@@ -44,14 +45,18 @@ use std::path::PathBuf;
 
 pub struct MixedPrecision;
 
-/// Build the model a trial searches. `resolve` maps a manifest-relative
-/// path; `seed` seeds the classifier's data and training (mlp only).
+/// Build the model a trial searches in-process. `resolve` maps a
+/// manifest-relative path; `seed` seeds the classifier's data and training
+/// (mlp only). `model = "command"` is started by [`start_model`].
 pub fn build_model(
     p: &Params,
     resolve: &dyn Fn(&str) -> PathBuf,
     seed: u64,
 ) -> crate::error::Result<Box<dyn QuantModel>> {
     match p.model {
+        ModelKind::Command => Err(crate::error::Error::user(
+            "model = \"command\" is measured by evaluator workers, not built in-process",
+        )),
         ModelKind::Inventory if p.inventory_file.is_empty() => Ok(Box::new(InventoryModel::new(
             p.inventory.shaped(p.inventory_seed, p.tokens),
         ))),
@@ -68,6 +73,40 @@ pub fn build_model(
     }
 }
 
+/// The model of one trial: built in-process, or the user's evaluator
+/// workers started and asked to describe it. `seed` is the model's own
+/// seed (the classifier's; sent to workers as `seed`).
+pub fn start_model(
+    p: &Params,
+    ctx: &TrialContext,
+    seed: u64,
+) -> Result<Box<dyn QuantModel>, StudyError> {
+    if p.model != ModelKind::Command {
+        return build_model(p, &|s: &str| ctx.resolve(s), seed).map_err(StudyError::from);
+    }
+    let (program, args) = crate::subprocess::resolve_command(&p.evaluator.0, ctx.base_dir);
+    let manifest_dir = std::path::absolute(ctx.base_dir)
+        .unwrap_or_else(|_| ctx.base_dir.to_path_buf())
+        .display()
+        .to_string();
+    let setup = external::Setup {
+        label: p.evaluator.0.join(" "),
+        program,
+        args,
+        workers: p.parallel_evaluations,
+        timeout: std::time::Duration::from_secs_f64(p.evaluator_timeout_s),
+        metric: p.evaluator_metric.clone(),
+        facts: external::protocol::TrialFacts {
+            trial_id: ctx.trial_id,
+            seed,
+            replicate: ctx.replicate,
+            manifest_dir: &manifest_dir,
+            params: serde_json::to_value(p).unwrap_or_default(),
+        },
+    };
+    Ok(Box::new(external::ExternalModel::start(setup)?))
+}
+
 /// The layer shapes of the model without building it (the classifier's
 /// shapes follow from its config), for the constraint check in `validate`.
 #[allow(clippy::type_complexity)]
@@ -76,6 +115,10 @@ fn shapes_only(
     resolve: &dyn Fn(&str) -> PathBuf,
 ) -> Result<(Vec<ModelLayer>, u64), (&'static str, String)> {
     match p.model {
+        ModelKind::Command => Err((
+            "model",
+            "model = \"command\": the layers are known only once the evaluator runs".into(),
+        )),
         ModelKind::Mlp => {
             let cfg = p.mlp.task_config();
             let sizes = cfg.layer_sizes();
@@ -223,6 +266,14 @@ impl Study for MixedPrecision {
             return issues;
         }
         let resolve = |s: &str| ctx.resolve(s);
+        if p.model == ModelKind::Command {
+            // The layers are the worker's to describe; hard limits are then
+            // checked by the search, not up front.
+            let example = "evaluator = [\"python3\", \"worker.py\"]";
+            return crate::subprocess::command_problem(&p.evaluator.0, ctx.base_dir, example)
+                .map(|e| vec![ParamIssue::new("evaluator", e)])
+                .unwrap_or_default();
+        }
         // A missing, truncated or malformed file is rejected here, before
         // anything runs (the header, and the rows trials measure).
         let (layers, fixed) = match shapes_only(p, &resolve) {
@@ -266,8 +317,8 @@ impl Study for MixedPrecision {
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
         let seed: u64 = rng.random();
-        let model = build_model(p, &|s: &str| ctx.resolve(s), seed)
-            .map_err(|e| StudyError::new(e.to_string()))?;
+        ctx.progress("starting the model");
+        let model = start_model(p, ctx, seed)?;
         let model = model.as_ref();
         let target = p.target().map_err(|e| StudyError::new(e.to_string()))?;
         let space = p.space();
@@ -277,13 +328,13 @@ impl Study for MixedPrecision {
         let mut cache = Cache::new(p.enable_caching);
 
         ctx.progress("sensitivity analysis");
-        let sens = sensitivity::analyze(model, &space);
+        let sens = sensitivity::analyze(model, &space)?;
 
         // The greedy baseline is computed before the search; with
         // use_sensitivity_analysis it is one of the sensitivity seeds, so
         // "the front dominates sensitivity_greedy" then means evolution
         // strictly improved on that seed in every objective.
-        let greedy = baselines::greedy(&ev, &mut cache, &space, &sens);
+        let greedy = baselines::greedy(&ev, &mut cache, &space, &sens)?;
         let seeds = if p.use_sensitivity_analysis {
             let mut s = vec![greedy.clone()];
             s.extend(sens.seeds(&space, (p.population_size / 4).saturating_sub(1)));
@@ -307,20 +358,25 @@ impl Study for MixedPrecision {
         let total = p.max_generations;
         let result = search::run(&ev, &mut cache, &space, &cfg, initial, rng, &|g| {
             ctx.progress(&format!("generation {g}/{total}"))
-        });
+        })?;
 
         // Baselines.
         ctx.progress("baselines");
+        let genomes: Vec<Genome> = baselines::NAMES
+            .iter()
+            .map(|&name| {
+                if name == names::SENSITIVITY_GREEDY {
+                    greedy.clone()
+                } else {
+                    baselines::uniform(name, n)
+                }
+            })
+            .collect();
+        let evals = cache.evaluate_all(&ev, &genomes)?;
         let mut baseline_rows = Vec::new();
-        for name in baselines::NAMES {
-            let g = if name == names::SENSITIVITY_GREEDY {
-                greedy.clone()
-            } else {
-                baselines::uniform(name, n)
-            };
-            let e = cache.evaluate_one(&ev, &g);
+        for ((name, g), e) in baselines::NAMES.iter().zip(genomes).zip(evals) {
             let dominated = result.archive.dominates_point(&ev.objectives(&e));
-            baseline_rows.push((name, g, e, dominated));
+            baseline_rows.push((*name, g, e, dominated));
         }
 
         let mut out = TrialOutput::default();

@@ -29,6 +29,8 @@
 use super::genome::{Calibration, Genome, Granularity, LayerGene, Scheme};
 use crate::hw::LayerShape;
 use crate::models::{Precision, SensitivityCurve, ShapedInventory};
+use crate::studies::StudyError;
+use rayon::prelude::*;
 
 /// One quantizable layer as the search sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,14 +45,25 @@ pub trait QuantModel: Sync {
     /// What the model is (`LLaMA-7B-like inventory`).
     fn description(&self) -> String;
     /// Where accuracy comes from, printed in every output.
-    fn accuracy_source(&self) -> &'static str;
+    fn accuracy_source(&self) -> &str;
     fn layers(&self) -> &[ModelLayer];
     /// Parameters that are never quantized (norms, biases), stored in FP16.
     fn fixed_params(&self) -> u64;
     /// Accuracy of the unquantized model (1.0 for a retention model).
     fn fp32_accuracy(&self) -> f64;
-    /// Accuracy of a configuration (one gene per layer).
-    fn accuracy(&self, genome: &Genome) -> f64;
+    /// Accuracy of each configuration (one gene per layer), in order. One
+    /// call per batch, so a model served by other processes can spread the
+    /// batch over its workers; results must not depend on how it does.
+    /// An error (an external evaluator that crashed) fails the trial.
+    fn accuracies(&self, genomes: &[&Genome]) -> Result<Vec<f64>, StudyError>;
+}
+
+/// `accuracies` for an in-process model: `measure` on rayon, in order.
+pub fn measure_in_parallel(
+    genomes: &[&Genome],
+    measure: impl Fn(&Genome) -> f64 + Sync,
+) -> Result<Vec<f64>, StudyError> {
+    Ok(genomes.par_iter().map(|g| measure(g)).collect())
 }
 
 /// A real-shape inventory with the sensitivity model above.
@@ -167,7 +180,7 @@ impl QuantModel for InventoryModel {
     fn description(&self) -> String {
         self.description.clone()
     }
-    fn accuracy_source(&self) -> &'static str {
+    fn accuracy_source(&self) -> &str {
         self.source
     }
     fn layers(&self) -> &[ModelLayer] {
@@ -179,7 +192,14 @@ impl QuantModel for InventoryModel {
     fn fp32_accuracy(&self) -> f64 {
         1.0
     }
-    fn accuracy(&self, genome: &Genome) -> f64 {
+    fn accuracies(&self, genomes: &[&Genome]) -> Result<Vec<f64>, StudyError> {
+        measure_in_parallel(genomes, |g| self.accuracy(g))
+    }
+}
+
+impl InventoryModel {
+    /// The modelled retention of one configuration.
+    pub fn accuracy(&self, genome: &Genome) -> f64 {
         let mut log_acc = 0.0;
         for (curve, g) in self.curves.iter().zip(&genome.layers) {
             let keep = (1.0 - weight_loss(curve, g)) * (1.0 - activation_loss(curve, g));

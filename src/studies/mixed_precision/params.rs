@@ -9,7 +9,7 @@ use super::genome::{ACT_BITS, GROUP_SIZES, Granularity, Space, WEIGHT_BITS};
 use crate::hw::{self, TARGET_CHOICES, Target, TargetName};
 use crate::models::Family;
 use crate::nn::TaskConfig;
-use crate::params::{FilePath, NON_NEGATIVE};
+use crate::params::{FilePath, FilePaths, NON_NEGATIVE};
 use crate::studies::ParamIssue;
 use serde::{Deserialize, Serialize};
 
@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 pub enum ModelKind {
     Inventory,
     Mlp,
+    Command,
 }
-crate::choice!(ModelKind { Inventory => "inventory", Mlp => "mlp" });
+crate::choice!(ModelKind { Inventory => "inventory", Mlp => "mlp", Command => "command" });
 
 /// The search algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,11 +39,22 @@ const MAX_POPULATION: usize = 100_000;
 const MAX_GENERATIONS: usize = 1_000_000;
 const MAX_ARCHIVE: usize = 100_000;
 const MAX_TOKENS: u64 = 1 << 20;
+/// Longest an evaluator request may take: a day.
+const MAX_EVALUATOR_TIMEOUT_S: f64 = 24.0 * 3600.0;
+const MAX_WORKERS: usize = 256;
 
 crate::params! {
     pub struct Params {
-        /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split.
+        /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split; command: your own model in evaluator worker processes (`evaluator`), which MEASURE each configuration (README, "External evaluator").
         model: ModelKind = ModelKind::Inventory;
+        /// model = "command": the worker's program and arguments (JSON lines on stdin/stdout); entries naming files relative to the manifest are passed as absolute paths and their content is part of trial identity.
+        evaluator: FilePaths = FilePaths::default();
+        /// model = "command": evaluator worker processes run side by side (results do not depend on it).
+        parallel_evaluations: usize = 1, range 1..=MAX_WORKERS;
+        /// model = "command": seconds a worker may take for one request (describe or evaluate) before it is killed and the trial fails.
+        evaluator_timeout_s: f64 = 600.0, range 0.001..=MAX_EVALUATOR_TIMEOUT_S;
+        /// model = "command": the reply field searched as accuracy (higher is better).
+        evaluator_metric: String = "accuracy".into();
         /// Built-in inventory: every weight matrix / convolution with its real shape and parameter count.
         inventory: Family = Family::Resnet50Like;
         /// Seed of the inventory's modelled sensitivity curves.
@@ -287,6 +299,12 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
         if let Err(e) = p.mlp.task_config().validate() {
             bad("mlp", e.to_string());
         }
+    }
+    if p.model == ModelKind::Command && p.evaluator_metric.is_empty() {
+        bad(
+            "evaluator_metric",
+            "must name a reply field, e.g. \"accuracy\"".into(),
+        );
     }
     if p.hardware_target.is_custom() {
         validate_custom(&p.custom, &mut bad);

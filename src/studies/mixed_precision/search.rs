@@ -20,7 +20,7 @@ use crate::evo::{
     Archive, crowded_tournament, elite_indices, hypervolume, rank_and_crowding, select_survivors,
     tournament,
 };
-use crate::studies::TrialRng;
+use crate::studies::{StudyError, TrialRng};
 use rand::Rng;
 
 pub struct SearchConfig {
@@ -60,8 +60,8 @@ struct State<'a, 'b> {
 }
 
 impl State<'_, '_> {
-    fn evaluate(&mut self, genomes: &[Genome]) -> Vec<Eval> {
-        let evals = self.cache.evaluate_all(self.ev, genomes);
+    fn evaluate(&mut self, genomes: &[Genome]) -> Result<Vec<Eval>, StudyError> {
+        let evals = self.cache.evaluate_all(self.ev, genomes)?;
         for (g, e) in genomes.iter().zip(&evals) {
             if self
                 .best
@@ -75,7 +75,7 @@ impl State<'_, '_> {
             }
         }
         self.archive.truncate_crowded(self.cap);
-        evals
+        Ok(evals)
     }
 
     fn record(&mut self, generation: usize, evals: &[Eval]) {
@@ -124,7 +124,7 @@ pub fn run(
     initial: Vec<Genome>,
     rng: &mut TrialRng,
     progress: &dyn Fn(usize),
-) -> SearchResult {
+) -> Result<SearchResult, StudyError> {
     let mut st = State {
         ev,
         cache,
@@ -134,7 +134,7 @@ pub fn run(
         cap: cfg.archive_size,
     };
     let mut pop = initial;
-    let mut evals = st.evaluate(&pop);
+    let mut evals = st.evaluate(&pop)?;
     st.record(0, &evals);
     for generation in 1..=cfg.generations {
         progress(generation);
@@ -153,7 +153,7 @@ pub fn run(
                     next.push(child);
                 }
                 pop = next;
-                evals = st.evaluate(&pop);
+                evals = st.evaluate(&pop)?;
             }
             SearchMode::Nsga2 => {
                 let objs: Vec<Vec<f64>> = evals.iter().map(|e| ev.objectives(e)).collect();
@@ -167,7 +167,7 @@ pub fn run(
                         })
                     })
                     .collect();
-                let kid_evals = st.evaluate(&kids);
+                let kid_evals = st.evaluate(&kids)?;
                 let mut all_pop = std::mem::take(&mut pop);
                 all_pop.extend(kids);
                 let mut all_evals = evals;
@@ -181,9 +181,9 @@ pub fn run(
         }
         st.record(generation, &evals);
     }
-    SearchResult {
+    Ok(SearchResult {
         best: st.best.expect("at least one genome evaluated"),
         archive: st.archive,
         history: st.history,
-    }
+    })
 }

@@ -6,7 +6,7 @@
 
 use super::genome::{Genome, Granularity, LayerGene, Space};
 use super::model::QuantModel;
-use rayon::prelude::*;
+use crate::studies::StudyError;
 
 /// `drop[l][k]` for layer `l` at `bits[k]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,31 +32,35 @@ pub fn probe_gene(space: &Space, bits: u8) -> LayerGene {
     LayerGene::int(bits, 32, gran)
 }
 
-pub fn analyze(model: &dyn QuantModel, space: &Space) -> Sensitivity {
+pub fn analyze(model: &dyn QuantModel, space: &Space) -> Result<Sensitivity, StudyError> {
     let n = model.layers().len();
     let base = model.fp32_accuracy();
     let bits = space.weight_bits.clone();
-    let accuracy: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map(|l| {
-            bits.iter()
-                .map(|&b| {
-                    let mut g = Genome::uniform(LayerGene::FP32, n);
-                    g.layers[l] = probe_gene(space, b);
-                    model.accuracy(&g)
-                })
-                .collect()
+    // One batch, layer-major: every probe is independent.
+    let probes: Vec<Genome> = (0..n)
+        .flat_map(|l| {
+            bits.iter().map(move |&b| {
+                let mut g = Genome::uniform(LayerGene::FP32, n);
+                g.layers[l] = probe_gene(space, b);
+                g
+            })
         })
+        .collect();
+    let refs: Vec<&Genome> = probes.iter().collect();
+    let measured = model.accuracies(&refs)?;
+    let accuracy: Vec<Vec<f64>> = measured
+        .chunks(bits.len().max(1))
+        .map(<[f64]>::to_vec)
         .collect();
     let drop = accuracy
         .iter()
         .map(|row| row.iter().map(|a| base - a).collect())
         .collect();
-    Sensitivity {
+    Ok(Sensitivity {
         bits,
         accuracy,
         drop,
-    }
+    })
 }
 
 impl Sensitivity {
@@ -130,7 +134,7 @@ mod tests {
             group_sizes: vec![128],
             mixed: true,
         };
-        let s = analyze(&m, &space);
+        let s = analyze(&m, &space).unwrap();
         for row in &s.drop {
             assert!(row[0] > row[1] && row[1] > row[2] && row[2] > 0.0);
         }
