@@ -259,3 +259,25 @@ fn manifest_mistakes_are_located() {
         out.stderr_has(want);
     }
 }
+
+/// SIGKILL mid-run, `--resume`: the bytes of an uninterrupted run (the
+/// journal keeps finished trials; the killed trial's command dies with
+/// evoquant and reruns).
+#[test]
+fn a_killed_command_run_resumes_to_the_same_bytes() {
+    let dir = TempDir::new("cmd-sigkill");
+    let (full, killed) = crate::harness::sigkill_then_resume(&example("sgd.toml"), &dir, 3);
+    assert_eq!(deterministic_files(&full), deterministic_files(&killed));
+}
+
+#[test]
+fn command_shards_merge_to_the_bytes_of_a_local_run() {
+    let dir = TempDir::new("cmd-shards");
+    let local = dir.join("local");
+    run(&example("sgd.toml"), &local, &[]).success();
+    let merged = crate::harness::shard_and_merge(&example("sgd.toml"), &dir.join("sharded"), 3);
+    assert_eq!(
+        crate::shard::final_files(&merged),
+        crate::shard::final_files(&local)
+    );
+}

@@ -309,3 +309,24 @@ fn a_missing_evaluator_is_a_located_manifest_error() {
         .code(2)
         .stderr_has("params.evaluator: set the command to run");
 }
+
+/// SIGKILL mid-run (workers die with evoquant), `--resume`: the bytes of an
+/// uninterrupted run.
+#[test]
+fn a_killed_evaluator_run_resumes_to_the_same_bytes() {
+    let dir = TempDir::new("evaluator-sigkill");
+    let (full, killed) = crate::harness::sigkill_then_resume(&example(), &dir, 1);
+    assert_eq!(deterministic_files(&full), deterministic_files(&killed));
+}
+
+#[test]
+fn evaluator_shards_merge_to_the_bytes_of_a_local_run() {
+    let dir = TempDir::new("evaluator-shards");
+    let local = dir.join("local");
+    run(&example(), &local, &[]).success();
+    let merged = crate::harness::shard_and_merge(&example(), &dir.join("sharded"), 2);
+    assert_eq!(
+        crate::shard::final_files(&merged),
+        crate::shard::final_files(&local)
+    );
+}

@@ -204,3 +204,52 @@ pub fn deterministic_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Run `m` to completion into `dir/full`; run it again into `dir/killed`
+/// with one job, SIGKILL that run once `after` trials are journaled, resume
+/// it, and return both folders (their deterministic files must agree).
+pub fn sigkill_then_resume(m: &Path, dir: &TempDir, after: usize) -> (PathBuf, PathBuf) {
+    let full = dir.join("full");
+    run_quietly(m, &full);
+    let killed = dir.join("killed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_evoquant"))
+        .arg("run")
+        .arg(m)
+        .args(["--quiet", "--jobs", "1", "--out"])
+        .arg(&killed)
+        .spawn()
+        .unwrap();
+    let journal = killed.join("journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < after
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    evoquant()
+        .arg("run")
+        .arg(m)
+        .args(["--quiet", "--resume", "--out"])
+        .arg(&killed)
+        .run()
+        .success();
+    (full, killed)
+}
+
+/// `run --shard K/N` for every K (in reverse order), then `merge`; returns
+/// the merged folder.
+pub fn shard_and_merge(m: &Path, out: &Path, n: usize) -> PathBuf {
+    for k in (0..n).rev() {
+        evoquant()
+            .arg("run")
+            .arg(m)
+            .args(["--quiet", "--shard", &format!("{k}/{n}"), "--out"])
+            .arg(out)
+            .run()
+            .success();
+    }
+    evoquant().arg("merge").arg(out).run().success();
+    out.to_path_buf()
+}

@@ -299,95 +299,102 @@ fn slurm_job_array_merges_to_the_bytes_of_a_local_run() {
     let Some(cluster) = cluster_or_skip() else {
         return;
     };
-    let dir = TempDir::new("slurm-real");
-    let local = dir.join("local");
-    evoquant()
-        .args(["run", MANIFEST, "--quiet", "--out"])
-        .arg(&local)
-        .run()
-        .success();
+    // A built-in kind, a user's command, and a user's evaluator workers.
+    for manifest in [
+        MANIFEST,
+        "examples/command/sgd.toml",
+        "examples/evaluator/external.toml",
+    ] {
+        let dir = TempDir::new("slurm-real");
+        let local = dir.join("local");
+        evoquant()
+            .args(["run", manifest, "--quiet", "--out"])
+            .arg(&local)
+            .run()
+            .success();
 
-    let out = dir.join("cluster");
-    let submitted = Command::new(env!("CARGO_BIN_EXE_evoquant"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("SLURM_CONF", &cluster.conf)
-        .args([
-            "slurm",
-            MANIFEST,
-            "--shards",
-            "3",
-            "--array-parallelism",
-            "2",
-            "--time",
-            "5",
-            "--submit",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .expect("spawn evoquant");
-    let stdout = text(&submitted);
-    assert_eq!(
-        submitted.status.code(),
-        Some(0),
-        "{stdout}{}\n{}",
-        String::from_utf8_lossy(&submitted.stderr),
-        cluster.logs()
-    );
-    let job = |label: &str| {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(label))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| panic!("no {label:?} line in\n{stdout}"))
-    };
-    let (array, merge) = (job("array job:"), job("merge job:"));
-
-    // Poll squeue (faster than sbatch --wait) until both jobs left the queue.
-    let t = Instant::now();
-    loop {
-        let queued = cluster
-            .cmd("squeue")
-            .args(["-h", "-o", "%i %T", "-j", &format!("{array},{merge}")])
+        let out = dir.join("cluster");
+        let submitted = Command::new(env!("CARGO_BIN_EXE_evoquant"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("SLURM_CONF", &cluster.conf)
+            .args([
+                "slurm",
+                manifest,
+                "--shards",
+                "3",
+                "--array-parallelism",
+                "2",
+                "--time",
+                "5",
+                "--submit",
+                "--out",
+            ])
+            .arg(&out)
             .output()
-            .map(|o| text(&o))
-            .unwrap_or_default();
-        if queued.trim().is_empty() {
-            break;
+            .expect("spawn evoquant");
+        let stdout = text(&submitted);
+        assert_eq!(
+            submitted.status.code(),
+            Some(0),
+            "{stdout}{}\n{}",
+            String::from_utf8_lossy(&submitted.stderr),
+            cluster.logs()
+        );
+        let job = |label: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(label))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|| panic!("no {label:?} line in\n{stdout}"))
+        };
+        let (array, merge) = (job("array job:"), job("merge job:"));
+
+        // Poll squeue (faster than sbatch --wait) until both jobs left the queue.
+        let t = Instant::now();
+        loop {
+            let queued = cluster
+                .cmd("squeue")
+                .args(["-h", "-o", "%i %T", "-j", &format!("{array},{merge}")])
+                .output()
+                .map(|o| text(&o))
+                .unwrap_or_default();
+            if queued.trim().is_empty() {
+                break;
+            }
+            assert!(
+                t.elapsed() < WAIT,
+                "jobs still queued after {WAIT:?}:\n{queued}\n{}\n{}",
+                task_logs(&out),
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
         }
+        let array_states = job_states(&cluster, &array);
+        let merge_states = job_states(&cluster, &merge);
         assert!(
-            t.elapsed() < WAIT,
-            "jobs still queued after {WAIT:?}:\n{queued}\n{}\n{}",
+            array_states.len() == 3 && array_states.iter().all(|s| s == "COMPLETED"),
+            "array tasks: {array_states:?}\n{}\n{}",
             task_logs(&out),
             cluster.logs()
         );
-        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            merge_states,
+            vec!["COMPLETED".to_string()],
+            "merge job\n{}\n{}",
+            task_logs(&out),
+            cluster.logs()
+        );
+        for k in 0..3 {
+            assert!(out.join(format!("shards/shard-{k}-of-3.jsonl")).exists());
+        }
+        let merged = final_files(&out);
+        assert!(merged.iter().any(|(p, _)| p == "trials.csv"));
+        assert_eq!(
+            merged,
+            final_files(&local),
+            "cluster results differ from the local run"
+        );
     }
-    let array_states = job_states(&cluster, &array);
-    let merge_states = job_states(&cluster, &merge);
-    assert!(
-        array_states.len() == 3 && array_states.iter().all(|s| s == "COMPLETED"),
-        "array tasks: {array_states:?}\n{}\n{}",
-        task_logs(&out),
-        cluster.logs()
-    );
-    assert_eq!(
-        merge_states,
-        vec!["COMPLETED".to_string()],
-        "merge job\n{}\n{}",
-        task_logs(&out),
-        cluster.logs()
-    );
-    for k in 0..3 {
-        assert!(out.join(format!("shards/shard-{k}-of-3.jsonl")).exists());
-    }
-    let merged = final_files(&out);
-    assert!(merged.iter().any(|(p, _)| p == "trials.csv"));
-    assert_eq!(
-        merged,
-        final_files(&local),
-        "cluster results differ from the local run"
-    );
     eprintln!(
         "slurm test: cluster start, 3-task array and merge took {:.1}s",
         started.elapsed().as_secs_f64()
