@@ -123,10 +123,157 @@ fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))
 }
 
+/// A loaded encoder with its evaluation texts, reference embeddings and
+/// calibration samples, ready to measure any number of configurations: each
+/// costs a forward pass over the texts (weights are fake-quantized once per
+/// layer and weight precision, in `cache`).
+pub struct EncoderSession {
+    pub dir: PathBuf,
+    pub model: bert::Bert,
+    pub tokens: Vec<Vec<u32>>,
+    pub reference: Vec<Vec<f32>>,
+    reference_nn: Vec<usize>,
+    samples: Option<Samples>,
+    cache: WeightCache,
+}
+
+/// What one configuration does to an encoder, against the reference.
+#[derive(Clone, Debug)]
+pub struct EncoderMeasure {
+    pub embeddings: Vec<Vec<f32>>,
+    pub cosines: Vec<f64>,
+    pub mean_cosine: f64,
+    pub min_cosine: f64,
+    pub nn_agreement: f64,
+    pub linear_weight_bytes: usize,
+}
+
+impl EncoderSession {
+    /// Load `dir`, tokenize `texts` (at most `max_seq_len` tokens each) and
+    /// `calib`, and run the reference on `pool`. Calibration samples are
+    /// collected only if `calib` is non-empty.
+    pub fn new(
+        dir: &Path,
+        texts: &[String],
+        calib: &[String],
+        max_seq_len: usize,
+        pool: &rayon::ThreadPool,
+    ) -> Result<EncoderSession> {
+        let model = bert::Bert::load(dir)?;
+        Self::with_model(model, dir, texts, calib, max_seq_len, pool)
+    }
+
+    /// [`EncoderSession::new`] for a model already loaded from `dir`.
+    pub fn with_model(
+        model: bert::Bert,
+        dir: &Path,
+        texts: &[String],
+        calib: &[String],
+        max_seq_len: usize,
+        pool: &rayon::ThreadPool,
+    ) -> Result<EncoderSession> {
+        let tok = tokenizer::Tokenizer::from_file(&dir.join("tokenizer.json"))?;
+        if texts.len() < 2 {
+            return Err(Error::user("evaluation needs at least 2 texts"));
+        }
+        let max_len = max_seq_len.min(model.config.max_position_embeddings);
+        let encode = |texts: &[String]| -> Result<Vec<Vec<u32>>> {
+            texts.iter().map(|t| tok.encode(t, max_len)).collect()
+        };
+        let tokens = encode(texts)?;
+        let cache = WeightCache::default();
+        let n = model.linears().len();
+        let fp32 = vec![crate::nn::classifier::LayerQuant::FP32; n];
+        let reference_plans = linear::plans(&model.linears(), &fp32, None, &cache)?;
+        let samples = if calib.is_empty() {
+            None
+        } else {
+            let ctoks = encode(calib)?;
+            Some(linear::collect_samples(pool, &ctoks, n, |ids, rec| {
+                model.embed(ids, &reference_plans, Some(rec)).map(|_| ())
+            })?)
+        };
+        let reference: Vec<Vec<f32>> = pool.install(|| {
+            tokens
+                .par_iter()
+                .map(|ids| model.embed(ids, &reference_plans, None))
+                .collect::<Result<_>>()
+        })?;
+        let reference_nn = nearest_neighbours(&reference);
+        Ok(EncoderSession {
+            dir: dir.to_path_buf(),
+            model,
+            tokens,
+            reference,
+            reference_nn,
+            samples,
+            cache,
+        })
+    }
+
+    /// Names of the linear layers, in forward order.
+    pub fn layer_names(&self) -> Vec<String> {
+        self.model.linears().iter().map(|l| l.name.clone()).collect()
+    }
+
+    /// Exit-2 error for a configuration the session cannot measure.
+    pub fn check(&self, config: &QuantConfig) -> Result<()> {
+        let linears = self.model.linears();
+        config.check_names(|n| linears.iter().any(|l| l.name == n))
+    }
+
+    /// Measure one configuration (one `LayerQuant` per linear layer, in
+    /// `layer_names` order) on the ambient rayon pool: texts in parallel,
+    /// each text single-threaded, reductions in text order.
+    pub fn measure(&self, quant: &[crate::nn::classifier::LayerQuant]) -> Result<EncoderMeasure> {
+        let linears = self.model.linears();
+        let needs_calib = quant
+            .iter()
+            .any(|q| matches!(q.activations, crate::nn::classifier::ActQuant::Int { .. }));
+        if needs_calib && self.samples.is_none() {
+            return Err(Error::user(
+                "integer activations need calibration texts (--calib)",
+            ));
+        }
+        let plans = linear::plans(&linears, quant, self.samples.as_ref(), &self.cache)?;
+        let embeddings: Vec<Vec<f32>> = self
+            .tokens
+            .par_iter()
+            .map(|ids| self.model.embed(ids, &plans, None))
+            .collect::<Result<_>>()?;
+        let cosines: Vec<f64> = self
+            .reference
+            .iter()
+            .zip(&embeddings)
+            .map(|(a, b)| cosine(a, b))
+            .collect();
+        let nn_q = nearest_neighbours(&embeddings);
+        let agree = self
+            .reference_nn
+            .iter()
+            .zip(&nn_q)
+            .filter(|(a, b)| a == b)
+            .count();
+        let mut bytes = 0;
+        for (l, q) in linears.iter().zip(quant) {
+            bytes += l.weight_bytes(&q.weights)?;
+        }
+        let n = self.tokens.len();
+        Ok(EncoderMeasure {
+            mean_cosine: cosines.iter().sum::<f64>() / n as f64,
+            min_cosine: cosines.iter().copied().fold(f64::INFINITY, f64::min),
+            nn_agreement: agree as f64 / n as f64,
+            cosines,
+            embeddings,
+            linear_weight_bytes: bytes,
+        })
+    }
+}
+
 /// Run a BERT folder under `opts.config` and compare with the unquantized model.
 pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
+    let pool = pool(opts.jobs)?;
     let model = bert::Bert::load(dir)?;
-    let tok = tokenizer::Tokenizer::from_file(&dir.join("tokenizer.json"))?;
     let linears = model.linears();
     opts.config
         .check_names(|n| linears.iter().any(|l| l.name == n))?;
@@ -134,80 +281,37 @@ pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
         .iter()
         .map(|l| opts.config.for_layer(&l.name))
         .collect();
-    if opts.texts.len() < 2 {
-        return Err(Error::user("evaluation needs at least 2 texts"));
-    }
-    let max_len = opts.max_seq_len.min(model.config.max_position_embeddings);
-    let encode = |texts: &[String]| -> Result<Vec<Vec<u32>>> {
-        texts.iter().map(|t| tok.encode(t, max_len)).collect()
-    };
-    let tokens = encode(&opts.texts)?;
-    let cache = WeightCache::default();
-    let pool = pool(opts.jobs)?;
-    let reference = linear::plans(
-        &linears,
-        &vec![crate::nn::classifier::LayerQuant::FP32; linears.len()],
-        None,
-        &cache,
-    )?;
     let needs_calib = quant
         .iter()
         .any(|q| matches!(q.activations, crate::nn::classifier::ActQuant::Int { .. }));
-    let samples: Option<Samples> = if needs_calib {
-        if opts.calib.is_empty() {
-            return Err(Error::user(
-                "integer activations need calibration texts (--calib)",
-            ));
-        }
-        let ctoks = encode(&opts.calib)?;
-        Some(linear::collect_samples(
-            &pool,
-            &ctoks,
-            linears.len(),
-            |ids, rec| model.embed(ids, &reference, Some(rec)).map(|_| ()),
-        )?)
-    } else {
-        None
-    };
-    let plans = linear::plans(&linears, &quant, samples.as_ref(), &cache)?;
-    let run = |plans: &[linear::LinearPlan]| -> Result<Vec<Vec<f32>>> {
-        pool.install(|| {
-            tokens
-                .par_iter()
-                .map(|ids| model.embed(ids, plans, None))
-                .collect()
-        })
-    };
-    let ref_emb = run(&reference)?;
-    let t0 = std::time::Instant::now();
-    let embeddings = run(&plans)?;
-    let quantized_seconds = t0.elapsed().as_secs_f64();
-    let cosines: Vec<f64> = ref_emb
-        .iter()
-        .zip(&embeddings)
-        .map(|(a, b)| cosine(a, b))
-        .collect();
-    let nn_ref = nearest_neighbours(&ref_emb);
-    let nn_q = nearest_neighbours(&embeddings);
-    let agree = nn_ref.iter().zip(&nn_q).filter(|(a, b)| a == b).count();
-    let mut bytes = 0;
-    for (l, q) in linears.iter().zip(&quant) {
-        bytes += l.weight_bytes(&q.weights)?;
+    if needs_calib && opts.calib.is_empty() {
+        return Err(Error::user(
+            "integer activations need calibration texts (--calib)",
+        ));
     }
-    let n = tokens.len();
+    let calib: &[String] = if needs_calib { &opts.calib } else { &[] };
+    let linear_weights = linears.iter().map(|l| l.w.len()).sum();
+    let other_params = model.other_params();
+    drop(linears);
+    let session =
+        EncoderSession::with_model(model, dir, &opts.texts, calib, opts.max_seq_len, &pool)?;
+    let t0 = std::time::Instant::now();
+    let m = pool.install(|| session.measure(&quant))?;
+    let quantized_seconds = t0.elapsed().as_secs_f64();
+    let n = session.tokens.len();
     Ok(EncoderEval {
         model: dir.to_path_buf(),
         n_texts: n,
-        n_tokens: tokens.iter().map(Vec::len).sum(),
-        mean_cosine: cosines.iter().sum::<f64>() / n as f64,
-        min_cosine: cosines.iter().copied().fold(f64::INFINITY, f64::min),
-        cosines,
-        nn_agreement: agree as f64 / n as f64,
-        linear_weights: linears.iter().map(|l| l.w.len()).sum(),
-        linear_weight_bytes: bytes,
-        other_params: model.other_params(),
-        tokens,
-        embeddings,
+        n_tokens: session.tokens.iter().map(Vec::len).sum(),
+        mean_cosine: m.mean_cosine,
+        min_cosine: m.min_cosine,
+        cosines: m.cosines,
+        nn_agreement: m.nn_agreement,
+        linear_weights,
+        linear_weight_bytes: m.linear_weight_bytes,
+        other_params,
+        tokens: session.tokens.clone(),
+        embeddings: m.embeddings,
         quantized_seconds,
     })
 }

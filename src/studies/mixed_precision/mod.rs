@@ -25,6 +25,7 @@ pub mod params;
 mod report;
 pub mod search;
 pub mod sensitivity;
+pub mod transformer;
 
 use crate::hw::{QuantChoice, ScaleLayout, Target, layer_cost};
 use crate::nn::ClassifierTask;
@@ -65,6 +66,10 @@ pub fn build_model(
                 .map_err(|e| crate::error::Error::user(e.to_string()))?;
             Ok(Box::new(adapters::safetensors_inventory(&file)?))
         }
+        ModelKind::Transformer => Ok(Box::new(transformer::TransformerModel::load(
+            p,
+            &resolve(p.model_path.as_str()),
+        )?)),
         ModelKind::Mlp => {
             let task = ClassifierTask::build(&p.mlp.task_config(), seed)
                 .map_err(|e| crate::error::Error::user(e.to_string()))?;
@@ -119,6 +124,14 @@ fn shapes_only(
             "model",
             "model = \"command\": the layers are known only once the evaluator runs".into(),
         )),
+        ModelKind::Transformer => {
+            let path = resolve(p.model_path.as_str());
+            transformer::check_path(&path).map_err(|e| ("model_path", e.to_string()))?;
+            let m = crate::models::transformer::bert::Bert::load(&path)
+                .map_err(|e| ("model_path", e.to_string()))?;
+            let layers = transformer::layers_of(&m, p.tokens);
+            Ok((layers, m.other_params() as u64))
+        }
         ModelKind::Mlp => {
             let cfg = p.mlp.task_config();
             let sizes = cfg.layer_sizes();

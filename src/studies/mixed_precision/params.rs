@@ -19,9 +19,39 @@ use serde::{Deserialize, Serialize};
 pub enum ModelKind {
     Inventory,
     Mlp,
+    Transformer,
     Command,
 }
-crate::choice!(ModelKind { Inventory => "inventory", Mlp => "mlp", Command => "command" });
+crate::choice!(ModelKind {
+    Inventory => "inventory",
+    Mlp => "mlp",
+    Transformer => "transformer",
+    Command => "command",
+});
+
+/// What `model = "transformer"` searches as accuracy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformerMetric {
+    MeanCosine,
+    MinCosine,
+    NnAgreement,
+}
+crate::choice!(TransformerMetric {
+    MeanCosine => "mean_cosine",
+    MinCosine => "min_cosine",
+    NnAgreement => "nn_agreement",
+});
+
+impl TransformerMetric {
+    pub fn describe(self) -> &'static str {
+        match self {
+            TransformerMetric::MeanCosine => "mean cosine similarity",
+            TransformerMetric::MinCosine => "minimum cosine similarity",
+            TransformerMetric::NnAgreement => "nearest-neighbour agreement",
+        }
+    }
+}
 
 /// The search algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,8 +75,18 @@ const MAX_WORKERS: usize = 256;
 
 crate::params! {
     pub struct Params {
-        /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split; command: your own model in evaluator worker processes (`evaluator`), which MEASURE each configuration (README, "External evaluator").
+        /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split; transformer: a pretrained BERT encoder (`model_path`) whose embedding fidelity is MEASURED; command: your own model in evaluator worker processes (`evaluator`), which MEASURE each configuration (README, "External evaluator").
         model: ModelKind = ModelKind::Inventory;
+        /// model = "transformer": a Hugging Face BERT-family folder relative to the manifest (e.g. "../models/all-MiniLM-L6-v2", fetched by scripts/fetch-models.sh); its files are part of trial identity.
+        model_path: FilePath = FilePath::default();
+        /// model = "transformer": the first N texts of the built-in evaluation corpus every genome is measured on.
+        eval_texts: usize = 32, range 2..=100_000;
+        /// model = "transformer": the first N texts of the built-in calibration corpus (activation ranges).
+        calib_texts: usize = 32, range 1..=100_000;
+        /// model = "transformer": tokens per text at most.
+        max_seq_len: usize = 64, range 3..=4096;
+        /// model = "transformer": the quality searched as accuracy: mean_cosine or min_cosine of each text's sentence embedding to the unquantized model's, or nn_agreement (texts whose nearest other text is unchanged).
+        transformer_metric: TransformerMetric = TransformerMetric::MeanCosine;
         /// model = "command": the worker's program and arguments (JSON lines on stdin/stdout); entries naming files relative to the manifest are passed as absolute paths and their content is part of trial identity.
         evaluator: FilePaths = FilePaths::default();
         /// model = "command": evaluator worker processes run side by side (results do not depend on it).
@@ -298,6 +338,18 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
     if p.model == ModelKind::Mlp {
         if let Err(e) = p.mlp.task_config().validate() {
             bad("mlp", e.to_string());
+        }
+    }
+    if p.model == ModelKind::Transformer {
+        let (eval, calib) = super::transformer::corpus_sizes();
+        if p.eval_texts > eval {
+            bad("eval_texts", format!("the built-in evaluation corpus has {eval} texts, got {}", p.eval_texts));
+        }
+        if p.calib_texts > calib {
+            bad("calib_texts", format!("the built-in calibration corpus has {calib} texts, got {}", p.calib_texts));
+        }
+        if p.model_path.is_empty() {
+            bad("model_path", "set the model folder, e.g. model_path = \"../models/all-MiniLM-L6-v2\"".into());
         }
     }
     if p.model == ModelKind::Command && p.evaluator_metric.is_empty() {
