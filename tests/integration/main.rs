@@ -6,6 +6,7 @@ mod data;
 mod decoder;
 mod eval;
 mod failures;
+mod formats;
 mod fuzz_regressions;
 mod hardening;
 mod harness;
