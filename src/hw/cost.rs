@@ -249,6 +249,37 @@ mod tests {
     }
 
     #[test]
+    fn resnet50_int8_is_slower_than_fp16_on_plain_neon_but_not_with_sdot() {
+        // SMLAL on one pipe: plain-NEON int8 computes at half the fp16 rate,
+        // so the compute-bound ResNet-50 is slower at W8A8 than at W16A16.
+        let inv = crate::models::Family::Resnet50Like.shaped(1, 1);
+        let total = |t: &Target, w: u8, a: u8| -> (f64, f64) {
+            let mut c = TotalCost::default();
+            for l in &inv.layers {
+                c.add(&layer_cost(
+                    t,
+                    &l.shape,
+                    &q(w, a, ScaleLayout::PerChannel, false),
+                ));
+            }
+            (c.latency_s, c.energy_j)
+        };
+        let neon = builtin("arm_neon").unwrap();
+        let dot = builtin("arm_dot").unwrap();
+        let (int8, _) = total(&neon, 8, 8);
+        let (fp16, _) = total(&neon, 16, 16);
+        assert!(int8 > 1.9 * fp16, "int8 {int8} fp16 {fp16}");
+        let (dot8, _) = total(&dot, 8, 8);
+        assert!(dot8 < 0.6 * fp16, "sdot {dot8} fp16 {fp16}");
+        // FP32 energy differs per target now (it was one 45 nm table).
+        let e: Vec<f64> = ["arm_neon", "intel_vnni", "nvidia_tensorrt"]
+            .iter()
+            .map(|n| total(&builtin(n).unwrap(), 32, 32).1)
+            .collect();
+        assert!(e[0] != e[1] && e[1] != e[2] && e[0] != e[2], "{e:?}");
+    }
+
+    #[test]
     fn vnni_charges_a_shift_for_signed_activations() {
         let vnni = builtin("intel_vnni").unwrap();
         let s = gemm(256, 256, 8);

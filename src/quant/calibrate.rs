@@ -16,7 +16,8 @@
 //! fraction of a percent of a dense search (pinned by a test).
 //!
 //! **Entropy** (b bits, L = 2^(b−1) levels for a signed code):
-//! 1. histogram |x| into N equal bins over [0, max|x|] (N = 2048 at 8 bits
+//! 1. histogram |x| into N equal bins over [0, max|x|], edges and binning as
+//!    `np.histogram` for f32 data (N = 2048 at 8 bits
 //!    as TensorRT and pytorch-quantization; N = clamp(16 L, 128, 2048) for
 //!    narrower codes so per-group use stays cheap);
 //! 2. replace the count of bin 0 by that of bin 1 (as pytorch-quantization
@@ -225,9 +226,20 @@ fn entropy_threshold(samples: &[f32], bits: u8) -> f32 {
         return amax;
     }
     let width = f64::from(amax) / nbins as f64;
+    // Bin edges as `np.histogram(|x|, bins=nbins, range=(0, amax))` makes
+    // them for f32 data: k · amax / nbins rounded to f32; a value belongs to
+    // the bin whose edges bracket it (the last bin includes amax).
+    let edge = |k: usize| (k as f64 * width) as f32;
     let mut hist = vec![0f64; nbins];
     for &x in samples {
-        let b = ((f64::from(x.abs()) / width) as usize).min(nbins - 1);
+        let a = x.abs();
+        let mut b = ((f64::from(a) / width) as usize).min(nbins - 1);
+        while b > 0 && a < edge(b) {
+            b -= 1;
+        }
+        while b + 1 < nbins && a >= edge(b + 1) {
+            b += 1;
+        }
         hist[b] += 1.0;
     }
     hist[0] = hist[1];
@@ -283,7 +295,7 @@ fn entropy_threshold(samples: &[f32], bits: u8) -> f32 {
             head += hist[i];
         }
     }
-    ((best_i as f64 * width) as f32).min(amax)
+    edge(best_i).min(amax)
 }
 
 #[cfg(test)]
