@@ -57,13 +57,31 @@ pub const BUILTIN_NAMES: [&str; BUILTINS.len()] = {
     out
 };
 
-/// Every name `hardware_target` accepts: the built-ins, then `custom`.
-pub const TARGET_CHOICES: [&str; BUILTINS.len() + 1] = {
-    let mut out = [CUSTOM; BUILTINS.len() + 1];
+/// Part names for the document's six, whose manifest names are kept (they
+/// name a vendor or an instruction, not the part): each alias selects the
+/// same target under its own name.
+pub const ALIASES: [(&str, &str); 6] = [
+    ("cortex_a76_neon", "arm_neon"),
+    ("cortex_a76_sdot", "arm_dot"),
+    ("snapdragon_x_elite_hexagon", "qualcomm_hexagon"),
+    ("apple_a17_pro_neural_engine", "apple_neural_engine"),
+    ("nvidia_t4", "nvidia_tensorrt"),
+    ("xeon_gold_6248_vnni", "intel_vnni"),
+];
+
+/// Every name `hardware_target` accepts: the built-ins, their part-name
+/// aliases, then `custom`.
+pub const TARGET_CHOICES: [&str; BUILTINS.len() + ALIASES.len() + 1] = {
+    let mut out = [CUSTOM; BUILTINS.len() + ALIASES.len() + 1];
     let mut i = 0;
     while i < BUILTINS.len() {
         out[i] = BUILTINS[i].0;
         i += 1;
+    }
+    let mut j = 0;
+    while j < ALIASES.len() {
+        out[BUILTINS.len() + j] = ALIASES[j].0;
+        j += 1;
     }
     out
 };
@@ -96,12 +114,21 @@ const HOROWITZ: &str =
 const G: f64 = 1e9;
 const T: f64 = 1e12;
 
-/// A built-in target by manifest name.
+/// A built-in target by manifest name or part-name alias (an alias's
+/// target carries the alias as its name).
 pub fn builtin(name: &str) -> Option<Target> {
+    let canonical = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, c)| c);
     BUILTINS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, make)| make())
+        .find(|(n, _)| *n == canonical)
+        .map(|(_, make)| {
+            let mut t = make();
+            t.name = name.to_string();
+            t
+        })
 }
 
 /// Every built-in target with its device, native modes, energy basis and
@@ -111,8 +138,13 @@ pub fn targets_text() -> String {
         String::from("\n  hardware targets (figures are a model from the cited sources):\n");
     for name in BUILTIN_NAMES {
         let t = builtin(name).expect("built-in");
+        let alias = ALIASES
+            .iter()
+            .find(|(_, c)| *c == name)
+            .map(|(a, _)| format!(" (also `{a}`)"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  {name}\n      device:  {}\n      modes:   {}\n      energy:  {}\n      sources: {}\n",
+            "  {name}{alias}\n      device:  {}\n      modes:   {}\n      energy:  {}\n      sources: {}\n",
             t.device,
             t.modes_text(),
             t.energy.text(),
@@ -642,9 +674,23 @@ mod tests {
         let text = targets_text();
         for name in BUILTIN_NAMES {
             let t = builtin(name).unwrap();
-            assert!(text.contains(&format!("  {name}\n")), "{name}");
+            assert!(text.contains(&format!("  {name}")), "{name}");
             assert!(text.contains(&t.sources), "{name}");
         }
+    }
+
+    #[test]
+    fn part_name_aliases_select_the_same_figures() {
+        for (alias, canonical) in ALIASES {
+            let a = builtin(alias).unwrap();
+            let mut c = builtin(canonical).unwrap();
+            assert_eq!(a.name, alias);
+            c.name = alias.to_string();
+            assert_eq!(a, c, "{alias}");
+            assert!(TARGET_CHOICES.contains(&alias));
+            assert!(!BUILTIN_NAMES.contains(&alias));
+        }
+        assert_eq!(TARGET_CHOICES.last(), Some(&CUSTOM));
     }
 
     #[test]

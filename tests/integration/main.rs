@@ -22,3 +22,4 @@ mod shard;
 mod slurm;
 mod slurm_scripts;
 mod snapshots;
+mod targets;
