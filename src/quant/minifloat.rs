@@ -585,6 +585,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Without a Python reference: every finite in-range value rounds to
+        /// a nearest code (ties to the even code), and rounding is monotone.
+        #[test]
+        fn rounding_is_to_a_nearest_code_and_monotone(
+            bits in proptest::prelude::any::<u32>(),
+            other in proptest::prelude::any::<u32>(),
+            which in 0usize..3,
+        ) {
+            let f = [Minifloat::E4m3, Minifloat::E5m2, Minifloat::E2m1][which];
+            let (x, y) = (f32::from_bits(bits), f32::from_bits(other));
+            proptest::prop_assume!(x.is_finite() && y.is_finite());
+            let max = f.max_finite();
+            let x = x.clamp(-max, max);
+            let y = y.clamp(-max, max);
+            let got = f.round_trip(x);
+            let best = (0..1u32 << f.bits())
+                .map(|c| f.decode(c))
+                .filter(|v| v.is_finite())
+                .map(|v| (f64::from(v) - f64::from(x)).abs())
+                .fold(f64::INFINITY, f64::min);
+            proptest::prop_assert_eq!((f64::from(got) - f64::from(x)).abs(), best);
+            if x <= y {
+                proptest::prop_assert!(got <= f.round_trip(y));
+            }
+        }
+    }
+
     #[test]
     fn mx_scale_is_the_ocp_power_of_two() {
         // amax 6 → ⌊log2 6⌋ − 2 = 0 → 2^0; amax 1 → 2^-2; amax 0 → 2^-127.
