@@ -41,6 +41,7 @@ pub fn list(args: ListArgs) -> Result<i32> {
             ));
             text.push_str(&format!("      {}\n", doc.doc));
         }
+        text.push_str(&study.notes());
         super::say(&text)?;
     }
     Ok(exit::OK)

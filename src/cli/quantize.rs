@@ -5,6 +5,7 @@ use crate::error::{Result, exit};
 use crate::quant::command::{
     DequantizeRequest, FileFormat, QuantReport, QuantizeRequest, run_dequantize, run_quantize,
 };
+use crate::quant::float_file::FloatFile;
 use crate::quant::{Calibration, GgufFormat, Granularity, QuantSpec, ScaleDtype, Scheme};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -19,6 +20,20 @@ pub enum FormatArg {
     Q8_0,
     /// evoquant's packed form with a self-describing header.
     Int,
+    /// BF16 (round to nearest even), two bytes per value.
+    Bf16,
+    /// IEEE FP16 (round to nearest even), two bytes per value.
+    Fp16,
+    /// OCP FP8 E4M3 (saturating), per-tensor or per-channel f32 scales.
+    #[value(name = "fp8_e4m3")]
+    Fp8E4m3,
+    /// OCP FP8 E5M2 (saturating), per-tensor or per-channel f32 scales.
+    #[value(name = "fp8_e5m2")]
+    Fp8E5m2,
+    /// OCP MXFP4: E2M1 in blocks of 32 with an E8M0 scale (4.25 bits/weight).
+    Mxfp4,
+    /// NVIDIA NVFP4: E2M1 in blocks of 16 with an E4M3 scale, plus an f32 tensor scale.
+    Nvfp4,
 }
 
 impl From<FormatArg> for FileFormat {
@@ -28,6 +43,12 @@ impl From<FormatArg> for FileFormat {
             FormatArg::Q4_1 => FileFormat::Gguf(GgufFormat::Q4_1),
             FormatArg::Q8_0 => FileFormat::Gguf(GgufFormat::Q8_0),
             FormatArg::Int => FileFormat::Int,
+            FormatArg::Bf16 => FileFormat::Float(FloatFile::Bf16),
+            FormatArg::Fp16 => FileFormat::Float(FloatFile::Fp16),
+            FormatArg::Fp8E4m3 => FileFormat::Float(FloatFile::Fp8E4m3),
+            FormatArg::Fp8E5m2 => FileFormat::Float(FloatFile::Fp8E5m2),
+            FormatArg::Mxfp4 => FileFormat::Float(FloatFile::Mxfp4),
+            FormatArg::Nvfp4 => FileFormat::Float(FloatFile::Nvfp4),
         }
     }
 }
@@ -68,7 +89,9 @@ pub enum ScaleDtypeArg {
 pub struct QuantizeArgs {
     /// Input tensor: .npy (f32 or f16, C order) or raw little-endian .f32.
     pub input: PathBuf,
-    /// Output format: ggml block bytes (q4_0, q4_1, q8_0; no header) or `int`.
+    /// Output format: ggml block bytes (q4_0, q4_1, q8_0; no header), `int`, or a float
+    /// format (bf16, fp16, fp8_e4m3, fp8_e5m2 [--granularity per-channel for a scale per
+    /// row], mxfp4, nvfp4; no header, see docs/quant.md).
     #[arg(long, value_enum)]
     pub format: FormatArg,
     /// Bit width for `int` (1..=16).
@@ -101,7 +124,7 @@ pub struct DequantizeArgs {
     pub input: PathBuf,
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// Shape for GGUF inputs, e.g. 64,128 (default: 1-D). `int` files carry their own.
+    /// Shape for GGUF and float-format inputs, e.g. 64,128 (default: 1-D). `int` files carry their own.
     #[arg(long, value_delimiter = ',')]
     pub shape: Vec<usize>,
     /// Original tensor to report MSE, SQNR and max error against.

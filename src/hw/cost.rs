@@ -9,8 +9,11 @@
 //! compute time  = MACs / peak(compute precision of the execution mode)
 //! memory time   = traffic / bandwidth
 //! latency       = max(compute time, memory time)               (roofline)
-//! energy        = MACs · E_mac(compute) + traffic · E_dram_byte
+//! energy        = MACs · E_mac(compute) + traffic · E_dram_byte     (per-op basis)
+//!               = rated power · latency                           (board-power basis)
 //! ```
+//!
+//! Each target says which energy basis it uses ([`EnergyBasis`]).
 //!
 //! where `a_bits` is the activation width of the execution mode (a fallback
 //! moves activations at the width it computes in), scales are fp16 (2 bytes)
@@ -20,7 +23,7 @@
 //! from DRAM once (no cache reuse across layers), which is right for weights
 //! of large models and pessimistic for small activations.
 
-use super::target::{Compute, Execution, Target};
+use super::target::{Compute, EnergyBasis, Execution, Target};
 use serde::Serialize;
 
 /// The shape facts the model needs about one layer.
@@ -143,15 +146,22 @@ pub fn layer_cost(target: &Target, shape: &LayerShape, q: &QuantChoice) -> Layer
     }
     let compute_s = shape.macs as f64 / target.peak(execution.mode.compute);
     let memory_s = traffic / target.bandwidth_bytes_per_s;
-    let energy_pj = shape.macs as f64 * target.mac_energy_pj[execution.mode.compute.index()]
-        + traffic * target.dram_pj_per_byte;
+    let latency_s = compute_s.max(memory_s);
+    let energy_j = match target.energy {
+        EnergyBasis::PerOp => {
+            (shape.macs as f64 * target.mac_energy_pj[execution.mode.compute.index()]
+                + traffic * target.dram_pj_per_byte)
+                * 1e-12
+        }
+        EnergyBasis::BoardPower { watts } => watts * latency_s,
+    };
     LayerCost {
         execution,
         weight_bytes: wbytes,
         metadata_bytes: meta,
         traffic_bytes: traffic,
-        latency_s: compute_s.max(memory_s),
-        energy_j: energy_pj * 1e-12,
+        latency_s,
+        energy_j,
         memory_bound: memory_s >= compute_s,
         shifted,
     }
@@ -208,16 +218,65 @@ mod tests {
         assert!(c8.memory_bound && c4.memory_bound);
         assert!(c4.latency_s < 0.6 * c8.latency_s);
         assert!(!c4.execution.native);
-        // Large batch: compute bound; int8 SDOT beats plain NEON int8 2×.
+        // Large batch: compute bound; int8 SDOT beats plain NEON int8 4×
+        // (SMLAL on one pipe, SDOT on two with twice the MACs).
         let big = gemm(1024, 1024, 4096);
         let dot = builtin("arm_dot").unwrap();
         let a = layer_cost(&neon, &big, &q(8, 8, ScaleLayout::PerChannel, false));
         let b = layer_cost(&dot, &big, &q(8, 8, ScaleLayout::PerChannel, false));
         assert!(!a.memory_bound && !b.memory_bound);
-        assert!((a.latency_s / b.latency_s - 2.0).abs() < 1e-9);
+        assert!((a.latency_s / b.latency_s - 4.0).abs() < 1e-9);
         // Energy = MAC energy + traffic energy exactly.
         let expect = (big.macs as f64 * 0.23 + a.traffic_bytes * 1950.0 / 8.0) * 1e-12;
         assert!((a.energy_j - expect).abs() < 1e-15 * expect.max(1.0));
+    }
+
+    #[test]
+    fn energy_has_a_basis_per_target() {
+        // FP32 GEMM, compute bound: the per-op targets price MACs and
+        // traffic, the board-power targets price time at their rated power,
+        // so the same layer no longer costs the same everywhere.
+        let s = gemm(1024, 1024, 256);
+        let fp32 = q(32, 32, ScaleLayout::PerTensor, false);
+        let neon = layer_cost(&builtin("arm_neon").unwrap(), &s, &fp32);
+        let xeon = layer_cost(&builtin("intel_vnni").unwrap(), &s, &fp32);
+        let t4 = layer_cost(&builtin("nvidia_tensorrt").unwrap(), &s, &fp32);
+        assert!((t4.energy_j - 70.0 * t4.latency_s).abs() <= 1e-12 * t4.energy_j);
+        assert!((xeon.energy_j - 60.0 * xeon.latency_s).abs() <= 1e-12 * xeon.energy_j);
+        let per_op = (s.macs as f64 * 4.6 + neon.traffic_bytes * 1950.0 / 8.0) * 1e-12;
+        assert!((neon.energy_j - per_op).abs() <= 1e-12 * per_op);
+        assert!(neon.energy_j != xeon.energy_j && xeon.energy_j != t4.energy_j);
+    }
+
+    #[test]
+    fn resnet50_int8_is_slower_than_fp16_on_plain_neon_but_not_with_sdot() {
+        // SMLAL on one pipe: plain-NEON int8 computes at half the fp16 rate,
+        // so the compute-bound ResNet-50 is slower at W8A8 than at W16A16.
+        let inv = crate::models::Family::Resnet50Like.shaped(1, 1);
+        let total = |t: &Target, w: u8, a: u8| -> (f64, f64) {
+            let mut c = TotalCost::default();
+            for l in &inv.layers {
+                c.add(&layer_cost(
+                    t,
+                    &l.shape,
+                    &q(w, a, ScaleLayout::PerChannel, false),
+                ));
+            }
+            (c.latency_s, c.energy_j)
+        };
+        let neon = builtin("arm_neon").unwrap();
+        let dot = builtin("arm_dot").unwrap();
+        let (int8, _) = total(&neon, 8, 8);
+        let (fp16, _) = total(&neon, 16, 16);
+        assert!(int8 > 1.9 * fp16, "int8 {int8} fp16 {fp16}");
+        let (dot8, _) = total(&dot, 8, 8);
+        assert!(dot8 < 0.6 * fp16, "sdot {dot8} fp16 {fp16}");
+        // FP32 energy differs per target now (it was one 45 nm table).
+        let e: Vec<f64> = ["arm_neon", "intel_vnni", "nvidia_tensorrt"]
+            .iter()
+            .map(|n| total(&builtin(n).unwrap(), 32, 32).1)
+            .collect();
+        assert!(e[0] != e[1] && e[1] != e[2] && e[0] != e[2], "{e:?}");
     }
 
     #[test]

@@ -76,6 +76,30 @@ pub struct Execution {
     pub native: bool,
 }
 
+/// Where a target's energy figure comes from (each built-in says which).
+#[derive(Clone, Debug, PartialEq)]
+pub enum EnergyBasis {
+    /// Energy per operation: `MACs · mac_energy_pj[compute] + traffic ·
+    /// dram_pj_per_byte`, from a per-operation table (the 45 nm Horowitz
+    /// table for parts whose power is not published, or a custom table).
+    PerOp,
+    /// Rated board (or package) power × modelled latency: the energy of the
+    /// device running flat out for the modelled time. An upper bound (the
+    /// rated power is a ceiling, idle and memory-bound stretches draw less);
+    /// `mac_energy_pj` and `dram_pj_per_byte` are then unused.
+    BoardPower { watts: f64 },
+}
+
+impl EnergyBasis {
+    /// `per-op table` / `70 W board power × time`, for tables and docs.
+    pub fn text(&self) -> String {
+        match self {
+            EnergyBasis::PerOp => "per-op table (pJ/MAC + pJ/DRAM byte)".to_string(),
+            EnergyBasis::BoardPower { watts } => format!("{watts} W rated power × modelled time"),
+        }
+    }
+}
+
 /// A hardware target. Throughput in MAC/s (one MAC = 2 "ops" in vendor
 /// TOPS figures), 0 where the precision is not supported.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +118,11 @@ pub struct Target {
     /// Int8 dot products take unsigned activations × signed weights (x86
     /// VPDPBUSD): signed (symmetric) activations need a +128 shift pass.
     pub unsigned_int8_activations: bool,
+    /// How energy is computed (see [`EnergyBasis`]).
+    pub energy: EnergyBasis,
+    /// The public documents the figures come from, and which figures are
+    /// assumptions (shown by `evoquant list mixed_precision` and the docs).
+    pub sources: String,
 }
 
 impl Target {
@@ -147,6 +176,11 @@ impl Target {
             .iter()
             .chain([&self.dram_pj_per_byte])
             .any(|e| !(*e >= 0.0 && e.is_finite()))
+        {
+            return Err(TargetError::Energy);
+        }
+        if let EnergyBasis::BoardPower { watts } = self.energy
+            && !(watts > 0.0 && watts.is_finite())
         {
             return Err(TargetError::Energy);
         }

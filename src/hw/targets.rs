@@ -1,30 +1,46 @@
-//! The six built-in targets of the quantization-evolution document, each
-//! pinned to one concrete, publicly specified device so its figures can be
-//! checked. Sources are cited per constant; "assumption" marks a figure the
-//! vendor does not publish, with the reasoning.
+//! The built-in targets: the six of the quantization-evolution document,
+//! then parts people deploy to today, each pinned to one concrete, publicly
+//! specified device (named by the part) so its figures can be checked.
+//! Sources are cited per constant and in each target's `sources`;
+//! "assumption" marks a figure the vendor does not publish, with the
+//! reasoning.
 //!
-//! Energy: one table for every built-in target, Horowitz, "Computing's
-//! energy problem (and what we can do about it)", ISSCC 2014, 45 nm, 0.9 V:
-//! int8 add 0.03 pJ, int8 mult 0.2 pJ, int32 add 0.1 pJ, int32 mult 3.1 pJ,
-//! fp16 add 0.4 pJ, fp16 mult 1.1 pJ, fp32 add 0.9 pJ, fp32 mult 3.7 pJ,
-//! DRAM 1.3–2.6 nJ per 64-bit access. A MAC is one multiply plus one add.
-//! Newer nodes are cheaper in absolute terms, but the *ratios* (DRAM traffic
-//! dwarfs arithmetic; int8 ≪ fp16 < fp32) are what the search trades on, and
-//! a custom target can supply its own figures.
+//! Energy has a basis per target ([`EnergyBasis`]):
+//! - **rated power × modelled time** where the vendor publishes the part's
+//!   power (GPU board power, CPU TDP): T4, L4, H100, Jetson AGX Orin, the
+//!   Xeon slice and the Core i9;
+//! - **the 45 nm per-operation table** where no power figure is published
+//!   (the phone/laptop NPUs, the Neural Engines and the Arm cores): Horowitz,
+//!   "Computing's energy problem (and what we can do about it)", ISSCC 2014,
+//!   45 nm, 0.9 V: int8 add 0.03 pJ, int8 mult 0.2 pJ, int32 add 0.1 pJ,
+//!   int32 mult 3.1 pJ, fp16 add 0.4 pJ, fp16 mult 1.1 pJ, fp32 add 0.9 pJ,
+//!   fp32 mult 3.7 pJ, DRAM 1.3–2.6 nJ per 64-bit access. A MAC is one
+//!   multiply plus one add. These parts are built in 4–7 nm processes, so the
+//!   absolute figures are high (an upper bound); the *ratios* (DRAM traffic
+//!   dwarfs arithmetic; int8 ≪ fp16 < fp32) are what a search on one target
+//!   trades on. Energies of a per-op and a board-power target are different
+//!   models and should not be compared as measurements.
 
-use super::target::{Compute, ExecMode, Target};
+use super::target::{Compute, EnergyBasis, ExecMode, Target};
 
-/// The built-in targets, in the document's order: the one list a target is
-/// added to. Manifest choices and `evoquant list` come from it.
+/// The built-in targets: the one list a target is added to. Manifest
+/// choices, `evoquant list` and the docs come from it.
 type MakeTarget = fn() -> Target;
 
-const BUILTINS: [(&str, MakeTarget); 6] = [
+const BUILTINS: [(&str, MakeTarget); 13] = [
     ("arm_neon", || arm("arm_neon", false)),
     ("arm_dot", || arm("arm_dot", true)),
     ("qualcomm_hexagon", hexagon),
     ("apple_neural_engine", neural_engine),
     ("nvidia_tensorrt", tensorrt),
     ("intel_vnni", vnni),
+    ("nvidia_l4", l4),
+    ("nvidia_h100_sxm", h100),
+    ("nvidia_jetson_agx_orin", orin),
+    ("snapdragon_8_gen_3_hexagon", hexagon_8g3),
+    ("cortex_x4_i8mm", cortex_x4),
+    ("apple_m3_neural_engine", m3_neural_engine),
+    ("intel_core_i9_11900k", core_i9_11900k),
 ];
 
 /// The name that selects the `custom.*` target.
@@ -41,13 +57,31 @@ pub const BUILTIN_NAMES: [&str; BUILTINS.len()] = {
     out
 };
 
-/// Every name `hardware_target` accepts: the built-ins, then `custom`.
-pub const TARGET_CHOICES: [&str; BUILTINS.len() + 1] = {
-    let mut out = [CUSTOM; BUILTINS.len() + 1];
+/// Part names for the document's six, whose manifest names are kept (they
+/// name a vendor or an instruction, not the part): each alias selects the
+/// same target under its own name.
+pub const ALIASES: [(&str, &str); 6] = [
+    ("cortex_a76_neon", "arm_neon"),
+    ("cortex_a76_sdot", "arm_dot"),
+    ("snapdragon_x_elite_hexagon", "qualcomm_hexagon"),
+    ("apple_a17_pro_neural_engine", "apple_neural_engine"),
+    ("nvidia_t4", "nvidia_tensorrt"),
+    ("xeon_gold_6248_vnni", "intel_vnni"),
+];
+
+/// Every name `hardware_target` accepts: the built-ins, their part-name
+/// aliases, then `custom`.
+pub const TARGET_CHOICES: [&str; BUILTINS.len() + ALIASES.len() + 1] = {
+    let mut out = [CUSTOM; BUILTINS.len() + ALIASES.len() + 1];
     let mut i = 0;
     while i < BUILTINS.len() {
         out[i] = BUILTINS[i].0;
         i += 1;
+    }
+    let mut j = 0;
+    while j < ALIASES.len() {
+        out[BUILTINS.len() + j] = ALIASES[j].0;
+        j += 1;
     }
     out
 };
@@ -69,17 +103,56 @@ const E_FP32: f64 = 4.6;
 /// 1.95 nJ / 8 bytes.
 const E_DRAM_BYTE: f64 = 1950.0 / 8.0;
 
-const ENERGY: [f64; 5] = [E_INT4, E_INT8, E_INT16, E_FP16, E_FP32];
+/// The 45 nm per-operation table, [int4, int8, int16, fp16, fp32] pJ per MAC.
+pub const ENERGY: [f64; 5] = [E_INT4, E_INT8, E_INT16, E_FP16, E_FP32];
+/// The 45 nm DRAM energy per byte (pJ).
+pub const DRAM_PJ_PER_BYTE: f64 = E_DRAM_BYTE;
+
+const HOROWITZ: &str =
+    "energy: Horowitz ISSCC 2014 45 nm per-op table (no published power for this part)";
 
 const G: f64 = 1e9;
 const T: f64 = 1e12;
 
-/// A built-in target by manifest name.
+/// A built-in target by manifest name or part-name alias (an alias's
+/// target carries the alias as its name).
 pub fn builtin(name: &str) -> Option<Target> {
+    let canonical = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, c)| c);
     BUILTINS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, make)| make())
+        .find(|(n, _)| *n == canonical)
+        .map(|(_, make)| {
+            let mut t = make();
+            t.name = name.to_string();
+            t
+        })
+}
+
+/// Every built-in target with its device, native modes, energy basis and
+/// sources, as `evoquant list mixed_precision` prints them.
+pub fn targets_text() -> String {
+    let mut out =
+        String::from("\n  hardware targets (figures are a model from the cited sources):\n");
+    for name in BUILTIN_NAMES {
+        let t = builtin(name).expect("built-in");
+        let alias = ALIASES
+            .iter()
+            .find(|(_, c)| *c == name)
+            .map(|(a, _)| format!(" (also `{a}`)"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {name}{alias}\n      device:  {}\n      modes:   {}\n      energy:  {}\n      sources: {}\n",
+            t.device,
+            t.modes_text(),
+            t.energy.text(),
+            t.sources
+        ));
+    }
+    out.push_str("  custom\n      the custom.* parameters (per-op energy table)\n");
+    out
 }
 
 /// A `hardware_target` value: one of [`TARGET_CHOICES`].
@@ -106,27 +179,72 @@ impl From<&str> for TargetName {
     }
 }
 
+/// The integer, fp16 and fp32 modes of a CPU without int4 or int16 paths.
+fn cpu_modes() -> Vec<ExecMode> {
+    vec![
+        ExecMode::new(8, 8, Compute::Int8),
+        ExecMode::new(16, 16, Compute::Fp16),
+        ExecMode::new(32, 32, Compute::Fp32),
+    ]
+}
+
+/// TensorRT on an NVIDIA GPU: INT8 (W8A8), weight-only INT4 / INT8 that
+/// dequantize into an fp16 GEMM (TensorRT "Working with Quantized Types":
+/// INT4 is weight-only quantization, activations stay fp16), fp16, fp32.
+fn tensorrt_modes() -> Vec<ExecMode> {
+    vec![
+        ExecMode::new(8, 8, Compute::Int8),
+        ExecMode::new(4, 16, Compute::Fp16),
+        ExecMode::new(8, 16, Compute::Fp16),
+        ExecMode::new(16, 16, Compute::Fp16),
+        ExecMode::new(32, 32, Compute::Fp32),
+    ]
+}
+
+/// Cortex-A76 ×4 at 2.4 GHz (the Raspberry Pi 5's BCM2712; Raspberry Pi 5
+/// product brief: LPDDR4X-4267 on a 32-bit bus). Per core and cycle, from the
+/// Arm Cortex-A76 Software Optimization Guide (two 128-bit ASIMD pipes V0/V1):
+/// - FMLA (fp32 4 lanes, fp16 8 lanes) issues on both pipes: 8 fp32 / 16
+///   fp16 MACs;
+/// - plain-NEON int8 is SMLAL/SMLAL2 (8 int8 × int8 → int16 MACs each),
+///   which the guide lists on pipe V0 only (throughput 1): 8 int8 MACs, half
+///   the fp16 rate; the int16 accumulators also need widening (SADALP) every
+///   few steps, which is not costed, so 8 is an upper bound;
+/// - SDOT (ARMv8.2 dot product, 16 int8 MACs into 4 int32 lanes) issues on
+///   both pipes: 32 int8 MACs, 4× plain NEON.
 fn arm(name: &str, dot: bool) -> Target {
-    let per_s = 4.0 * 2.4 * G * 2.0; // cores × clock × pipes
-    let int8 = if dot { 16.0 } else { 8.0 };
+    let per_core_s = 4.0 * 2.4 * G; // cores × clock
+    let int8 = if dot { 16.0 * 2.0 } else { 8.0 };
     Target {
         name: name.into(),
         device: if dot {
-            "Cortex-A76 x4 @ 2.4 GHz, SDOT int8 dot products, LPDDR4X-4267 x32".into()
+            "Arm Cortex-A76 x4 @ 2.4 GHz (Raspberry Pi 5), SDOT int8 dot products, LPDDR4X-4267 x32"
+                .into()
         } else {
-            "Cortex-A76 x4 @ 2.4 GHz, NEON without dot products, LPDDR4X-4267 x32".into()
+            "Arm Cortex-A76 x4 @ 2.4 GHz (Raspberry Pi 5), NEON without dot products (SMLAL), LPDDR4X-4267 x32".into()
         },
-        peak_macs_per_s: [0.0, int8 * per_s, 0.0, 8.0 * per_s, 4.0 * per_s],
+        peak_macs_per_s: [
+            0.0,
+            int8 * per_core_s,
+            0.0,
+            16.0 * per_core_s,
+            8.0 * per_core_s,
+        ],
         // 4267 MT/s × 4 bytes.
         bandwidth_bytes_per_s: 4267e6 * 4.0,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
-        modes: vec![
-            ExecMode::new(8, 8, Compute::Int8),
-            ExecMode::new(16, 16, Compute::Fp16),
-            ExecMode::new(32, 32, Compute::Fp32),
-        ],
+        modes: cpu_modes(),
         unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: format!(
+            "Arm Cortex-A76 Software Optimization Guide ({}); Raspberry Pi 5 product brief (4x A76 @ 2.4 GHz, LPDDR4X-4267); {HOROWITZ}",
+            if dot {
+                "SDOT on both ASIMD pipes, 16 MACs each"
+            } else {
+                "SMLAL on pipe V0 only, 8 MACs; FMLA on both pipes"
+            }
+        ),
     }
 }
 
@@ -141,7 +259,7 @@ fn hexagon() -> Target {
     let int8 = 45.0 * T / 2.0;
     Target {
         name: "qualcomm_hexagon".into(),
-        device: "Hexagon NPU (Snapdragon X Elite), 45 TOPS int8, LPDDR5X-8448 x128".into(),
+        device: "Qualcomm Hexagon NPU (Snapdragon X Elite), 45 TOPS int8, LPDDR5X-8448 x128".into(),
         peak_macs_per_s: [0.0, int8, int8 / 2.0, int8 / 4.0, 0.0],
         bandwidth_bytes_per_s: 135.0 * G,
         mac_energy_pj: ENERGY,
@@ -155,6 +273,10 @@ fn hexagon() -> Target {
             ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: format!(
+            "Qualcomm Snapdragon X Elite product brief (45 TOPS, 135 GB/s); QNN HTP backend docs (a8w8, a16w8, a16w16, a16w4, fp16); assumptions: int16 = 1/2, fp16 = 1/4 of int8; {HOROWITZ}"
+        ),
     }
 }
 
@@ -184,52 +306,49 @@ fn neural_engine() -> Target {
             ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: format!(
+            "Apple iPhone 15 Pro announcement (35 TOPS); coremltools Quantization Overview (W8A8 compute on A17 Pro/M4, weight-only elsewhere); assumptions: 35 TOPS is the int8 rate, fp16 half, LPDDR5-6400 x64; {HOROWITZ}"
+        ),
     }
 }
 
 /// NVIDIA T4 with TensorRT (NVIDIA T4 datasheet): 8.1 TFLOPS fp32, 65 TFLOPS
-/// fp16, 130 TOPS int8, 260 TOPS int4 tensor-core peak, 320 GB/s GDDR6.
-/// INT4 weight-only (W4A16) still computes in fp16 (TensorRT weight-only
-/// quantization dequantizes in the GEMM), as does W8A16.
+/// fp16, 130 TOPS int8, 320 GB/s GDDR6, 70 W maximum board power. The
+/// datasheet's 260 TOPS int4 is a tensor-core peak TensorRT does not expose:
+/// TensorRT's INT4 is weight-only (W4A16, dequantized into an fp16 GEMM), so
+/// there is no native W4A4 and W4A4 runs as W8A8 int8 (a fallback).
 fn tensorrt() -> Target {
     Target {
         name: "nvidia_tensorrt".into(),
-        device: "NVIDIA T4 (Turing), TensorRT, 320 GB/s GDDR6".into(),
-        peak_macs_per_s: [
-            260.0 * T / 2.0,
-            130.0 * T / 2.0,
-            0.0,
-            65.0 * T / 2.0,
-            8.1 * T / 2.0,
-        ],
+        device: "NVIDIA T4 (Turing) with TensorRT, 320 GB/s GDDR6, 70 W".into(),
+        peak_macs_per_s: [0.0, 130.0 * T / 2.0, 0.0, 65.0 * T / 2.0, 8.1 * T / 2.0],
         bandwidth_bytes_per_s: 320.0 * G,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
-        modes: vec![
-            ExecMode::new(4, 4, Compute::Int4),
-            ExecMode::new(8, 8, Compute::Int8),
-            ExecMode::new(4, 16, Compute::Fp16),
-            ExecMode::new(8, 16, Compute::Fp16),
-            ExecMode::new(16, 16, Compute::Fp16),
-            ExecMode::new(32, 32, Compute::Fp32),
-        ],
+        modes: tensorrt_modes(),
         unsigned_int8_activations: false,
+        energy: EnergyBasis::BoardPower { watts: 70.0 },
+        sources: "NVIDIA T4 datasheet (8.1/65/130 TOPS fp32/fp16/int8, 320 GB/s, 70 W); TensorRT docs (INT4 is weight-only: no W4A4); energy: 70 W board power x modelled time".into(),
     }
 }
 
-/// Intel Xeon (Cascade Lake, AVX-512 VNNI) slice: 8 cores at 2.5 GHz, two
+/// Intel Xeon Gold 6248 (Cascade Lake, AVX-512 VNNI; Intel ARK: 20 cores,
+/// 2.5 GHz base, 150 W TDP, six DDR4-2933 channels), 8 of its 20 cores: two
 /// 512-bit FMA units per core (Intel 64 and IA-32 Architectures Optimization
 /// Reference Manual). VPDPBUSD: 64 int8 MACs per 512-bit instruction with
 /// unsigned activations × signed weights (Intel Intrinsics Guide), so
 /// symmetric (signed) activations need a +128 shift and a compensation term;
 /// FMA: 16 fp32 MACs per instruction. No fp16 arithmetic (AVX512-FP16 came
 /// with Sapphire Rapids): fp16 weights are converted and computed in fp32.
-/// Memory: six DDR4-2933 channels, 6 × 23.47 GB/s = 140.8 GB/s.
+/// Memory: six DDR4-2933 channels, 6 × 23.47 GB/s = 140.8 GB/s. Energy: the
+/// slice's share of the TDP, 8/20 × 150 W = 60 W (assumption: power shares
+/// evenly over cores).
 fn vnni() -> Target {
     let per_s = 8.0 * 2.5 * G * 2.0; // cores × clock × FMA units
     Target {
         name: "intel_vnni".into(),
-        device: "Xeon (Cascade Lake) 8 cores @ 2.5 GHz, AVX-512 VNNI, 6x DDR4-2933".into(),
+        device: "Intel Xeon Gold 6248 (Cascade Lake), 8 of 20 cores @ 2.5 GHz, AVX-512 VNNI, 6x DDR4-2933".into(),
         peak_macs_per_s: [0.0, 64.0 * per_s, 0.0, 0.0, 16.0 * per_s],
         bandwidth_bytes_per_s: 6.0 * 2933e6 * 8.0,
         mac_energy_pj: ENERGY,
@@ -239,6 +358,188 @@ fn vnni() -> Target {
             ExecMode::new(32, 32, Compute::Fp32),
         ],
         unsigned_int8_activations: true,
+        energy: EnergyBasis::BoardPower { watts: 60.0 },
+        sources: "Intel ARK Xeon Gold 6248 (20 cores, 2.5 GHz, 150 W, DDR4-2933 x6); Intel Optimization Reference Manual (2 FMA units); Intrinsics Guide (VPDPBUSD u8 x s8); energy: 8/20 of the 150 W TDP (assumption: even per-core share) x modelled time".into(),
+    }
+}
+
+/// NVIDIA L4 (Ada Lovelace; NVIDIA L4 datasheet): 30.3 TFLOPS fp32, 242
+/// TFLOPS fp16 and 485 TOPS int8 / 485 TFLOPS FP8 *with sparsity* (half
+/// dense: 121 / 242.5), 300 GB/s GDDR6, 72 W maximum power. Dense rates are
+/// used (the search does not prune). FP8 runs at the int8 rate; the genome
+/// has no FP8 gene, so W8A8 is costed as int8, which is the same cost.
+fn l4() -> Target {
+    Target {
+        name: "nvidia_l4".into(),
+        device: "NVIDIA L4 (Ada) with TensorRT, 300 GB/s GDDR6, 72 W".into(),
+        peak_macs_per_s: [0.0, 242.5 * T / 2.0, 0.0, 121.0 * T / 2.0, 30.3 * T / 2.0],
+        bandwidth_bytes_per_s: 300.0 * G,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: tensorrt_modes(),
+        unsigned_int8_activations: false,
+        energy: EnergyBasis::BoardPower { watts: 72.0 },
+        sources: "NVIDIA L4 datasheet (30.3 TFLOPS fp32; 242 fp16, 485 int8/FP8 with sparsity, half dense; 300 GB/s; 72 W); TensorRT docs (INT4 weight-only); energy: 72 W board power x modelled time".into(),
+    }
+}
+
+/// NVIDIA H100 SXM5 (Hopper; NVIDIA H100 datasheet): 67 TFLOPS fp32, 1,979
+/// TFLOPS fp16 and 3,958 TOPS int8 / TFLOPS FP8 *with sparsity* (dense:
+/// 989.5 / 1,979), 3.35 TB/s HBM3, up to 700 W. Dense rates are used.
+fn h100() -> Target {
+    Target {
+        name: "nvidia_h100_sxm".into(),
+        device: "NVIDIA H100 SXM5 (Hopper) with TensorRT, 3.35 TB/s HBM3, 700 W".into(),
+        peak_macs_per_s: [0.0, 1979.0 * T / 2.0, 0.0, 989.5 * T / 2.0, 67.0 * T / 2.0],
+        bandwidth_bytes_per_s: 3350.0 * G,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: tensorrt_modes(),
+        unsigned_int8_activations: false,
+        energy: EnergyBasis::BoardPower { watts: 700.0 },
+        sources: "NVIDIA H100 datasheet, SXM5 (67 TFLOPS fp32; 1979 fp16, 3958 int8/FP8 with sparsity, half dense; 3.35 TB/s; up to 700 W); TensorRT docs (INT4 weight-only); energy: 700 W board power x modelled time".into(),
+    }
+}
+
+/// NVIDIA Jetson AGX Orin 64GB (Jetson AGX Orin series datasheet): 275
+/// sparse int8 TOPS of which the Ampere GPU's are 170 (the rest the two
+/// DLAs, not used by a GPU TensorRT engine), i.e. 85 dense; 5.3 TFLOPS fp32
+/// on the CUDA cores; 204.8 GB/s LPDDR5 (256-bit); 15–60 W module power.
+/// Assumption: dense fp16 tensor throughput is half of int8, the Ampere
+/// tensor-core ratio (A100 datasheet: 624 int8 / 312 fp16 dense).
+fn orin() -> Target {
+    let int8 = 85.0 * T / 2.0;
+    Target {
+        name: "nvidia_jetson_agx_orin".into(),
+        device: "NVIDIA Jetson AGX Orin 64GB (Ampere GPU) with TensorRT, 204.8 GB/s LPDDR5, 60 W mode".into(),
+        peak_macs_per_s: [0.0, int8, 0.0, int8 / 2.0, 5.3 * T / 2.0],
+        bandwidth_bytes_per_s: 204.8 * G,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: tensorrt_modes(),
+        unsigned_int8_activations: false,
+        energy: EnergyBasis::BoardPower { watts: 60.0 },
+        sources: "NVIDIA Jetson AGX Orin series datasheet (GPU 170 sparse int8 TOPS = 85 dense; 5.3 TFLOPS fp32; 204.8 GB/s; 15-60 W); assumption: fp16 = 1/2 of int8 (Ampere ratio, A100 datasheet); energy: 60 W module power x modelled time".into(),
+    }
+}
+
+/// Qualcomm Hexagon NPU of the Snapdragon 8 Gen 3 (phone). Snapdragon 8 Gen 3
+/// product brief: LPDDR5X up to 4800 MHz (9600 MT/s) on a 64-bit bus,
+/// 76.8 GB/s; INT4 support on the Hexagon NPU (introduced with 8 Gen 2: 4-bit
+/// weights consumed by the int8 and int16 paths, QNN a8w4 / a16w4). Qualcomm
+/// publishes no TOPS figure for this part. Assumption: the X Elite's 45 TOPS
+/// int8 (the same Hexagon generation, announced together at Snapdragon Summit
+/// 2023; the phone part clocks no higher, so this is an upper bound), int16 =
+/// ½, fp16 = ¼ of int8 as for `qualcomm_hexagon`.
+fn hexagon_8g3() -> Target {
+    let int8 = 45.0 * T / 2.0;
+    Target {
+        name: "snapdragon_8_gen_3_hexagon".into(),
+        device: "Qualcomm Snapdragon 8 Gen 3 Hexagon NPU, INT4 weights, LPDDR5X-9600 x64".into(),
+        peak_macs_per_s: [0.0, int8, int8 / 2.0, int8 / 4.0, 0.0],
+        bandwidth_bytes_per_s: 9600e6 * 8.0,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: vec![
+            ExecMode::new(4, 8, Compute::Int8),
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(4, 16, Compute::Int16),
+            ExecMode::new(8, 16, Compute::Int16),
+            ExecMode::new(16, 16, Compute::Int16),
+            ExecMode::new(32, 32, Compute::Fp16),
+        ],
+        unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: format!(
+            "Qualcomm Snapdragon 8 Gen 3 product brief (LPDDR5X 4800 MHz, INT4 support); QNN HTP backend docs (a8w4, a8w8, a16w4, a16w8, a16w16, fp16); assumptions: 45 TOPS int8 as on the X Elite (not published for this part), int16 = 1/2, fp16 = 1/4 of int8; {HOROWITZ}"
+        ),
+    }
+}
+
+/// Arm Cortex-X4 ×4 (MediaTek Dimensity 9300: one at 3.25 GHz and three at
+/// 2.85 GHz, LPDDR5T-9600 on a 64-bit bus, 76.8 GB/s; MediaTek product
+/// page), Armv9.2 with the i8mm extension: SMMLA multiplies a 2×8 by an 8×2
+/// int8 matrix into 2×2 int32, 32 MACs per 128-bit instruction (Arm
+/// Architecture Reference Manual), twice SDOT's 16. Assumptions: the four
+/// X4 cores at 2.85 GHz (the sustained all-big-core clock), four 128-bit
+/// vector pipes per core on which SMMLA and FMLA both issue (as on the
+/// X-series since the X1, whose software optimization guide lists four).
+fn cortex_x4() -> Target {
+    let per_core_s = 4.0 * 2.85 * G * 4.0; // cores × clock × pipes
+    Target {
+        name: "cortex_x4_i8mm".into(),
+        device: "Arm Cortex-X4 x4 @ 2.85 GHz (Dimensity 9300), i8mm SMMLA int8, LPDDR5T-9600 x64"
+            .into(),
+        peak_macs_per_s: [
+            0.0,
+            32.0 * per_core_s,
+            0.0,
+            8.0 * per_core_s,
+            4.0 * per_core_s,
+        ],
+        bandwidth_bytes_per_s: 9600e6 * 8.0,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: cpu_modes(),
+        unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: format!(
+            "MediaTek Dimensity 9300 (4x Cortex-X4, LPDDR5T-9600); Arm ARM (SMMLA: 32 int8 MACs per instruction); assumptions: 2.85 GHz on all four, 4 vector pipes each issuing SMMLA/FMLA; {HOROWITZ}"
+        ),
+    }
+}
+
+/// Apple M3 Neural Engine: 18 TOPS (Apple M3 family announcement, Oct 2023),
+/// 100 GB/s unified LPDDR5 (same). coremltools "Quantization Overview" names
+/// A17 Pro and M4 as the Neural Engines with an int8 × int8 compute path, so
+/// on the M3 every configuration computes in fp16 (W8A8 runs as fp16 with
+/// 8-bit storage, a fallback) and int4 / int8 weights are weight-only.
+/// Assumption: the 18 TOPS figure is the fp16 rate (it has no int8 path).
+fn m3_neural_engine() -> Target {
+    let fp16 = 18.0 * T / 2.0;
+    Target {
+        name: "apple_m3_neural_engine".into(),
+        device: "Apple M3 Neural Engine, 18 TOPS, 100 GB/s LPDDR5".into(),
+        peak_macs_per_s: [0.0, 0.0, 0.0, fp16, 0.0],
+        bandwidth_bytes_per_s: 100.0 * G,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: vec![
+            ExecMode::new(4, 16, Compute::Fp16),
+            ExecMode::new(8, 16, Compute::Fp16),
+            ExecMode::new(16, 16, Compute::Fp16),
+            ExecMode::new(32, 32, Compute::Fp16),
+        ],
+        unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: format!(
+            "Apple M3 announcement (18 TOPS, 100 GB/s); coremltools Quantization Overview (int8 compute only on A17 Pro/M4: weight-only on M3); assumption: 18 TOPS is the fp16 rate; {HOROWITZ}"
+        ),
+    }
+}
+
+/// Intel Core i9-11900K (Rocket Lake, client; Intel ARK: 8 cores, 3.5 GHz
+/// base, 125 W TDP, DDR4-3200 dual channel, 51.2 GB/s) with AVX-512 VNNI.
+/// Client Cypress Cove cores have one 512-bit FMA unit (ports 0+1 fused;
+/// Intel Optimization Reference Manual, Ice Lake client microarchitecture),
+/// so 64 int8 MACs (VPDPBUSD, unsigned activations × signed weights) and 16
+/// fp32 MACs per core and cycle; no fp16 arithmetic.
+fn core_i9_11900k() -> Target {
+    let per_s = 8.0 * 3.5 * G; // cores × clock × one FMA unit
+    Target {
+        name: "intel_core_i9_11900k".into(),
+        device: "Intel Core i9-11900K (Rocket Lake) 8 cores @ 3.5 GHz, AVX-512 VNNI, 2x DDR4-3200".into(),
+        peak_macs_per_s: [0.0, 64.0 * per_s, 0.0, 0.0, 16.0 * per_s],
+        bandwidth_bytes_per_s: 2.0 * 3200e6 * 8.0,
+        mac_energy_pj: ENERGY,
+        dram_pj_per_byte: E_DRAM_BYTE,
+        modes: vec![
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(32, 32, Compute::Fp32),
+        ],
+        unsigned_int8_activations: true,
+        energy: EnergyBasis::BoardPower { watts: 125.0 },
+        sources: "Intel ARK Core i9-11900K (8 cores, 3.5 GHz, 125 W, DDR4-3200 x2); Intel Optimization Reference Manual (one 512-bit FMA unit on client cores); Intrinsics Guide (VPDPBUSD); energy: 125 W TDP x modelled time".into(),
     }
 }
 
@@ -292,6 +593,8 @@ pub fn custom(
         dram_pj_per_byte: pj_per_byte,
         modes,
         unsigned_int8_activations: false,
+        energy: EnergyBasis::PerOp,
+        sources: "custom.* parameters of the manifest".into(),
     }
 }
 
@@ -305,25 +608,89 @@ mod tests {
             let t = builtin(name).unwrap();
             assert_eq!(t.name, name);
             t.check().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                !t.sources.is_empty() && t.sources.contains("energy"),
+                "{name}"
+            );
         }
         assert!(builtin("tpu").is_none());
+        // The document's six come first, unchanged in name.
+        assert_eq!(
+            BUILTIN_NAMES[..6],
+            [
+                "arm_neon",
+                "arm_dot",
+                "qualcomm_hexagon",
+                "apple_neural_engine",
+                "nvidia_tensorrt",
+                "intel_vnni"
+            ]
+        );
     }
 
     #[test]
     fn documented_throughput_ratios_hold() {
         let neon = builtin("arm_neon").unwrap();
         let dot = builtin("arm_dot").unwrap();
-        // SDOT doubles plain-NEON int8 throughput; fp32 is half of fp16.
-        assert_eq!(dot.peak(Compute::Int8), 2.0 * neon.peak(Compute::Int8));
+        // Cortex-A76 SWOG: SMLAL issues on V0 only (8 MACs/cycle), FMLA and
+        // SDOT on both pipes: plain-NEON int8 is half the fp16 rate and a
+        // quarter of SDOT's; fp32 is half of fp16.
+        assert_eq!(neon.peak(Compute::Int8), 4.0 * 2.4e9 * 8.0);
+        assert_eq!(dot.peak(Compute::Int8), 4.0 * neon.peak(Compute::Int8));
+        assert_eq!(neon.peak(Compute::Fp16), 2.0 * neon.peak(Compute::Int8));
         assert_eq!(neon.peak(Compute::Fp16), 2.0 * neon.peak(Compute::Fp32));
         let trt = builtin("nvidia_tensorrt").unwrap();
         assert_eq!(trt.peak(Compute::Int8), 2.0 * trt.peak(Compute::Fp16));
+        // TensorRT's INT4 is weight-only: W4A4 is no native mode on the T4
+        // and runs as W8A8 int8; W4A16 is native weight-only in fp16.
+        let e = trt.execution(4, 4);
+        assert!(!e.native);
+        assert_eq!((e.mode.weight_bits, e.mode.act_bits), (8, 8));
+        assert_eq!(e.mode.compute, Compute::Int8);
+        assert!(trt.execution(4, 16).native);
+        assert_eq!(trt.execution(4, 16).mode.compute, Compute::Fp16);
+        assert!(trt.modes.iter().all(|m| m.compute != Compute::Int4));
+        // i8mm SMMLA: twice SDOT's MACs per instruction.
+        let x4 = builtin("cortex_x4_i8mm").unwrap();
+        assert_eq!(x4.peak(Compute::Int8), 4.0 * x4.peak(Compute::Fp16));
+        // Snapdragon 8 Gen 3: INT4 weights with int8 activations are native.
+        let h = builtin("snapdragon_8_gen_3_hexagon").unwrap();
+        assert!(h.execution(4, 8).native);
+        assert_eq!(h.execution(4, 8).mode.compute, Compute::Int8);
+        // The M3 Neural Engine has no int8 compute path.
+        let m3 = builtin("apple_m3_neural_engine").unwrap();
+        assert!(!m3.execution(8, 8).native);
+        assert_eq!(m3.execution(8, 8).mode.compute, Compute::Fp16);
         let vnni = builtin("intel_vnni").unwrap();
         assert_eq!(vnni.peak(Compute::Int8), 4.0 * vnni.peak(Compute::Fp32));
         // The Neural Engine never computes int4 weights natively.
         let ane = builtin("apple_neural_engine").unwrap();
         assert_eq!(ane.execution(4, 16).mode.compute, Compute::Fp16);
         assert!(!ane.execution(4, 8).native);
+    }
+
+    #[test]
+    fn the_target_listing_names_every_target_and_its_sources() {
+        let text = targets_text();
+        for name in BUILTIN_NAMES {
+            let t = builtin(name).unwrap();
+            assert!(text.contains(&format!("  {name}")), "{name}");
+            assert!(text.contains(&t.sources), "{name}");
+        }
+    }
+
+    #[test]
+    fn part_name_aliases_select_the_same_figures() {
+        for (alias, canonical) in ALIASES {
+            let a = builtin(alias).unwrap();
+            let mut c = builtin(canonical).unwrap();
+            assert_eq!(a.name, alias);
+            c.name = alias.to_string();
+            assert_eq!(a, c, "{alias}");
+            assert!(TARGET_CHOICES.contains(&alias));
+            assert!(!BUILTIN_NAMES.contains(&alias));
+        }
+        assert_eq!(TARGET_CHOICES.last(), Some(&CUSTOM));
     }
 
     #[test]

@@ -102,8 +102,28 @@ impl Family {
     /// Layer names, types and parameter counts of the architecture.
     pub fn skeleton(self) -> Vec<(String, LayerType, u64)> {
         match self {
-            Family::Llama7bLike => transformer(32, 4096, 11008, 32000, 3, 4096, 0),
-            Family::Gpt2MediumLike => transformer(24, 1024, 4096, 50257, 2, 2048, 1024),
+            Family::Llama7bLike => transformer(Decoder {
+                blocks: 32,
+                d: 4096,
+                ffn: 11008,
+                vocab: 32000,
+                mlp_mats: 3,
+                norm_params: 4096,
+                positions: 0,
+                bias: false,
+                tied_head: false,
+            }),
+            Family::Gpt2MediumLike => transformer(Decoder {
+                blocks: 24,
+                d: 1024,
+                ffn: 4096,
+                vocab: 50257,
+                mlp_mats: 2,
+                norm_params: 2048,
+                positions: 1024,
+                bias: true,
+                tied_head: true,
+            }),
             Family::Resnet50Like => resnet50(),
         }
     }
@@ -133,47 +153,88 @@ impl Family {
     }
 }
 
-/// Decoder-only transformer: embedding, per block (attention norm, attention
-/// q/k/v/o, MLP norm, MLP with `mlp_mats` matrices), final norm, classifier.
-fn transformer(
+/// The GPT-2 / LLaMA architectural choices the parameter count depends on.
+#[derive(Clone, Copy)]
+struct Decoder {
     blocks: usize,
     d: u64,
     ffn: u64,
     vocab: u64,
+    /// Matrices in the MLP (2 for GPT-2, 3 for LLaMA's gated SiLU).
     mlp_mats: u64,
+    /// Parameters of one norm (LayerNorm: weight and bias, 2d; RMSNorm: d).
     norm_params: u64,
+    /// Learned position embeddings (GPT-2: 1024; LLaMA: none, rotary).
     positions: u64,
-) -> Vec<(String, LayerType, u64)> {
-    let mut out = vec![(
-        "embed_tokens".to_string(),
-        LayerType::Embedding,
-        vocab * d + positions * d,
-    )];
-    for b in 0..blocks {
+    /// Linear layers carry biases (GPT-2 does, LLaMA does not).
+    bias: bool,
+    /// The LM head is the token embedding (GPT-2 ties them): one tensor,
+    /// one layer, counted once.
+    tied_head: bool,
+}
+
+/// Decoder-only transformer: token embedding, position embedding (if any),
+/// per block (attention norm, attention q/k/v/o, MLP norm, MLP with
+/// `mlp_mats` matrices), final norm, and an LM head unless it is tied to the
+/// token embedding. A tied head is no layer of its own: the one tensor is
+/// both the first and the last matrix, so it is typed `Classifier` (the more
+/// sensitive of its two roles) and its parameters are counted once, as in
+/// the published GPT-2 count (354,823,168 for GPT-2 medium).
+fn transformer(a: Decoder) -> Vec<(String, LayerType, u64)> {
+    let Decoder { d, ffn, vocab, .. } = a;
+    let bias = u64::from(a.bias);
+    let mut out = Vec::new();
+    if a.tied_head {
+        out.push((
+            "embed_tokens_tied_lm_head".to_string(),
+            LayerType::Classifier,
+            vocab * d,
+        ));
+    } else {
+        out.push(("embed_tokens".to_string(), LayerType::Embedding, vocab * d));
+    }
+    if a.positions > 0 {
+        out.push((
+            "embed_positions".to_string(),
+            LayerType::Embedding,
+            a.positions * d,
+        ));
+    }
+    // Attention: q, k, v and o, each d × d (+ d biases); MLP: up (and gate)
+    // d × ffn (+ ffn biases each), down ffn × d (+ d biases).
+    let attn = 4 * d * d + bias * 4 * d;
+    let mlp = a.mlp_mats * d * ffn + bias * ((a.mlp_mats - 1) * ffn + d);
+    for b in 0..a.blocks {
         out.push((
             format!("block{b}.attn_norm"),
             LayerType::LayerNorm,
-            norm_params,
+            a.norm_params,
         ));
-        out.push((format!("block{b}.attn"), LayerType::Attention, 4 * d * d));
+        out.push((format!("block{b}.attn"), LayerType::Attention, attn));
         out.push((
             format!("block{b}.mlp_norm"),
             LayerType::LayerNorm,
-            norm_params,
+            a.norm_params,
         ));
-        out.push((
-            format!("block{b}.mlp"),
-            LayerType::Linear,
-            mlp_mats * d * ffn,
-        ));
+        out.push((format!("block{b}.mlp"), LayerType::Linear, mlp));
     }
-    out.push(("final_norm".to_string(), LayerType::LayerNorm, norm_params));
-    out.push(("lm_head".to_string(), LayerType::Classifier, vocab * d));
+    out.push((
+        "final_norm".to_string(),
+        LayerType::LayerNorm,
+        a.norm_params,
+    ));
+    if !a.tied_head {
+        out.push(("lm_head".to_string(), LayerType::Classifier, vocab * d));
+    }
     out
 }
 
 /// ResNet-50: stem conv + norm, 16 bottleneck blocks (1×1, 3×3, 1×1 convs
 /// as one entry), a projection shortcut and a norm per stage, the classifier.
+/// Convolutions have no biases (each is followed by a BatchNorm); a stage's
+/// norm entry holds every BatchNorm of the stage (weight and bias, 2 per
+/// channel: three per block over width, width, 4·width channels, and the
+/// shortcut's over 4·width), so the total is torchvision's 25,557,032.
 fn resnet50() -> Vec<(String, LayerType, u64)> {
     let mut out = vec![
         ("stem.conv".to_string(), LayerType::Conv, 7 * 7 * 3 * 64),
@@ -202,7 +263,7 @@ fn resnet50() -> Vec<(String, LayerType, u64)> {
         out.push((
             format!("stage{}.norm", stage + 1),
             LayerType::LayerNorm,
-            2 * out_ch,
+            blocks * 2 * (width + width + out_ch) + 2 * out_ch,
         ));
         channels_in = out_ch;
     }
@@ -279,12 +340,34 @@ mod tests {
 
     #[test]
     fn parameter_counts_match_the_real_architectures() {
-        // LLaMA-7B has 6.74e9 parameters; GPT-2 medium 355M (tied head not
-        // counted there, counted here); ResNet-50 25.6M (norms approximated).
-        let llama = Split::Train.builtin().total_params() as f64;
-        assert!((6.5e9..6.9e9).contains(&llama), "{llama}");
-        let resnet = Split::Test.builtin().total_params() as f64;
-        assert!((2.3e7..2.6e7).contains(&resnet), "{resnet}");
+        // Exact published counts: LLaMA-7B 6,738,415,616 (no biases, untied
+        // head); GPT-2 medium 354,823,168 (Hugging Face `gpt2-medium`: biases
+        // included, the tied LM head counted once); torchvision ResNet-50
+        // 25,557,032 (every BatchNorm's weight and bias included).
+        assert_eq!(Split::Train.builtin().total_params(), 6_738_415_616);
+        assert_eq!(Split::Valid.builtin().total_params(), 354_823_168);
+        assert_eq!(Split::Test.builtin().total_params(), 25_557_032);
+        // The tied head is one layer, not two.
+        let valid = Split::Valid.builtin();
+        assert_eq!(
+            valid
+                .layers
+                .iter()
+                .filter(|l| l.params == 50257 * 1024)
+                .count(),
+            1
+        );
+        // The BatchNorms the stage entries gained: 53,120 in all, of which
+        // the stem's and the stage outputs' 7,808 were counted before.
+        let norms: u64 = Split::Test
+            .builtin()
+            .layers
+            .iter()
+            .filter(|l| l.layer_type == LayerType::LayerNorm)
+            .map(|l| l.params)
+            .sum();
+        assert_eq!(norms, 53_120);
+        assert_eq!(norms - 7_808, 45_312);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! goes to a temporary name that is renamed into place, so a failed run never
 //! leaves a partial file.
 
+use super::float_file::{self, FloatFile};
 use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
 use super::metrics::{ErrorMetrics, error_metrics};
 use super::npy::{Tensor, encode_npy, parse_npy, parse_raw_f32};
@@ -19,6 +20,8 @@ pub enum FileFormat {
     Gguf(GgufFormat),
     /// evoquant's packed form (see `packed_file`).
     Int,
+    /// BF16, FP16, FP8, MXFP4, NVFP4 (see `float_file`).
+    Float(FloatFile),
 }
 
 #[derive(Clone, Debug)]
@@ -26,6 +29,8 @@ pub struct QuantizeRequest {
     pub input: PathBuf,
     pub format: FileFormat,
     /// Used by `FileFormat::Int` only; GGUF formats fix their own scheme.
+    /// Float formats read only `granularity`: FP8 takes one scale per
+    /// tensor, or per row with `PerChannel`.
     pub spec: QuantSpec,
     pub out: PathBuf,
 }
@@ -155,7 +160,50 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
                 .map_err(|e| quant_error(&req.input, e))?;
             (encode_int(&q), q.size_bytes(), q.dequantize())
         }
+        FileFormat::Float(f) => {
+            use super::spec::Granularity;
+            let rows = match req.spec.granularity {
+                Granularity::PerChannel => t.shape.first().copied().unwrap_or(1),
+                Granularity::PerGroup => {
+                    return Err(Error::user(format!(
+                        "--format {}: per-group scales are not a layout of this format (fp8 takes per-tensor or per-channel; mxfp4 and nvfp4 fix their own blocks)",
+                        f.name()
+                    )));
+                }
+                _ => 1,
+            };
+            let block = f.block();
+            if block > 1 {
+                let last = t.shape.last().copied().unwrap_or(1);
+                if last % block != 0 || t.data.len() % block != 0 {
+                    return Err(Error::user(format!(
+                        "{}: shape {:?}: {} needs the last dimension to be a multiple of its block size {block}",
+                        req.input.display(),
+                        t.shape,
+                        f.name()
+                    )));
+                }
+            }
+            let (enc, payload) = float_file::encode(&t.data, f, rows)
+                .map_err(|e| Error::user(format!("{}: {e}", req.input.display())))?;
+            let (approx, _) = float_file::decode(&enc, f)
+                .map_err(|e| Error::Internal(format!("{}: {e}", req.input.display())))?;
+            (enc, payload, approx)
+        }
     };
+    // FP16 and BF16 overflow to ±inf as IEEE formats do (FP16 beyond 65504,
+    // BF16 only near f32::MAX); FP8/FP4 scale and saturate. Refuse rather
+    // than write infinities.
+    if let FileFormat::Float(f) = req.format
+        && let Some(i) = approx.iter().position(|v| !v.is_finite())
+    {
+        return Err(Error::user(format!(
+            "{}: value at flat index {i} ({}) overflows {} (it rounds to inf); scale the tensor down or use an fp8 format, whose scales saturate",
+            req.input.display(),
+            t.data[i],
+            f.name()
+        )));
+    }
     let metrics = error_metrics(&t.data, &approx);
     // The input is finite and GGUF overflow is refused above, so a
     // non-finite image is our bug: say so rather than write it.
@@ -206,6 +254,24 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
                 )));
             }
             (shape, values, bytes.len())
+        }
+        FileFormat::Float(f) => {
+            let (values, payload) = float_file::decode(&bytes, f)
+                .map_err(|e| Error::user(format!("{}: {e}", req.input.display())))?;
+            let shape = if req.shape.is_empty() {
+                vec![values.len()]
+            } else {
+                req.shape.clone()
+            };
+            let held = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            if held != Some(values.len()) {
+                return Err(Error::user(format!(
+                    "--shape {shape:?} does not hold the {} values {} decodes to",
+                    values.len(),
+                    req.input.display()
+                )));
+            }
+            (shape, values, payload)
         }
         FileFormat::Int => {
             let q = decode_int(&bytes)

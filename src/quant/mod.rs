@@ -14,6 +14,8 @@
 //!   `block4_sse2` does its 4-bit packing case with SSE2 intrinsics (same bits);
 //! - `gguf`: llama.cpp Q4_0 / Q4_1 / Q8_0 blocks, byte-compatible with ggml;
 //! - `float`: FP16/FP32 as non-integer precisions;
+//! - `minifloat`: BF16, FP16, FP8 E4M3/E5M2, FP4 E2M1 kernels and the
+//!   MXFP4 / NVFP4 block formats (bit-exact against `ml_dtypes`);
 //! - `metrics`, `outlier`: error measures and the outlier stress test;
 //! - `npy`, `packed_file`, `command`: file I/O behind `evoquant quantize`.
 
@@ -23,11 +25,13 @@ mod block4_sse2;
 mod calibrate;
 pub mod command;
 mod float;
+pub mod float_file;
 mod gguf;
 mod kernel;
 mod layer;
 mod layout;
 mod metrics;
+pub mod minifloat;
 pub mod npy;
 mod outlier;
 pub mod pack;

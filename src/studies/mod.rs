@@ -118,6 +118,11 @@ pub trait Study: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// One line for `evoquant list`.
     fn about(&self) -> &'static str;
+    /// More text `evoquant list KIND` prints after the parameters (e.g. the
+    /// hardware targets and their sources); empty by default.
+    fn notes(&self) -> String {
+        String::new()
+    }
     /// Reject impossible values before anything runs, beyond the declared
     /// ranges (which are checked first): relations between parameters,
     /// files that must exist.
@@ -142,6 +147,10 @@ pub trait Study: Send + Sync + 'static {
 pub trait DynStudy: Send + Sync {
     fn kind(&self) -> &'static str;
     fn about(&self) -> &'static str;
+    /// See [`Study::notes`].
+    fn notes(&self) -> String {
+        String::new()
+    }
     fn param_docs(&self) -> Vec<ParamDoc>;
     /// Does `[params]` also declare the kind's parameters? Then any key
     /// besides the documented ones is a parameter of the user's whose type
@@ -168,6 +177,9 @@ impl<S: Study> DynStudy for S {
     }
     fn about(&self) -> &'static str {
         Study::about(self)
+    }
+    fn notes(&self) -> String {
+        Study::notes(self)
     }
     fn param_docs(&self) -> Vec<ParamDoc> {
         docs_of::<S::Params>()

@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI as a user runs it, one module per area.
 
+mod calibration;
 mod chaos;
 mod command;
 mod data;
@@ -7,6 +8,7 @@ mod decoder;
 mod eval;
 mod evaluator;
 mod failures;
+mod formats;
 mod fuzz_regressions;
 mod hardening;
 mod harness;
@@ -21,3 +23,4 @@ mod shard;
 mod slurm;
 mod slurm_scripts;
 mod snapshots;
+mod targets;

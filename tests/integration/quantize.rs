@@ -375,3 +375,108 @@ fn bad_inputs_exit_2_and_write_nothing() {
         "--shape",
     );
 }
+
+#[test]
+fn float_formats_round_trip_with_true_sizes() {
+    let dir = TempDir::new("quant-float");
+    let w = weights(128);
+    let input = dir.join("w.npy");
+    std::fs::write(&input, npy("<f4", false, &[4, 32], &f32_bytes(&w))).unwrap();
+    // (format, extra flags, file bytes, payload bits per weight, max error)
+    let cases: [(&str, &[&str], usize, f64, f32); 7] = [
+        ("bf16", &[], 256, 16.0, 0.01),
+        ("fp16", &[], 256, 16.0, 0.001),
+        ("fp8_e4m3", &[], 4 + 4 + 128, 8.25, 0.1),
+        (
+            "fp8_e4m3",
+            &["--granularity", "per-channel"],
+            4 + 16 + 128,
+            9.0,
+            0.1,
+        ),
+        ("fp8_e5m2", &[], 4 + 4 + 128, 8.25, 0.2),
+        ("mxfp4", &[], 4 * 17, 4.25, 0.6),
+        ("nvfp4", &[], 4 + 8 * 9, 4.5 + 32.0 / 128.0, 0.6),
+    ];
+    for (i, (fmt, extra, bytes, bpw, tol)) in cases.into_iter().enumerate() {
+        let packed = dir.join(&format!("w{i}.{fmt}"));
+        let mut args = vec!["quantize", s(&input), "--format", fmt];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", s(&packed)]);
+        let o = run(&args);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::metadata(&packed).unwrap().len() as usize,
+            bytes,
+            "{fmt}"
+        );
+        assert_eq!(metric(&stdout(&o), "bits per weight"), bpw, "{fmt}");
+        let back = dir.join(&format!("w{i}.npy"));
+        let o = run(&[
+            "dequantize",
+            s(&packed),
+            "--format",
+            fmt,
+            "--shape",
+            "4,32",
+            "--reference",
+            s(&input),
+            "--out",
+            s(&back),
+        ]);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        let (header, data) = read_npy_f32(&back);
+        assert!(header.contains("(4, 32)"));
+        let max_err = w
+            .iter()
+            .zip(&data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(max_err < tol, "{fmt}: {max_err}");
+        assert!((metric(&stdout(&o), "max abs error") as f32 - max_err).abs() < 1e-6);
+    }
+    // User mistakes: exit 2, nothing written.
+    let out = dir.join("bad.bin");
+    let odd = dir.join("odd.f32");
+    std::fs::write(&odd, f32_bytes(&weights(48))).unwrap();
+    assert_user_error(
+        &["quantize", s(&odd), "--format", "mxfp4", "--out", s(&out)],
+        &out,
+        "multiple of its block size 32",
+    );
+    assert_user_error(
+        &[
+            "quantize",
+            s(&input),
+            "--format",
+            "fp8_e4m3",
+            "--granularity",
+            "per-group",
+            "--out",
+            s(&out),
+        ],
+        &out,
+        "per-group",
+    );
+    let big = dir.join("big.f32");
+    std::fs::write(&big, f32_bytes(&[1.0, 70000.0])).unwrap();
+    assert_user_error(
+        &["quantize", s(&big), "--format", "fp16", "--out", s(&out)],
+        &out,
+        "overflows fp16",
+    );
+    let junk = dir.join("junk.fp8");
+    std::fs::write(&junk, [7u8, 0, 0, 0, 1, 2]).unwrap();
+    assert_user_error(
+        &[
+            "dequantize",
+            s(&junk),
+            "--format",
+            "fp8_e4m3",
+            "--out",
+            s(&out),
+        ],
+        &out,
+        "not a whole fp8_e4m3 file",
+    );
+}

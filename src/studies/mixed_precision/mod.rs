@@ -273,6 +273,10 @@ impl Study for MixedPrecision {
         "hardware-targeted per-layer mixed-precision search (weighted GA or NSGA-II) with Pareto fronts and exported configs"
     }
 
+    fn notes(&self) -> String {
+        crate::hw::targets::targets_text()
+    }
+
     fn validate(&self, p: &Params, ctx: &CheckContext) -> Vec<ParamIssue> {
         let mut issues = params::validate(p);
         if !issues.is_empty() {
