@@ -27,6 +27,7 @@ fn space() -> Space {
         ],
         group_sizes: GROUP_SIZES.to_vec(),
         mixed: true,
+        calibrations: evoquant::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
     }
 }
 

@@ -8,9 +8,10 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The model to serve: mlp (the glyph classifier, measured) or
-    /// inventory (the modelled layer inventory), built from the parameters
-    /// each `describe` request carries.
+    /// The model to serve: mlp (the glyph classifier, measured),
+    /// transformer (the BERT encoder of `model_path`, measured) or inventory
+    /// (the modelled layer inventory), built from the parameters each
+    /// `describe` request carries.
     #[arg(long, default_value = "mlp")]
     pub model: String,
 }

@@ -9,7 +9,7 @@ use super::harness::{TempDir, evoquant};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn minilm() -> Option<PathBuf> {
+pub fn minilm() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
     if p.join("model.safetensors").exists() {
         return Some(p);

@@ -175,3 +175,52 @@ fn a_tiny_study_on_an_imported_safetensors_file_runs() {
     assert!(sens.contains("a.weight") && sens.contains("b.weight"));
     assert!(!sens.contains("b.bias"));
 }
+
+/// `model = "transformer"` on the real MiniLM: the search runs, every
+/// output says the accuracy is measured, and the exported configuration
+/// measured again by `eval_encoder` (the code behind `evoquant eval`) on
+/// the same texts gives the reported accuracy bit for bit.
+#[test]
+fn a_transformer_search_is_measured_and_its_export_reproduces_through_eval() {
+    let Some(model) = crate::eval::minilm() else {
+        return;
+    };
+    use evoquant::models::transformer::{CALIB_TEXT, EVAL_TEXT, EvalOptions, eval_encoder, lines};
+    let dir = crate::harness::TempDir::new("mp-transformer");
+    let m = dir.write(
+        "m.toml",
+        &format!(
+            "[study]\nname = \"t\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"transformer\"\nmodel_path = \"{}\"\neval_texts = 6\ncalib_texts = 6\nmax_seq_len = 24\ntokens = 24\npopulation_size = 4\nmax_generations = 1\nmin_bits = 4\nmax_bits = 4\ncalibrations = [\"min_max\", \"percentile\"]\n",
+            model.display()
+        ),
+    );
+    let out = dir.join("out");
+    crate::harness::run_into(&m, &out, &[]).success();
+    let trials = crate::harness::read(&out.join("trials.csv"));
+    let mut rows = csv::Reader::from_reader(trials.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let row = rows.records().next().unwrap().unwrap();
+    let get = |k: &str| {
+        row.get(header.iter().position(|h| h == k).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert!(get("accuracy_source").starts_with("measured: mean cosine similarity"));
+    assert!(get("model").starts_with("all-MiniLM-L6-v2 (BERT encoder"));
+    let best: f64 = get("best_accuracy").parse().unwrap();
+    assert!(best > 0.0 && best < 1.0, "{best}");
+    let id = get("trial_id");
+    let config = out.join(format!("trials/{id}/quant_config.json"));
+    let opts = EvalOptions {
+        texts: lines(EVAL_TEXT).into_iter().take(6).collect(),
+        calib: lines(CALIB_TEXT).into_iter().take(6).collect(),
+        max_seq_len: 24,
+        jobs: 1,
+        config: evoquant::quant::qconfig::read(&config).unwrap(),
+    };
+    let r = eval_encoder(&model, &opts).unwrap();
+    assert_eq!(
+        r.mean_cosine, best,
+        "eval of the export differs from the search"
+    );
+}

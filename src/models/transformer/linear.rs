@@ -13,6 +13,9 @@ use crate::quant::{
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Fake-quantized weights kept at most (bytes), per cache.
+const WEIGHT_CACHE_BYTES: usize = 1 << 30;
+
 /// Calibration keeps at most this many input values per layer (evenly strided).
 const CALIB_SAMPLES: usize = 1 << 18;
 
@@ -85,16 +88,45 @@ impl Linear {
     }
 }
 
-/// Fake-quantized weights keyed by (layer, weight precision).
 /// (layer name, weight precision as text) → fake-quantized weights.
 type CacheMap = HashMap<(String, String), Arc<Vec<f32>>>;
+/// (layer name, activation precision as text) → calibrated parameters.
+type ActMap = HashMap<(String, String), AffineParams>;
 
+/// What a configuration's layers cost to prepare, memoised: fake-quantized
+/// weights per (layer, weight precision) and calibrated activation
+/// parameters per (layer, activation precision), so a new configuration
+/// only prepares the layers it changes. Entries are pure functions of their
+/// keys, so the cache changes no result.
 #[derive(Default)]
 pub struct WeightCache {
     map: Mutex<CacheMap>,
+    acts: Mutex<ActMap>,
 }
 
 impl WeightCache {
+    /// The activation parameters of `l` under integer activations `q`,
+    /// calibrated on `samples` (the layer's calibration inputs).
+    fn act_params(&self, l: &Linear, q: &ActQuant, samples: &[f32]) -> Option<AffineParams> {
+        let ActQuant::Int {
+            bits,
+            scheme,
+            calibration,
+            percentile,
+        } = *q
+        else {
+            return None;
+        };
+        let key = (l.name.clone(), format!("{q:?}"));
+        if let Some(p) = self.acts.lock().expect("cache lock").get(&key) {
+            return Some(*p);
+        }
+        let (lo, hi) = calibrate_range(samples, bits, scheme, calibration, percentile);
+        let p = AffineParams::from_range(lo, hi, bits, scheme);
+        self.acts.lock().expect("cache lock").insert(key, p);
+        Some(p)
+    }
+
     pub fn weights(&self, l: &Linear, q: &WeightQuant) -> Result<Arc<Vec<f32>>> {
         if *q == WeightQuant::Fp32 {
             return Ok(l.w.clone());
@@ -114,7 +146,15 @@ impl WeightCache {
                 .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
         }
         let w = Arc::new(out);
-        self.map.lock().expect("cache lock").insert(key, w.clone());
+        let mut map = self.map.lock().expect("cache lock");
+        // A search touches hundreds of (layer, gene) pairs; past the budget
+        // start over rather than grow without bound (entries are recomputed
+        // identically when needed again).
+        let held: usize = map.values().map(|v| v.len()).sum();
+        if 4 * (held + w.len()) > WEIGHT_CACHE_BYTES {
+            map.clear();
+        }
+        map.insert(key, w.clone());
         Ok(w)
     }
 }
@@ -135,20 +175,16 @@ pub fn plans(
             let act = match q.activations {
                 ActQuant::Fp32 => ActMode::Float,
                 ActQuant::Fp16 => ActMode::Fp16,
-                ActQuant::Int {
-                    bits,
-                    scheme,
-                    calibration,
-                    percentile,
-                } => {
+                ActQuant::Int { .. } => {
                     let s = samples
                         .and_then(|s| s.get(i))
                         .filter(|s| !s.is_empty())
                         .ok_or_else(|| {
                             Error::Internal(format!("no calibration samples for `{}`", l.name))
                         })?;
-                    let (lo, hi) = calibrate_range(s, bits, scheme, calibration, percentile);
-                    ActMode::Int(AffineParams::from_range(lo, hi, bits, scheme))
+                    ActMode::Int(cache.act_params(l, &q.activations, s).ok_or_else(|| {
+                        Error::Internal("integer activations without parameters".into())
+                    })?)
                 }
             };
             Ok(LinearPlan {

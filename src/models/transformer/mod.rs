@@ -213,7 +213,11 @@ impl EncoderSession {
 
     /// Names of the linear layers, in forward order.
     pub fn layer_names(&self) -> Vec<String> {
-        self.model.linears().iter().map(|l| l.name.clone()).collect()
+        self.model
+            .linears()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
     }
 
     /// Exit-2 error for a configuration the session cannot measure.

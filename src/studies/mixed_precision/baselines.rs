@@ -147,6 +147,7 @@ mod tests {
             granularities: vec![Granularity::PerChannel],
             group_sizes: vec![128],
             mixed: true,
+            calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
         };
         let sens = analyze(&m, &space).unwrap();
         let mut cache = Cache::new(true);

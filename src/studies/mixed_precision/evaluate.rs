@@ -328,6 +328,7 @@ mod tests {
             granularities: vec![Granularity::PerChannel],
             group_sizes: vec![128],
             mixed: true,
+            calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
         };
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
         let mut batch: Vec<Genome> = (0..6)

@@ -143,6 +143,8 @@ pub struct Space {
     pub group_sizes: Vec<u16>,
     /// Per-layer bit widths may differ; otherwise all layers share them.
     pub mixed: bool,
+    /// Calibration methods the search draws from (non-empty).
+    pub calibrations: Vec<Calibration>,
 }
 
 impl Space {
@@ -155,7 +157,7 @@ impl Space {
             activation_scheme: *SCHEMES.choose(rng).expect("non-empty"),
             granularity: *self.granularities.choose(rng).expect("non-empty"),
             group_size: *self.group_sizes.choose(rng).expect("non-empty"),
-            calibration: *CALIBRATIONS.choose(rng).expect("non-empty"),
+            calibration: *self.calibrations.choose(rng).expect("non-empty"),
         }
     }
 
@@ -209,7 +211,7 @@ impl Space {
                 l.granularity = *self.granularities.choose(rng).expect("non-empty");
                 l.group_size = *self.group_sizes.choose(rng).expect("non-empty");
             }
-            _ => l.calibration = *CALIBRATIONS.choose(rng).expect("non-empty"),
+            _ => l.calibration = *self.calibrations.choose(rng).expect("non-empty"),
         }
     }
 
@@ -285,6 +287,7 @@ mod tests {
             granularities: vec![Granularity::PerTensor, Granularity::PerChannel],
             group_sizes: GROUP_SIZES.to_vec(),
             mixed,
+            calibrations: CALIBRATIONS.to_vec(),
         }
     }
 

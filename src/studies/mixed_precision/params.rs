@@ -5,10 +5,11 @@
 //! TOML has no null, so the document's `Optional` constraints use 0 for "no
 //! constraint".
 
-use super::genome::{ACT_BITS, GROUP_SIZES, Granularity, Space, WEIGHT_BITS};
+use super::genome::{ACT_BITS, CALIBRATIONS, GROUP_SIZES, Granularity, Space, WEIGHT_BITS};
 use crate::hw::{self, TARGET_CHOICES, Target, TargetName};
 use crate::models::Family;
 use crate::nn::TaskConfig;
+use crate::params::Choice;
 use crate::params::{FilePath, FilePaths, NON_NEGATIVE};
 use crate::studies::ParamIssue;
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,8 @@ crate::params! {
         activation_bits: Vec<u32> = vec![4, 8, 16];
         /// Per-layer bit widths; false = one width for all layers.
         allow_mixed_precision: bool = true;
+        /// Calibration methods the search may use, a non-empty subset of min_max, percentile, mse, entropy (the document's four; entropy and mse on per-channel weights of a large model are slow).
+        calibrations: Vec<String> = CALIBRATIONS.iter().map(|c| c.name().to_string()).collect();
         /// Allow per-channel and per-group scales; false = per-tensor only.
         allow_per_channel: bool = true;
         /// Target of the cost model; `custom` uses the custom.* parameters.
@@ -278,6 +281,11 @@ impl Params {
             },
             group_sizes: GROUP_SIZES.to_vec(),
             mixed: self.allow_mixed_precision,
+            calibrations: CALIBRATIONS
+                .iter()
+                .copied()
+                .filter(|c| self.calibrations.iter().any(|n| n == c.name()))
+                .collect(),
         }
     }
 
@@ -314,6 +322,19 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             ),
         );
     }
+    let names: Vec<&str> = CALIBRATIONS.iter().map(|c| c.name()).collect();
+    if p.calibrations.is_empty() {
+        bad(
+            "calibrations",
+            format!("must name at least one of {}", names.join(", ")),
+        );
+    }
+    if let Some(c) = p.calibrations.iter().find(|c| !names.contains(&c.as_str())) {
+        bad(
+            "calibrations",
+            format!("`{c}` is not a calibration method ({})", names.join(", ")),
+        );
+    }
     if p.activation_bits.is_empty() {
         bad("activation_bits", "must not be empty".into());
     }
@@ -343,13 +364,28 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
     if p.model == ModelKind::Transformer {
         let (eval, calib) = super::transformer::corpus_sizes();
         if p.eval_texts > eval {
-            bad("eval_texts", format!("the built-in evaluation corpus has {eval} texts, got {}", p.eval_texts));
+            bad(
+                "eval_texts",
+                format!(
+                    "the built-in evaluation corpus has {eval} texts, got {}",
+                    p.eval_texts
+                ),
+            );
         }
         if p.calib_texts > calib {
-            bad("calib_texts", format!("the built-in calibration corpus has {calib} texts, got {}", p.calib_texts));
+            bad(
+                "calib_texts",
+                format!(
+                    "the built-in calibration corpus has {calib} texts, got {}",
+                    p.calib_texts
+                ),
+            );
         }
         if p.model_path.is_empty() {
-            bad("model_path", "set the model folder, e.g. model_path = \"../models/all-MiniLM-L6-v2\"".into());
+            bad(
+                "model_path",
+                "set the model folder, e.g. model_path = \"../models/all-MiniLM-L6-v2\"".into(),
+            );
         }
     }
     if p.model == ModelKind::Command && p.evaluator_metric.is_empty() {

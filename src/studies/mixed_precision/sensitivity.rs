@@ -133,6 +133,7 @@ mod tests {
             granularities: vec![Granularity::PerTensor, Granularity::PerChannel],
             group_sizes: vec![128],
             mixed: true,
+            calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
         };
         let s = analyze(&m, &space).unwrap();
         for row in &s.drop {

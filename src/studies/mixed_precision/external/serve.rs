@@ -17,13 +17,13 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 /// The model kinds the server can build.
-pub const SERVED: [ModelKind; 2] = [ModelKind::Mlp, ModelKind::Inventory];
+pub const SERVED: [ModelKind; 3] = [ModelKind::Mlp, ModelKind::Transformer, ModelKind::Inventory];
 
 /// Answer requests from `input` on `output` until end of input.
 pub fn serve(kind: ModelKind, input: impl BufRead, mut output: impl Write) -> Result<()> {
     if !SERVED.contains(&kind) {
         return Err(Error::user(format!(
-            "serve-evaluator serves the in-process models (mlp, inventory), not `{kind:?}`"
+            "serve-evaluator serves the in-process models (mlp, transformer, inventory), not `{kind:?}`"
         )));
     }
     let mut model: Option<Box<dyn QuantModel>> = None;
