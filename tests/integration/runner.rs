@@ -120,33 +120,7 @@ fn resume_after_sigkill_matches_an_uninterrupted_run() {
             .replace("generations = 3", "generations = 40")
             .replace("replicates = 2", "replicates = 4"),
     );
-    let full = dir.join("full");
-    run_quietly(&m, &full);
-
-    let killed = dir.join("killed");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_evoquant"))
-        .arg("run")
-        .arg(&m)
-        .args(["--quiet", "--jobs", "1", "--out"])
-        .arg(&killed)
-        .spawn()
-        .unwrap();
-    let journal = killed.join("journal.jsonl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 1
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    evoquant()
-        .arg("run")
-        .arg(&m)
-        .args(["--quiet", "--resume", "--out"])
-        .arg(&killed)
-        .run()
-        .success();
+    let (full, killed) = crate::harness::sigkill_then_resume(&m, &dir, 1);
     assert_eq!(deterministic_files(&full), deterministic_files(&killed));
 }
 
