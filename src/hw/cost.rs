@@ -117,7 +117,10 @@ pub fn weight_bytes(shape: &LayerShape, q: &QuantChoice) -> (f64, f64) {
         ScaleLayout::PerChannel => shape.rows.max(1),
         ScaleLayout::PerGroup(g) => shape.rows.max(1) * shape.cols.div_ceil(u64::from(g.max(1))),
     } as f64;
-    let scale = if q.pow2_scale { 1.0 } else { 2.0 };
+    // Scales are stored as f16 whatever the scheme, as `quant` packs them
+    // and `quant_config.json` declares (`scale_dtype`); a power-of-two
+    // scale is an f16 power of two, not a bare exponent.
+    let scale = 2.0;
     let zero = if q.weight_zero_point {
         if q.weight_bits > 8 { 2.0 } else { 1.0 }
     } else {

@@ -263,6 +263,48 @@ mod tests {
     use crate::nn::TaskConfig;
     use crate::quant::Granularity;
 
+    /// The cost model's weight bytes are the bytes `quant` packs for the
+    /// same gene (codes, f16 scales, zero points), so the study's
+    /// bits_per_weight equals what `evoquant eval` counts. Regression: a
+    /// power-of-two scale was counted as 1 byte, packed as 2.
+    #[test]
+    fn modelled_weight_bytes_equal_the_packed_bytes() {
+        use crate::quant::{Calibration, QuantizedTensor, Scheme};
+        use crate::studies::mixed_precision::genome::GROUP_SIZES;
+        let (rows, cols) = (24usize, 100usize);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let shape = gemv((rows * cols) as u64, rows as u64, cols as u64);
+        for bits in [2u8, 3, 4, 6, 8] {
+            for scheme in [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo] {
+                for (granularity, group_size) in [
+                    (Granularity::PerTensor, 128),
+                    (Granularity::PerChannel, 128),
+                    (Granularity::PerGroup, GROUP_SIZES[0]),
+                    (Granularity::PerGroup, GROUP_SIZES[2]),
+                ] {
+                    let g = LayerGene {
+                        weight_bits: bits,
+                        weight_scheme: scheme,
+                        granularity,
+                        group_size,
+                        calibration: Calibration::MinMax,
+                        ..LayerGene::int(bits, 8, granularity)
+                    };
+                    let WeightQuant::Int(spec) = layer_quant(&g).weights else {
+                        panic!("integer gene")
+                    };
+                    let packed = QuantizedTensor::quantize(&w, &[rows, cols], &spec)
+                        .unwrap()
+                        .size_bytes();
+                    let (modelled, _) = crate::hw::cost::weight_bytes(&shape, &g.choice());
+                    assert_eq!(modelled, packed as f64, "{g:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn mlp_accuracy_is_measured_and_falls_at_two_bits() {
         let cfg = TaskConfig {
