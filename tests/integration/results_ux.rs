@@ -1,0 +1,132 @@
+//! Results people can act on (issue 18): `diff` by sweep point with a
+//! statistical comparison, claims with verdicts, tables without traps.
+
+use crate::harness::{TempDir, evoquant, run_quietly_with};
+use std::path::Path;
+
+const EXPERIMENT: &str = "experiments/bit_alloc_generations.toml";
+
+/// Two runs of a committed experiment one `--set` apart share no trial id;
+/// `diff` matches every row by replicate and compares each metric.
+#[test]
+fn diff_of_a_parameter_change_matches_rows_by_sweep_point_and_replicate() {
+    let dir = TempDir::new("diff-set");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    run_quietly_with(root.join(EXPERIMENT), &a, &[]);
+    run_quietly_with(root.join(EXPERIMENT), &b, &["--set", "threshold=0.99"]);
+
+    let json = evoquant()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--format", "json"])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["matched_by"], serde_json::json!(["replicate"]));
+    assert_eq!(v["rows_compared"], 4);
+    assert_eq!(v["removed_rows"], serde_json::json!([]));
+    assert_eq!(v["added_rows"], serde_json::json!([]));
+    let comps = v["comparisons"].as_array().unwrap();
+    assert!(comps.len() >= 10, "{comps:?}");
+    for c in comps {
+        assert_eq!(c["n_old"], 4);
+        assert_eq!(c["n_new"], 4);
+        // Seeds hash the parameters: a changed parameter is never paired.
+        assert_eq!(c["test"], "Welch t");
+    }
+    // The accuracy threshold moved from 0.95 to 0.99, so the exact
+    // optimum's accuracy rose and its compression fell: both certain.
+    let verdict = |m: &str| {
+        comps
+            .iter()
+            .find(|c| c["metric"] == m)
+            .unwrap_or_else(|| panic!("no comparison of {m}"))["verdict"]
+            .clone()
+    };
+    assert_eq!(verdict("test_optimum_accuracy"), "better");
+    assert_eq!(verdict("test_optimum_compression"), "worse");
+    assert_eq!(json.code, 1, "{}", json.stdout);
+
+    let table = evoquant().arg("diff").arg(&a).arg(&b).run();
+    table
+        .code(1)
+        .stdout_has("rows matched by replicate: 4 compared, 0 only in old, 0 only in new")
+        .stdout_has("test_optimum_compression")
+        .stdout_has("Welch t  worse");
+    evoquant()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--format", "markdown", "--all"])
+        .run()
+        .code(1)
+        .stdout_has("| point | metric | n old/new |")
+        .stdout_has("no detectable change |");
+    // For CI: fail only on a worse verdict; reversed, nothing is worse.
+    evoquant()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--fail-on", "worse"])
+        .run()
+        .code(1);
+    let reversed = evoquant()
+        .arg("diff")
+        .arg(&b)
+        .arg(&a)
+        .args(["--fail-on", "worse", "--format", "json"])
+        .run();
+    let r: serde_json::Value = serde_json::from_str(&reversed.stdout).unwrap();
+    assert_eq!(r["worse"], comps.iter().any(|c| c["verdict"] == "better"));
+
+    // The same run twice: matched by id, paired, nothing changed.
+    let same = evoquant()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .args(["--format", "json"])
+        .run();
+    same.success();
+    let s: serde_json::Value = serde_json::from_str(&same.stdout).unwrap();
+    assert_eq!(s["matched_by"], serde_json::json!([]));
+    assert!(
+        s["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["test"] == "paired t" && c["verdict"] == "no detectable change")
+    );
+
+    // --by names a column that is not there: a user error naming it.
+    evoquant()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--by", "nope"])
+        .run()
+        .code(2)
+        .stderr_has("--by nope")
+        .stderr_has("no column `nope`");
+    // Rows that --by cannot tell apart: the repeat is named with its line.
+    let csv = "trial_id,replicate,seed,a,b,status,error,score\n\
+               t1,0,1,1,x,ok,,1.0\nt2,0,2,1,y,ok,,2.0\n";
+    let old = dir.write("old.csv", csv);
+    let new = dir.write("new.csv", &csv.replace("t1", "u1").replace("t2", "u2"));
+    evoquant()
+        .arg("diff")
+        .arg(&old)
+        .arg(&new)
+        .args(["--by", "a"])
+        .run()
+        .code(2)
+        .stderr_has("old.csv:3:1: row matches line 2 on `a=1, replicate=0`");
+    // A bare CSV's swept columns are those between `seed` and `status`.
+    evoquant()
+        .arg("diff")
+        .arg(&old)
+        .arg(&new)
+        .run()
+        .success()
+        .stdout_has("rows matched by a, b, replicate: 2 compared");
+}
