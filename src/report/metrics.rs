@@ -1,7 +1,7 @@
 //! What the report knows about a metric from its name alone: which way is
 //! better, and what range its values live in (so its interval can respect
 //! it). Study kinds name their metrics with these suffixes (`names.rs` of
-//! each kind), and a `command` study gets the same treatment by naming its
+//! each kind), and a study of the user's gets the same treatment by naming its
 //! metrics the same way; a metric matching no rule is neutral ("higher" /
 //! "lower", Student t interval).
 

@@ -34,6 +34,7 @@ impl Plan {
                 })
                 .collect(),
             inputs: self.inputs(),
+            claims: m.claims.clone(),
         }
     }
 }
