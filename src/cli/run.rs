@@ -178,17 +178,28 @@ pub fn run(args: RunArgs) -> Result<i32> {
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
-    /// The manifest to expand.
-    manifest: PathBuf,
+    /// Manifest files or folders of manifests (each `*.toml` in a folder).
+    #[arg(required = true, value_name = "MANIFEST|DIR")]
+    inputs: Vec<PathBuf>,
     #[command(flatten)]
     overrides: OverrideArgs,
 }
 
 pub fn plan(args: PlanArgs) -> Result<i32> {
-    let plan = Plan::new(Manifest::load(
-        &args.manifest,
-        &args.overrides.to_overrides(),
-    )?)?;
+    // Every manifest is validated before anything is printed.
+    let plans = load_all(&args.inputs, &args.overrides.to_overrides())?;
+    let several = plans.len() > 1;
+    for (i, plan) in plans.iter().enumerate() {
+        if several {
+            let sep = if i == 0 { "" } else { "\n" };
+            super::say(&format!("{sep}# {}", plan.manifest.source.path.display()))?;
+        }
+        print_plan(plan)?;
+    }
+    Ok(exit::OK)
+}
+
+fn print_plan(plan: &Plan) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut header = vec![
         "index".to_string(),
@@ -223,8 +234,7 @@ pub fn plan(args: PlanArgs) -> Result<i32> {
         ),
     )?;
     out.flush()
-        .map_err(|e| Error::io("cannot write to stdout", e))?;
-    Ok(exit::OK)
+        .map_err(|e| Error::io("cannot write to stdout", e))
 }
 
 #[derive(Args, Debug)]

@@ -222,3 +222,47 @@ fn claims_change_no_trial_id_and_their_mistakes_are_located() {
             "bad.toml:{line}:23: claims[0].where.threshold: no sweep point has `threshold` = 0.5"
         ));
 }
+
+/// `plan` takes folders like run/validate/check; `--sweep` takes a list of
+/// lists; `list` aligns its columns and never shows a blank default.
+#[test]
+fn plan_folders_list_of_lists_sweeps_and_aligned_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = evoquant().arg("plan").arg(root.join("experiments")).run();
+    out.success()
+        .stdout_has("bit_alloc_generations.toml\n")
+        .stdout_has("4 trials: 1 points x 4 replicates (bit_allocation)");
+    let manifests = std::fs::read_dir(root.join("experiments")).unwrap().count();
+    assert_eq!(
+        out.stdout.matches("\n# ").count() + 1,
+        manifests,
+        "{}",
+        out.stdout
+    );
+
+    let dir = TempDir::new("list-of-lists");
+    let m = dir.write(
+        "m.toml",
+        "[study]\nname = \"m\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"mlp\"\n",
+    );
+    evoquant()
+        .arg("plan")
+        .arg(&m)
+        .args(["--sweep", "mlp.hidden=[8],[16,8]"])
+        .run()
+        .success()
+        .stdout_has("\t[8]\n")
+        .stdout_has("\t[16,8]\n")
+        .stdout_has("2 trials: 2 points x 1 replicates");
+
+    let list = evoquant().args(["list", "mixed_precision"]).run();
+    list.success().stdout_has("default \"\"");
+    let columns: Vec<usize> = list
+        .stdout
+        .lines()
+        .filter_map(|l| l.find(" default ").map(|b| l[..b].chars().count()))
+        .collect();
+    assert!(columns.len() > 10);
+    assert!(columns.iter().all(|&c| c == columns[0]), "{}", list.stdout);
+    assert!(!list.stdout.contains("default  "), "{}", list.stdout);
+}
