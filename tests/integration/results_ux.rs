@@ -266,3 +266,46 @@ fn plan_folders_list_of_lists_sweeps_and_aligned_list() {
     assert!(columns.iter().all(|&c| c == columns[0]), "{}", list.stdout);
     assert!(!list.stdout.contains("default  "), "{}", list.stdout);
 }
+
+/// `merge`'s repair hint reruns each missing shard with the shards' own
+/// `--set`/`--sweep` and `--resume`, and never advises deleting shards.
+#[test]
+fn merge_hint_keeps_overrides_and_never_deletes_shards() {
+    let dir = TempDir::new("merge-hint");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = root.join("experiments/bit_alloc_thresholds.toml");
+    let out = dir.join("out");
+    let flags = ["--set", "generations=3", "--sweep", "threshold=0.9,0.95"];
+    evoquant()
+        .arg("run")
+        .arg(&manifest)
+        .args(["--quiet", "--shard", "0/3", "--out"])
+        .arg(&out)
+        .args(flags)
+        .run()
+        .success();
+    let refused = evoquant().arg("merge").arg(&out).run();
+    refused.code(2).no_panic();
+    for k in [1, 2] {
+        refused.stderr_has(&format!(
+            "--shard {k}/3 --resume --out {} --set generations=3 --sweep threshold=0.9,0.95",
+            out.display()
+        ));
+    }
+    assert!(
+        !refused.stderr.contains("--shard 0/3"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("delete"), "{}", refused.stderr);
+    // Another split into the same folder: refused without advice to delete.
+    let other = evoquant()
+        .arg("run")
+        .arg(&manifest)
+        .args(["--quiet", "--shard", "1/2", "--out"])
+        .arg(&out)
+        .args(flags)
+        .run();
+    other.code(2);
+    assert!(!other.stderr.contains("delete"), "{}", other.stderr);
+}
