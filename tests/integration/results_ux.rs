@@ -309,3 +309,49 @@ fn merge_hint_keeps_overrides_and_never_deletes_shards() {
     other.code(2);
     assert!(!other.stderr.contains("delete"), "{}", other.stderr);
 }
+
+/// `slurm --submit` with no reachable controller is the cluster failing,
+/// exit 3; sbatch refusing an invalid value is the user's mistake, exit 2.
+#[test]
+fn slurm_submit_without_a_controller_exits_3() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("slurm-down");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (message, code) in [
+        (
+            "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)",
+            3,
+        ),
+        (
+            "sbatch: error: Batch job submission failed: Invalid partition name specified",
+            2,
+        ),
+    ] {
+        let sbatch = bin.join("sbatch");
+        std::fs::write(
+            &sbatch,
+            format!("#!/bin/sh\necho '{message}' >&2\nexit 1\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = dir.join(&format!("out{code}"));
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_evoquant"))
+            .arg("slurm")
+            .arg(root.join("experiments/bit_alloc_thresholds.toml"))
+            .args(["--shards", "2", "--submit", "--out"])
+            .arg(&out)
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
