@@ -181,8 +181,39 @@ pub struct PlanArgs {
     /// Manifest files or folders of manifests (each `*.toml` in a folder).
     #[arg(required = true, value_name = "MANIFEST|DIR")]
     inputs: Vec<PathBuf>,
+    /// A previous results folder: estimate the run time from the trial
+    /// timings in its run.json.
+    #[arg(long, value_name = "RESULTS_DIR")]
+    timings: Option<PathBuf>,
+    /// Worker threads the estimate assumes (default: all cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     #[command(flatten)]
     overrides: OverrideArgs,
+}
+
+/// Per-trial seconds from a results folder's run.json.
+fn read_timings(dir: &std::path::Path) -> Result<std::collections::BTreeMap<String, f64>> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::input(&path, e))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::user(format!("{}: malformed JSON: {e}", path.display())))?;
+    let map: std::collections::BTreeMap<String, f64> = doc
+        .get("trial_seconds")
+        .and_then(|t| t.as_object())
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_f64().map(|s| (k.clone(), s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if map.is_empty() {
+        return Err(Error::user(format!(
+            "{}: records no trial timings (run it again with this evoquant version)",
+            path.display()
+        )));
+    }
+    Ok(map)
 }
 
 pub fn plan(args: PlanArgs) -> Result<i32> {
@@ -195,6 +226,31 @@ pub fn plan(args: PlanArgs) -> Result<i32> {
             super::say(&format!("{sep}# {}", plan.manifest.source.path.display()))?;
         }
         print_plan(plan)?;
+    }
+    if let Some(dir) = &args.timings {
+        let timings = read_timings(dir)?;
+        let jobs = args.jobs.map_or_else(super::default_jobs, usize::from);
+        let mean = timings.values().sum::<f64>() / timings.len() as f64;
+        let (mut total, mut known, mut count) = (0.0, 0usize, 0usize);
+        for plan in &plans {
+            for t in &plan.trials {
+                count += 1;
+                match timings.get(&t.id) {
+                    Some(s) => {
+                        total += s;
+                        known += 1;
+                    }
+                    None => total += mean,
+                }
+            }
+        }
+        super::say(&format!(
+            "estimated run time: about {:.0} s with {jobs} jobs ({:.0} s of trial time; {known} of {count} trials timed in {}, the rest at their mean {:.2} s)",
+            (total / jobs as f64).max(mean.min(total)),
+            total,
+            dir.join("run.json").display(),
+            mean
+        ))?;
     }
     Ok(exit::OK)
 }

@@ -242,6 +242,8 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
         entries,
         started_at,
         wall: clock.elapsed(),
+        // The shards timed their trials; the merge runs none.
+        durations: BTreeMap::new(),
     };
     super::finish(&plan, &finished, out_dir, 1)?;
     Ok(merged)

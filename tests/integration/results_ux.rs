@@ -355,3 +355,49 @@ fn slurm_submit_without_a_controller_exits_3() {
         assert!(stderr.contains(message), "{stderr}");
     }
 }
+
+/// Each trial's wall time is recorded in run.json only (outputs stay
+/// deterministic), and `plan --timings` estimates a run from it.
+#[test]
+fn trial_timings_live_in_run_json_and_plan_estimates_from_them() {
+    let dir = TempDir::new("timings");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = root.join(EXPERIMENT);
+    let out = dir.join("out");
+    let run = evoquant()
+        .arg("run")
+        .arg(&manifest)
+        .arg("--out")
+        .arg(&out)
+        .args(["--jobs", "1"])
+        .run();
+    run.success();
+    assert_eq!(run.stderr.matches("] ok ").count(), 4, "{}", run.stderr);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let secs = doc["trial_seconds"].as_object().unwrap();
+    assert_eq!(secs.len(), 4);
+    assert!(secs.values().all(|s| s.as_f64().unwrap() >= 0.0));
+    for f in ["trials.csv", "summary.csv", "report.json", "report.md"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(!text.contains("trial_seconds"), "{f}");
+    }
+    evoquant()
+        .arg("plan")
+        .arg(&manifest)
+        .arg("--timings")
+        .arg(&out)
+        .args(["--jobs", "2"])
+        .run()
+        .success()
+        .stdout_has("estimated run time: about ")
+        .stdout_has("with 2 jobs")
+        .stdout_has("4 of 4 trials timed");
+    evoquant()
+        .arg("plan")
+        .arg(&manifest)
+        .arg("--timings")
+        .arg(dir.join("nope"))
+        .run()
+        .code(2);
+}
