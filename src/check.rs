@@ -21,6 +21,8 @@ pub struct CheckRequest {
     /// Rewrite the snapshots instead of comparing.
     pub update: bool,
     pub jobs: usize,
+    /// Tolerance for numbers: CSV cells, and numbers in text snapshots.
+    pub tolerance: crate::report::diff::Tolerance,
 }
 
 /// One way a manifest's outputs differ from its snapshots.
@@ -33,8 +35,13 @@ pub enum Drift {
     InputsChanged(Vec<String>),
     /// The run produces a file with no committed snapshot.
     Missing(String),
-    /// The contents differ; a shortened unified diff.
-    Changed { name: String, diff: String },
+    /// The contents differ: a shortened unified diff, and for a CSV its
+    /// cell-level differences.
+    Changed {
+        name: String,
+        diff: String,
+        cells: Option<Box<crate::report::diff::DiffReport>>,
+    },
     /// A snapshot of this manifest that the run no longer produces.
     Stale(String),
 }
@@ -43,6 +50,8 @@ pub enum Drift {
 #[derive(Clone, Debug)]
 pub struct ManifestCheck {
     pub stem: String,
+    /// The manifest file, for the `--update` hint.
+    pub manifest: PathBuf,
     pub trials: usize,
     pub snapshots: usize,
     /// Empty means it reproduced (or, with `update`, was rewritten).
@@ -134,6 +143,7 @@ fn check_one(req: &CheckRequest, plan: &Plan) -> Result<ManifestCheck> {
     let produced = |name: &str| fresh.iter().any(|(n, _)| n == name);
     let mut m = ManifestCheck {
         stem: stem.clone(),
+        manifest: plan.manifest.source.path.clone(),
         trials: result.total,
         snapshots: fresh.len(),
         drift: Vec::new(),
@@ -169,10 +179,25 @@ fn check_one(req: &CheckRequest, plan: &Plan) -> Result<ManifestCheck> {
                 );
             }
             None => m.drift.push(Drift::Missing(name.clone())),
-            Some(old) if !snapshot::same_contents(&old, contents) => m.drift.push(Drift::Changed {
-                name: name.clone(),
-                diff: snapshot::drift_diff(name, &old, contents),
-            }),
+            Some(old) if !snapshot::same_contents(&old, contents) => {
+                let tolerant = req.tolerance.abs > 0.0 || req.tolerance.rel > 0.0;
+                let cells = name
+                    .ends_with(".csv")
+                    .then(|| snapshot::csv_drift(&old, contents, &req.tolerance))
+                    .flatten()
+                    .map(Box::new);
+                let within = match &cells {
+                    Some(c) => !c.differs(),
+                    None => tolerant && snapshot::same_within(&old, contents, &req.tolerance),
+                };
+                if !within {
+                    m.drift.push(Drift::Changed {
+                        name: name.clone(),
+                        diff: snapshot::drift_diff(name, &old, contents),
+                        cells,
+                    });
+                }
+            }
             Some(_) => {}
         }
     }

@@ -12,6 +12,14 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    /// Any difference: a changed cell, a detectable change, an unmatched row.
+    Any,
+    /// Only a comparison whose verdict is "worse".
+    Worse,
+}
+
 #[derive(Args, Debug)]
 pub struct DiffArgs {
     /// The old results folder or CSV file.
@@ -27,6 +35,19 @@ pub struct DiffArgs {
     /// Per-metric tolerance, e.g. `--tol fitness=0.01` or `--tol fitness=0:0.05` (abs:rel).
     #[arg(long = "tol", value_name = "METRIC=ABS[:REL]")]
     tol: Vec<String>,
+    /// Match rows by these sweep-point columns (and `replicate`) instead of
+    /// by trial id, e.g. `--by quant.bits,quant.block_size`. By default rows
+    /// are matched by trial id, or by the swept columns and replicate when
+    /// the two runs share no trial id (a parameter changed).
+    #[arg(long, value_name = "KEYS", value_delimiter = ',')]
+    by: Vec<String>,
+    /// What makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Any)]
+    fail_on: FailOn,
+    /// List every sweep point × metric comparison, also those without a
+    /// detectable change.
+    #[arg(long)]
+    all: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -66,20 +87,31 @@ pub fn diff(args: DiffArgs) -> Result<i32> {
             .iter()
             .map(|t| parse_tol(t))
             .collect::<Result<_>>()?,
+        by: args
+            .by
+            .iter()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect(),
     };
-    let old = d::load(&args.old)?;
-    let new = d::load(&args.new)?;
-    let report = d::diff(&old, &new, &opts);
+    if !args.by.is_empty() && opts.by.is_empty() {
+        return Err(Error::user(
+            "--by: expected column names, e.g. --by quant.bits",
+        ));
+    }
+    let old = d::load_table(&args.old)?;
+    let new = d::load_table(&args.new)?;
+    let report = d::diff_tables(&old, &new, &opts)?;
     let format = match args.format {
         Format::Table => DiffFormat::Table,
         Format::Markdown => DiffFormat::Markdown,
         Format::Json => DiffFormat::Json,
     };
-    let text = d::render(&report, format);
+    let text = d::render_with(&report, format, args.all);
     super::say(text.strip_suffix('\n').unwrap_or(&text))?;
-    Ok(if report.differs() {
-        exit::FAILURE
-    } else {
-        exit::OK
-    })
+    let failed = match args.fail_on {
+        FailOn::Any => report.differs(),
+        FailOn::Worse => report.worse(),
+    };
+    Ok(if failed { exit::FAILURE } else { exit::OK })
 }

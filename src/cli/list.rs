@@ -32,10 +32,31 @@ pub fn list(args: ListArgs) -> Result<i32> {
     for study in shown {
         let mut text = format!("{}\n  {}\n\n", study.kind(), study.about());
         let defaults = study.defaults();
-        for doc in study.param_docs() {
-            let default = defaults.get(doc.key).map(display_value).unwrap_or_default();
+        let docs = study.param_docs();
+        // Columns as wide as their widest entry, so every default lines up.
+        // The type (which can be long: every option of a choice) comes
+        // last, so nothing after it can be pushed out of line.
+        let default_of = |key: &str| match defaults.get(key) {
+            // An empty string is shown as TOML writes it, never blank.
+            Some(toml::Value::String(s)) if s.is_empty() => "\"\"".to_string(),
+            Some(v) => display_value(v),
+            None => "(none)".to_string(),
+        };
+        let key_w = docs
+            .iter()
+            .map(|d| d.key.chars().count())
+            .max()
+            .unwrap_or(0);
+        let def_w = docs
+            .iter()
+            .map(|d| default_of(d.key).chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(24);
+        for doc in docs {
+            let default = default_of(doc.key);
             text.push_str(&format!(
-                "  {:<28} {:<22} default {default}\n",
+                "  {:<key_w$}  default {default:<def_w$}  {}\n",
                 doc.key,
                 doc.type_text()
             ));

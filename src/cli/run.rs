@@ -178,17 +178,84 @@ pub fn run(args: RunArgs) -> Result<i32> {
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
-    /// The manifest to expand.
-    manifest: PathBuf,
+    /// Manifest files or folders of manifests (each `*.toml` in a folder).
+    #[arg(required = true, value_name = "MANIFEST|DIR")]
+    inputs: Vec<PathBuf>,
+    /// A previous results folder: estimate the run time from the trial
+    /// timings in its run.json.
+    #[arg(long, value_name = "RESULTS_DIR")]
+    timings: Option<PathBuf>,
+    /// Worker threads the estimate assumes (default: all cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     #[command(flatten)]
     overrides: OverrideArgs,
 }
 
+/// Per-trial seconds from a results folder's run.json.
+fn read_timings(dir: &std::path::Path) -> Result<std::collections::BTreeMap<String, f64>> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::input(&path, e))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::user(format!("{}: malformed JSON: {e}", path.display())))?;
+    let map: std::collections::BTreeMap<String, f64> = doc
+        .get("trial_seconds")
+        .and_then(|t| t.as_object())
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_f64().map(|s| (k.clone(), s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if map.is_empty() {
+        return Err(Error::user(format!(
+            "{}: records no trial timings (run it again with this evoquant version)",
+            path.display()
+        )));
+    }
+    Ok(map)
+}
+
 pub fn plan(args: PlanArgs) -> Result<i32> {
-    let plan = Plan::new(Manifest::load(
-        &args.manifest,
-        &args.overrides.to_overrides(),
-    )?)?;
+    // Every manifest is validated before anything is printed.
+    let plans = load_all(&args.inputs, &args.overrides.to_overrides())?;
+    let several = plans.len() > 1;
+    for (i, plan) in plans.iter().enumerate() {
+        if several {
+            let sep = if i == 0 { "" } else { "\n" };
+            super::say(&format!("{sep}# {}", plan.manifest.source.path.display()))?;
+        }
+        print_plan(plan)?;
+    }
+    if let Some(dir) = &args.timings {
+        let timings = read_timings(dir)?;
+        let jobs = args.jobs.map_or_else(super::default_jobs, usize::from);
+        let mean = timings.values().sum::<f64>() / timings.len() as f64;
+        let (mut total, mut known, mut count) = (0.0, 0usize, 0usize);
+        for plan in &plans {
+            for t in &plan.trials {
+                count += 1;
+                match timings.get(&t.id) {
+                    Some(s) => {
+                        total += s;
+                        known += 1;
+                    }
+                    None => total += mean,
+                }
+            }
+        }
+        super::say(&format!(
+            "estimated run time: about {:.0} s with {jobs} jobs ({:.0} s of trial time; {known} of {count} trials timed in {}, the rest at their mean {:.2} s)",
+            (total / jobs as f64).max(mean.min(total)),
+            total,
+            dir.join("run.json").display(),
+            mean
+        ))?;
+    }
+    Ok(exit::OK)
+}
+
+fn print_plan(plan: &Plan) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut header = vec![
         "index".to_string(),
@@ -223,8 +290,7 @@ pub fn plan(args: PlanArgs) -> Result<i32> {
         ),
     )?;
     out.flush()
-        .map_err(|e| Error::io("cannot write to stdout", e))?;
-    Ok(exit::OK)
+        .map_err(|e| Error::io("cannot write to stdout", e))
 }
 
 #[derive(Args, Debug)]

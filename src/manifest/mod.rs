@@ -44,6 +44,9 @@ pub struct Manifest {
     /// Every parameter this manifest may set: the kind's, plus for a kind
     /// with user parameters those its `[params]` declares.
     pub schema: BTreeMap<&'static str, ParamDoc>,
+    /// `[[claims]]`: what the study tests; not parameters (no trial id or
+    /// seed depends on them).
+    pub claims: Vec<crate::report::claims::Claim>,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -91,6 +94,7 @@ impl Manifest {
             fixed: BTreeMap::new(),
             sweep: Vec::new(),
             schema: crate::studies::docs_by_key(study),
+            claims: Vec::new(),
         }
     }
 

@@ -40,6 +40,12 @@ fn sweep_items(text: &str) -> Vec<String> {
     if let Ok(toml::Value::Array(items)) = text.parse::<toml::Value>() {
         return items.iter().map(|v| v.to_string()).collect();
     }
+    // `[8],[16,8]`: a list of lists, one list per sweep value.
+    if text.trim_start().starts_with('[')
+        && let Ok(toml::Value::Array(items)) = format!("[{text}]").parse::<toml::Value>()
+    {
+        return items.iter().map(|v| v.to_string()).collect();
+    }
     text.split(',').map(|s| s.trim().to_string()).collect()
 }
 

@@ -40,6 +40,21 @@ impl Frame {
         w.into_inner().unwrap_or_default()
     }
 
+    /// A frame from CSV text (a snapshot's contents); `None` if malformed.
+    pub fn parse_csv(text: &str) -> Option<Frame> {
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let header = r.headers().ok()?.iter().map(str::to_string).collect();
+        let mut frame = Frame::new(header);
+        for record in r.records() {
+            frame
+                .rows
+                .push(record.ok()?.iter().map(str::to_string).collect());
+        }
+        Some(frame)
+    }
+
     pub fn read_csv(path: &Path) -> Result<Frame> {
         let mut r = csv::ReaderBuilder::new()
             .flexible(false)

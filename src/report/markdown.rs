@@ -135,24 +135,47 @@ fn generic_findings(results: &ResultsDir, metrics: &[String]) -> Vec<String> {
             ));
             continue;
         }
-        let means: Vec<(usize, f64, usize)> = (0..results.points.len())
+        let method = super::results_dir::interval_method(results, m);
+        // (point, mean, n, 95% interval)
+        type PointStats = (usize, f64, usize, Option<(f64, f64)>);
+        let means: Vec<PointStats> = (0..results.points.len())
             .filter_map(|p| {
                 let v = at(p);
-                (!v.is_empty()).then(|| (p, v.iter().sum::<f64>() / v.len() as f64, v.len()))
+                let (s, _) = super::stats::summarise(&v, method)?;
+                Some((p, s.mean, s.n, s.ci95))
             })
             .collect();
         let hi = means.iter().max_by(|a, b| a.1.total_cmp(&b.1));
         let lo = means.iter().min_by(|a, b| a.1.total_cmp(&b.1));
         if let (Some(hi), Some(lo)) = (hi, lo) {
-            out.push(format!(
-                "Highest mean {m}: {} at {} ({} trials); lowest: {} at {} ({} trials).",
+            // A highest mean stands out only when its interval clears the
+            // lowest one's; otherwise the spread is within noise.
+            let separated = match (hi.3, lo.3) {
+                (Some((hi_lo, _)), Some((_, lo_hi))) => hi_lo > lo_hi,
+                _ => false,
+            };
+            let facts = format!(
+                "{} at {} ({} trials) and {} at {} ({} trials)",
                 fmt_num(hi.1),
                 results.point_label(hi.0),
                 hi.2,
                 fmt_num(lo.1),
                 results.point_label(lo.0),
                 lo.2
-            ));
+            );
+            out.push(if separated {
+                format!(
+                    "Highest and lowest mean {m}: {facts}; their 95% intervals do not overlap."
+                )
+            } else if hi.3.is_none() || lo.3.is_none() {
+                format!(
+                    "Mean {m} ranged over {facts}; with a single replicate there are no intervals to tell whether that is more than noise."
+                )
+            } else {
+                format!(
+                    "No sweep point's mean {m} stands out: the highest and lowest, {facts}, have overlapping 95% intervals."
+                )
+            });
         }
     }
     out
@@ -246,12 +269,95 @@ fn summary_table(out: &mut String, results: &ResultsDir, metrics: &[String]) {
     table(out, &header, &rows);
 }
 
+/// `## Claims`: each claim of the manifest with its verdict per sweep point.
+fn claims_section(out: &mut String, results: &ResultsDir) {
+    use super::claims::{Verdict, outcomes};
+    if results.claims.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Claims\n");
+    let _ = writeln!(
+        out,
+        "What the manifest claims, tested against the 95% confidence interval of the mean over \
+         replicates: **supported** when the whole interval meets the claim, **refuted** when the whole \
+         interval contradicts it, **inconclusive** otherwise (with the replicates a power calculation, \
+         80% power at the two-sided 5% level, says would decide it). The interval's method is named \
+         with it (see the README).\n"
+    );
+    let mut rows = Vec::new();
+    let mut tally = [0usize; 3];
+    for (claim, outs) in outcomes(results) {
+        if outs.is_empty() {
+            rows.push(vec![
+                claim.text.clone(),
+                claim.test_text(),
+                claim
+                    .at
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                "0".into(),
+                String::new(),
+                "**inconclusive**: no trial ran at this point".into(),
+            ]);
+            tally[2] += 1;
+            continue;
+        }
+        for o in outs {
+            let interval = match (o.mean, o.ci) {
+                (Some(m), Some((lo, hi))) => format!(
+                    "{} [{}, {}] ({})",
+                    fmt_num(m),
+                    fmt_num(lo),
+                    fmt_num(hi),
+                    o.method.label()
+                ),
+                (Some(m), None) => fmt_num(m),
+                _ => "n/a".into(),
+            };
+            let verdict = match o.verdict {
+                Verdict::Inconclusive => format!("**inconclusive**: {}", o.note),
+                v => format!("**{}**", v.label()),
+            };
+            tally[match o.verdict {
+                Verdict::Supported => 0,
+                Verdict::Refuted => 1,
+                Verdict::Inconclusive => 2,
+            }] += 1;
+            rows.push(vec![
+                claim.text.clone(),
+                claim.test_text(),
+                if o.point.is_empty() {
+                    "every trial".into()
+                } else {
+                    o.point.clone()
+                },
+                o.n.to_string(),
+                interval,
+                verdict,
+            ]);
+        }
+    }
+    table(
+        out,
+        &["claim", "test", "at", "n", "mean [95% CI]", "verdict"].map(String::from),
+        &rows,
+    );
+    let _ = writeln!(
+        out,
+        "\n{} supported, {} refuted, {} inconclusive.\n",
+        tally[0], tally[1], tally[2]
+    );
+}
+
 fn markdown(results: &ResultsDir, section: &Section, plots: &[Plot]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", results.name);
     if !results.description.is_empty() {
         let _ = writeln!(out, "{}\n", results.description);
     }
+    claims_section(&mut out, results);
     let (ok, failed, not_run) = status_counts(results);
     let short_hash: String = results.manifest_sha256.chars().take(12).collect();
     let rows = vec![
@@ -302,6 +408,26 @@ fn markdown(results: &ResultsDir, section: &Section, plots: &[Plot]) -> String {
         "Mean [95% confidence interval] across replicates per sweep point. Every metric with its std, \
          min and max: `summary.csv`; every trial: `trials.csv`.\n"
     );
+    let mut by_method: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for m in &section.key_metrics {
+        let label = super::results_dir::interval_method(results, m).label();
+        match by_method.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, ms)) => ms.push(format!("`{m}`")),
+            None => by_method.push((label, vec![format!("`{m}`")])),
+        }
+    }
+    if !by_method.is_empty() {
+        let _ = writeln!(
+            out,
+            "Intervals: {} (positive quantities on the log scale and fractions on the logit scale, so \
+             an interval never leaves the metric's range).\n",
+            by_method
+                .iter()
+                .map(|(l, ms)| format!("{l} for {}", ms.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     summary_table(&mut out, results, &section.key_metrics);
     if !plots.is_empty() {
         let _ = writeln!(out, "\n## Plots\n");
@@ -388,7 +514,7 @@ mod tests {
             "# toy",
             "| trials | 4 (3 ok, 1 failed, 0 not run) |",
             "`a` ∈ {1, 2}",
-            "Highest mean score: 5 at a=2 (1 trials); lowest: 2 at a=1 (2 trials).",
+            "Mean score ranged over 5 at a=2 (1 trials) and 2 at a=1 (2 trials); with a single replicate",
             "| a | n | failed | score |",
             "| 1 | 2 | 0 | 2 [-10.7, 14.7] |",
             "| 2 | 1 | 1 | 5 |",

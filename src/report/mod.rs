@@ -1,9 +1,12 @@
 //! Everything written or read after trials ran: result files, provenance,
 //! `diff`, `check`, and the human-readable report (report.md and its plots).
 
+pub mod claims;
+pub mod compare;
 pub mod diff;
 mod frame;
 pub mod markdown;
+pub mod metrics;
 pub mod plots;
 mod provenance;
 mod results;

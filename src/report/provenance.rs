@@ -37,6 +37,7 @@ pub fn write_run_json(
     result: &RunResult,
     started_at: SystemTime,
     wall: Duration,
+    trial_seconds: &std::collections::BTreeMap<String, f64>,
 ) -> Result<()> {
     let dir = &plan.base_dir;
     let commit = git(dir, &["rev-parse", "HEAD"]);
@@ -61,6 +62,9 @@ pub fn write_run_json(
         "cached": result.cached,
         "failed": result.failed,
         "not_run": result.not_run,
+        // Wall seconds of each trial this run ran, by id (cached ones are
+        // absent); `evoquant plan --timings DIR` estimates from them.
+        "trial_seconds": trial_seconds,
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');

@@ -5,7 +5,7 @@
 //! the same bytes.
 
 use super::frame::Frame;
-use super::stats::{proportion_stats, stats};
+use super::stats::summarise;
 use crate::error::Result;
 use crate::fsio::write_atomic;
 use crate::params::ParamSet;
@@ -43,6 +43,8 @@ pub struct RunInfo {
     pub trials: Vec<TrialInfo>,
     /// Every distinct file the trials read, sorted.
     pub inputs: Vec<InputFile>,
+    /// What the manifest claims, tested by the report.
+    pub claims: Vec<super::claims::Claim>,
 }
 
 /// One trial of a [`RunInfo`].
@@ -107,11 +109,32 @@ fn status_text(entry: Option<&JournalEntry>) -> &'static str {
     }
 }
 
+/// `name`, or — when `header` already has it (a metric named like a swept
+/// parameter or a bookkeeping column) — `name_<suffix>` (then `_2`, …):
+/// no CSV repeats a column name, since readers such as pandas and Python's
+/// `csv.DictReader` silently keep one of the two.
+fn distinct_column(header: &[String], name: &str, suffix: &str) -> String {
+    if !header.iter().any(|h| h == name) {
+        return name.to_string();
+    }
+    let base = format!("{name}_{suffix}");
+    let mut candidate = base.clone();
+    let mut i = 2;
+    while header.contains(&candidate) {
+        candidate = format!("{base}_{i}");
+        i += 1;
+    }
+    candidate
+}
+
 fn trials_frame(plan: &RunInfo, entries: &[Option<&JournalEntry>], metrics: &[String]) -> Frame {
     let mut header: Vec<String> = [TRIAL_ID, "replicate", "seed"].map(String::from).to_vec();
     header.extend(plan.swept_keys.iter().cloned());
     header.extend(["status", "error"].map(String::from));
-    header.extend(metrics.iter().cloned());
+    for m in metrics {
+        let name = distinct_column(&header, m, "metric");
+        header.push(name);
+    }
     let mut frame = Frame::new(header);
     for (trial, entry) in plan.trials.iter().zip(entries) {
         let mut row = vec![
@@ -203,9 +226,14 @@ fn opt_float(x: Option<f64>) -> String {
 
 fn summary_frame(plan: &RunInfo, entries: &[Option<&JournalEntry>], numeric: &[String]) -> Frame {
     let mut header = plan.swept_keys.clone();
-    header.extend(["n", "failed"].map(String::from));
-    for m in numeric {
-        header.extend(STAT_COLUMNS.iter().map(|s| format!("{m}_{s}")));
+    let stat_names = ["n".to_string(), "failed".to_string()].into_iter().chain(
+        numeric
+            .iter()
+            .flat_map(|m| STAT_COLUMNS.iter().map(move |s| format!("{m}_{s}"))),
+    );
+    for name in stat_names {
+        let name = distinct_column(&header, &name, "summary");
+        header.push(name);
     }
     let mut frame = Frame::new(header);
     let booleans = boolean_metrics(entries, numeric);
@@ -215,13 +243,9 @@ fn summary_frame(plan: &RunInfo, entries: &[Option<&JournalEntry>], numeric: &[S
         row.push(n.to_string());
         row.push(failed.to_string());
         for m in numeric {
-            let summarise = if booleans.contains(m) {
-                proportion_stats
-            } else {
-                stats
-            };
-            match values.get(m).and_then(|xs| summarise(xs)) {
-                Some(s) => row.extend([
+            let method = super::metrics::method(m, booleans.contains(m));
+            match values.get(m).and_then(|xs| summarise(xs, method)) {
+                Some((s, _)) => row.extend([
                     format_float(s.mean),
                     opt_float(s.std),
                     format_float(s.min),
@@ -271,7 +295,10 @@ fn artifact_frames(plan: &RunInfo, entries: &[Option<&JournalEntry>]) -> Vec<(St
             let mut header = vec![TRIAL_ID.to_string()];
             header.extend(plan.swept_keys.iter().cloned());
             header.push("replicate".into());
-            header.extend(columns.iter().cloned());
+            for c in &columns {
+                let name = distinct_column(&header, c, "column");
+                header.push(name);
+            }
             let mut frame = Frame::new(header);
             for (trial, table) in tables {
                 let index: Vec<Option<usize>> = columns
@@ -387,6 +414,7 @@ fn report_json(
         "params": params,
         "sweep": { "keys": plan.swept_keys, "points": plan.points.len() },
         "inputs": plan.inputs,
+        "claims": plan.claims.iter().map(super::claims::Claim::to_json).collect::<Vec<_>>(),
         "trials": trials,
         "summary": frame_json(summary),
         "artifacts": artifacts,
@@ -460,4 +488,25 @@ pub fn write_results(
         .map_err(|e| crate::Error::Internal(format!("report.json: {e}")))?;
     text.push('\n');
     write_atomic(&out_dir.join(REPORT_FILE), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_column_name_repeats() {
+        let header: Vec<String> = ["trial_id", "search", "status", "search_metric"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(distinct_column(&header, "fitness", "metric"), "fitness");
+        assert_eq!(
+            distinct_column(&header, "search", "metric"),
+            "search_metric_2"
+        );
+        assert_eq!(
+            distinct_column(&header, "status", "metric"),
+            "status_metric"
+        );
+    }
 }

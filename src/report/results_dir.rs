@@ -36,6 +36,8 @@ pub struct ResultsDir {
     pub summary: Frame,
     /// Artifact CSV file names listed in report.json.
     pub artifacts: Vec<String>,
+    /// The manifest's claims (none in a folder written before claims existed).
+    pub claims: Vec<super::claims::Claim>,
 }
 
 fn bad(path: &Path, what: &str) -> Error {
@@ -137,7 +139,17 @@ impl ResultsDir {
                 values: cols.iter().map(|&c| row[c].clone()).collect(),
             });
         }
+        let claims = report
+            .get("claims")
+            .and_then(|c| c.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(super::claims::Claim::from_json)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(ResultsDir {
+            claims,
             dir: dir.to_path_buf(),
             name: text_field(&["study", "name"])?,
             kind: text_field(&["study", "kind"])?,
@@ -270,6 +282,26 @@ pub fn num(frame: &Frame, row: usize, col: usize) -> Option<f64> {
         "false" => Some(0.0),
         s => s.parse::<f64>().ok(),
     }
+}
+
+/// Whether every non-empty cell of column `name` over `rows` is a boolean
+/// (a yes/no metric, summarised as a proportion).
+pub fn is_boolean(frame: &Frame, name: &str, rows: &[usize]) -> bool {
+    let Some(c) = frame.column(name) else {
+        return false;
+    };
+    let mut cells = rows
+        .iter()
+        .map(|&r| frame.rows[r][c].as_str())
+        .filter(|x| !x.is_empty())
+        .peekable();
+    cells.peek().is_some() && cells.all(|x| x == "true" || x == "false")
+}
+
+/// The interval method of metric `name` of trials.csv.
+pub fn interval_method(results: &ResultsDir, name: &str) -> super::stats::Method {
+    let boolean = is_boolean(&results.trials, name, &results.ok_trials());
+    super::metrics::method(name, boolean)
 }
 
 /// The numeric values of a column over the given rows, skipping blanks.

@@ -242,6 +242,62 @@ pub fn existing_names(dir: &Path, stem: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Cell-level differences of a drifted CSV snapshot (rows by trial id, or
+/// by position), `None` when either side is not a CSV.
+pub fn csv_drift(
+    old: &str,
+    new: &str,
+    tol: &super::diff::Tolerance,
+) -> Option<super::diff::DiffReport> {
+    let (a, b) = (super::Frame::parse_csv(old)?, super::Frame::parse_csv(new)?);
+    let opts = super::diff::DiffOptions {
+        default: tol.clone(),
+        ..Default::default()
+    };
+    Some(super::diff::diff(&a, &b, &opts))
+}
+
+/// Whether two texts differ only in numbers within `tol` (each maximal run
+/// of letters, digits and `._+-` is a token; tokens that both parse as
+/// numbers compare with the tolerance, the rest exactly).
+pub fn same_within(old: &str, new: &str, tol: &super::diff::Tolerance) -> bool {
+    fn tokens(s: &str) -> Vec<&str> {
+        let word = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in s.char_indices() {
+            match (word(c), start) {
+                (true, None) => start = Some(i),
+                (false, Some(st)) => {
+                    out.push(&s[st..i]);
+                    out.push(&s[i..i + c.len_utf8()]);
+                    start = None;
+                }
+                (false, None) if !c.is_whitespace() => out.push(&s[i..i + c.len_utf8()]),
+                _ => {}
+            }
+        }
+        if let Some(st) = start {
+            out.push(&s[st..]);
+        }
+        out
+    }
+    let (a, b) = (tokens(old), tokens(new));
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|(x, y)| {
+            x == y
+                || match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(p), Ok(q)) => {
+                        p.is_finite() && q.is_finite() && {
+                            let d = (p - q).abs();
+                            d <= tol.abs || d <= tol.rel * p.abs().max(q.abs())
+                        }
+                    }
+                    _ => false,
+                }
+        })
+}
+
 /// A unified diff for a drifted snapshot, shortened for the terminal.
 pub fn drift_diff(name: &str, old: &str, new: &str) -> String {
     let diff = similar::TextDiff::from_lines(old.trim_end(), new.trim_end());
@@ -277,6 +333,33 @@ mod tests {
         assert!(!same_contents(&back, "a,b\n1,3"));
         assert_eq!(read_snapshot(&dir.join("missing.snap")).unwrap(), None);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn tolerant_comparison_of_csv_and_text() {
+        use crate::report::diff::Tolerance;
+        let exact = Tolerance::default();
+        let loose = Tolerance {
+            abs: 0.01,
+            rel: 0.0,
+        };
+        let d = csv_drift(
+            "trial_id,x,y\na,1.0,2\nb,3,4\n",
+            "trial_id,x,y\na,1.005,2\nb,3,5\n",
+            &exact,
+        )
+        .unwrap();
+        assert_eq!(d.changes.len(), 2);
+        let d = csv_drift("trial_id,x\na,1.0\n", "trial_id,x\na,1.005\n", &loose).unwrap();
+        assert!(!d.differs());
+        assert!(same_within(
+            "<text x=\"1.0\">a 8606e0e</text>",
+            "<text x=\"1.004\">a 8606e0e</text>",
+            &loose
+        ));
+        assert!(!same_within("a 1.0", "a 1.5", &loose));
+        assert!(!same_within("hash 8606e0e", "hash 8606e0f", &loose));
+        assert!(!same_within("a b", "a b c", &loose));
     }
 
     #[test]

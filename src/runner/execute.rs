@@ -123,6 +123,8 @@ pub struct Finished {
     pub entries: Vec<Option<JournalEntry>>,
     pub started_at: SystemTime,
     pub wall: Duration,
+    /// Seconds each trial run now took, by id (timings live in run.json only).
+    pub durations: BTreeMap<String, f64>,
 }
 
 impl Finished {
@@ -167,12 +169,15 @@ fn run_trials(plan: &Plan, opts: &RunOptions) -> Result<Finished> {
         entries,
         started_at,
         wall: clock.elapsed(),
+        durations: done.durations,
     })
 }
 
 /// What [`execute`] did: every finished entry of its trials by id, and counts.
 pub(super) struct Executed {
     pub finished: BTreeMap<String, JournalEntry>,
+    /// Wall seconds of each trial run now, by id.
+    pub durations: BTreeMap<String, f64>,
     pub ran: usize,
     pub cached: usize,
     pub failed: usize,
@@ -213,9 +218,10 @@ pub(super) fn execute(
     let base_dir = plan.manifest.base_dir();
     let mut write_error = None;
     let (mut ran, mut failed) = (0, 0);
+    let mut durations = BTreeMap::new();
 
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(JournalEntry, TrialProgress, String)>();
+        let (tx, rx) = mpsc::channel::<(JournalEntry, TrialProgress, String, f64)>();
         let (stop, reporter, base_dir, pending) = (&stop, &reporter, &base_dir, &pending);
         scope.spawn(move || {
             pool.install(|| {
@@ -225,14 +231,17 @@ pub(super) fn execute(
                     }
                     let name = label(plan, trial);
                     let progress = reporter.trial_started(name.clone());
+                    let clock = Instant::now();
                     let entry = run_one(plan, trial, base_dir, &progress);
-                    let _ = tx.send((entry, progress, name));
+                    let secs = clock.elapsed().as_secs_f64();
+                    let _ = tx.send((entry, progress, name, secs));
                 });
             });
         });
         // The journal is written from this thread only, in completion order;
         // final files are sorted later, so that order never reaches them.
-        for (entry, progress, name) in rx {
+        for (entry, progress, name, secs) in rx {
+            durations.insert(entry.id.clone(), secs);
             if write_error.is_none() {
                 if let Err(e) = journal.append(&entry) {
                     write_error = Some(e);
@@ -247,7 +256,7 @@ pub(super) fn execute(
                     stop.store(true, Ordering::Relaxed);
                 }
             }
-            reporter.trial_finished(progress, &name, error.as_deref());
+            reporter.trial_finished(progress, &name, error.as_deref(), secs);
             finished.insert(entry.id.clone(), entry);
         }
     });
@@ -258,6 +267,7 @@ pub(super) fn execute(
 
     Ok(Executed {
         finished,
+        durations,
         ran,
         cached,
         failed,

@@ -34,6 +34,7 @@ impl Plan {
                 })
                 .collect(),
             inputs: self.inputs(),
+            claims: m.claims.clone(),
         }
     }
 }
@@ -49,5 +50,6 @@ pub fn finish(plan: &Plan, finished: &Finished, out_dir: &Path, jobs: usize) -> 
         &finished.result,
         finished.started_at,
         finished.wall,
+        &finished.durations,
     )
 }

@@ -72,13 +72,25 @@ fn rebuild_plan(meta: &ShardMeta) -> Result<Plan> {
 }
 
 /// The message for an incomplete set of shards.
+/// A word for a POSIX shell, single-quoted unless plainly safe.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-=:,+@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 fn missing_message(
     out_dir: &Path,
     plan: &Plan,
-    count: usize,
+    meta: &ShardMeta,
     present: &[bool],
     missing: &[usize],
 ) -> String {
+    let count = meta.shards;
     let mut lines = vec![format!(
         "cannot merge {}: {} of {} trials have no result yet",
         out_dir.display(),
@@ -94,6 +106,7 @@ fn missing_message(
     for &i in missing {
         by_shard.entry(Shard::of(i, count)).or_default().push(i);
     }
+    let shards: Vec<usize> = by_shard.keys().copied().collect();
     for (k, indices) in by_shard {
         let state = if present[k] {
             format!("{} of {} trials missing", indices.len(), of[k])
@@ -110,11 +123,37 @@ fn missing_message(
         }
         lines.push(format!("  shard {k}/{count}: {state}: {shown}"));
     }
-    lines.push(format!(
-        "run the missing shards with `evoquant run {} --shard K/{count} --resume --out {}`, then merge again; nothing was written",
-        plan.manifest.source.path.display(),
-        out_dir.display()
-    ));
+    // The shards' own overrides, so the rerun is of the same trials; with
+    // --resume a shard keeps the trials it finished (never --force, never
+    // deleting shard files: they hold finished work).
+    let mut flags = String::new();
+    for s in &meta.set {
+        flags.push_str(&format!(" --set {}", shell_word(s)));
+    }
+    for s in &meta.sweep {
+        flags.push_str(&format!(" --sweep {}", shell_word(s)));
+    }
+    let command = |k: usize| {
+        format!(
+            "evoquant run {} --shard {k}/{count} --resume --out {}{flags}",
+            shell_word(&plan.manifest.source.path.display().to_string()),
+            shell_word(&out_dir.display().to_string())
+        )
+    };
+    lines.push(
+        "run the missing shards (--resume keeps the trials they finished), then merge again; nothing was written:"
+            .to_string(),
+    );
+    for &k in shards.iter().take(LIST_LIMIT) {
+        lines.push(format!("  {}", command(k)));
+    }
+    if shards.len() > LIST_LIMIT {
+        lines.push(format!(
+            "  ... and {} more shards: {}",
+            shards.len() - LIST_LIMIT,
+            command(usize::MAX).replace(&format!("{}/", usize::MAX), "K/")
+        ));
+    }
     lines.join("\n")
 }
 
@@ -173,7 +212,7 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
         .collect();
     if !missing.is_empty() {
         return Err(Error::user(missing_message(
-            out_dir, &plan, count, &present, &missing,
+            out_dir, &plan, meta, &present, &missing,
         )));
     }
 
@@ -203,6 +242,8 @@ pub fn merge(out_dir: &Path) -> Result<MergeResult> {
         entries,
         started_at,
         wall: clock.elapsed(),
+        // The shards timed their trials; the merge runs none.
+        durations: BTreeMap::new(),
     };
     super::finish(&plan, &finished, out_dir, 1)?;
     Ok(merged)

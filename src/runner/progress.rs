@@ -5,7 +5,7 @@ use crate::studies::Progress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressMode {
@@ -35,7 +35,6 @@ pub struct Reporter {
     done: AtomicUsize,
     failed: AtomicUsize,
     cached: usize,
-    started: Instant,
 }
 
 impl Reporter {
@@ -61,7 +60,6 @@ impl Reporter {
             done: AtomicUsize::new(cached),
             failed: AtomicUsize::new(0),
             cached,
-            started: Instant::now(),
         };
         reporter.refresh_message();
         reporter
@@ -90,7 +88,14 @@ impl Reporter {
         TrialProgress { bar }
     }
 
-    pub fn trial_finished(&self, progress: TrialProgress, label: &str, error: Option<&str>) {
+    /// A trial is done; `secs` is its own wall time (not the run's).
+    pub fn trial_finished(
+        &self,
+        progress: TrialProgress,
+        label: &str,
+        error: Option<&str>,
+        secs: f64,
+    ) {
         if let Some(bar) = progress.bar {
             bar.finish_and_clear();
             self.multi.remove(&bar);
@@ -100,7 +105,6 @@ impl Reporter {
             self.failed.fetch_add(1, Ordering::Relaxed);
             self.print(&format!("trial {label} failed: {err}"));
         } else if self.mode == ProgressMode::Lines {
-            let secs = self.started.elapsed().as_secs_f64();
             // Best effort: a full stderr must not panic a worker mid-run.
             let _ = writeln!(
                 std::io::stderr(),

@@ -297,10 +297,10 @@ pub fn run_shard(
         }
         if let Some(why) = meta.mismatch(&other) {
             return Err(Error::user(format!(
-                "{} holds {} that cannot be merged with this shard ({why}); use another --out, or delete {} to start over",
+                "{} holds {} that cannot be merged with this shard ({why}); give this run another --out (the shards there are finished work of another run: merge them with `evoquant merge {}`, or rerun with that run's manifest and flags)",
                 out.display(),
                 path.display(),
-                out.join(SHARDS_DIR).display()
+                out.display()
             )));
         }
     }

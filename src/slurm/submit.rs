@@ -57,12 +57,19 @@ fn sbatch(sbatch: &Path, args: &[std::ffi::OsString]) -> Result<String> {
         .output()
         .map_err(|e| Error::io(format!("cannot run {}", sbatch.display()), e))?;
     if !out.status.success() {
-        return Err(Error::user(format!(
-            "sbatch {} failed ({}): {}",
-            shown(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let msg = format!("sbatch {} failed ({}): {stderr}", shown(), out.status);
+        // sbatch refusing a value we passed on (an invalid partition, time
+        // or account) is the user's to fix: exit 2. Anything else — above
+        // all an unreachable controller — is the cluster failing, not the
+        // input: exit 3.
+        if stderr.to_ascii_lowercase().contains("invalid") {
+            return Err(Error::user(msg));
+        }
+        return Err(Error::io(
+            "the cluster did not accept the job (is slurmctld reachable?)",
+            std::io::Error::other(msg),
+        ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     // --parsable prints "jobid" or "jobid;cluster".

@@ -18,6 +18,7 @@ mod mixed_precision;
 mod quantize;
 mod reliability;
 mod report;
+mod results_ux;
 mod runner;
 mod shard;
 mod slurm;

@@ -127,7 +127,36 @@ fn check_detects_drift_and_update_repairs_it() {
     let tampered = text.replacen("0.9,", "0.91,", 1);
     assert_ne!(text, tampered);
     std::fs::write(&summary, tampered).unwrap();
-    check().code(1).stdout_has("DRIFT").stdout_has("(snapshot)");
+    // A summary first, then the cells, and the hint keeps --snapshots.
+    let out = check();
+    out.code(1)
+        .stdout_has(&format!("DRIFT: {stem}: "))
+        .stdout_has("  summary.csv: 1 cells in 1 columns (threshold)")
+        .stdout_has("largest absolute change: summary.csv `threshold` at row 1: 0.91 → 0.9 (-0.01, -1.099%)")
+        .stdout_has(&format!("--update --snapshots {}", snaps.display()));
+    assert!(!out.stdout.contains("(snapshot)"), "{}", out.stdout);
+    // Within a tolerance it is no drift; --full adds line diffs of text files.
+    evoquant()
+        .arg("check")
+        .arg(&manifest)
+        .arg("--snapshots")
+        .arg(&snaps)
+        .args(["--abs-tol", "0.02"])
+        .run()
+        .success();
+    let report = snaps.join(format!("{stem}__report.md.snap"));
+    let md = std::fs::read_to_string(&report).unwrap();
+    std::fs::write(&report, md.replacen("# bit-alloc", "# bit-alloc!", 1)).unwrap();
+    evoquant()
+        .arg("check")
+        .arg(&manifest)
+        .arg("--snapshots")
+        .arg(&snaps)
+        .arg("--full")
+        .run()
+        .code(1)
+        .stdout_has("1 other files differ: report.md")
+        .stdout_has("report.md (snapshot)");
 
     evoquant()
         .arg("check")

@@ -6,6 +6,7 @@
 //! Every pass records problems in the one [`Parser`] and carries on, so a
 //! manifest with five mistakes gets five located messages at once.
 
+mod claims;
 mod params;
 mod sweep;
 
@@ -126,17 +127,19 @@ pub fn parse(file: SourceFile) -> Result<Manifest> {
     let mut seeds = None;
     let mut params = None;
     let mut sweep = None;
+    let mut claims_table = None;
     for (k, v) in in_source_order(doc.get_ref()) {
         match k.get_ref().as_ref() {
             "study" => study = p.table(v, "study"),
             "seeds" => seeds = p.table(v, "seeds"),
             "params" => params = p.table(v, "params"),
             "sweep" => sweep = p.table(v, "sweep"),
+            "claims" => claims_table = Some(v),
             other => p.unknown(
                 k.span(),
                 other,
                 other,
-                &["study", "seeds", "params", "sweep"],
+                &["study", "seeds", "params", "sweep", "claims"],
             ),
         }
     }
@@ -163,6 +166,7 @@ pub fn parse(file: SourceFile) -> Result<Manifest> {
 
     let mut fixed = BTreeMap::new();
     let mut dims = Vec::new();
+    let mut claims = Vec::new();
     let mut schema = Schema {
         docs: BTreeMap::new(),
         open: false,
@@ -190,6 +194,9 @@ pub fn parse(file: SourceFile) -> Result<Manifest> {
             }
         }
         check_duplicates(&mut p, &fixed, &dims);
+        if let Some(v) = claims_table {
+            claims = claims::parse_claims(&mut p, &schema, v, &fixed, &study.defaults(), &dims);
+        }
     }
 
     let diags = std::mem::take(&mut p.diags);
@@ -204,6 +211,7 @@ pub fn parse(file: SourceFile) -> Result<Manifest> {
             fixed,
             sweep: dims,
             schema: schema.docs,
+            claims,
         }),
         _ => Err(Error::Located(diags)),
     }
@@ -372,5 +380,53 @@ mod tests {
             err.contains("`population` is set in [sweep] and again in [[sweep.zip]]"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn claims_are_parsed_and_their_mistakes_located() {
+        let h = head();
+        let ok = format!(
+            "{h}[params]\npopulation = 8\n[sweep]\nthreshold = [0.9, 0.95]\n\
+             [[claims]]\ntext = \"at least\"\nmetric = \"score\"\nat_least = 1\n\
+             where = {{ threshold = 0.95 }}\n\
+             [[claims]]\ntext = \"eq\"\nmetric = \"score\"\nequals = 8\ntolerance = 0.5\n"
+        );
+        let m = parse_str(&ok).unwrap();
+        assert_eq!(m.claims.len(), 2);
+        assert_eq!(
+            m.claims[0].at,
+            vec![("threshold".to_string(), "0.95".to_string())]
+        );
+        assert_eq!(
+            m.claims[1].bound,
+            crate::report::claims::Bound::Equals {
+                value: 8.0,
+                tolerance: 0.5
+            }
+        );
+        let bad = format!(
+            "{h}[params]\npopulation = 8\n[sweep]\nthreshold = [0.9, 0.95]\n\
+             [[claims]]\ntext = \"x\"\nmetric = \"score\"\nat_least = 1\nat_most = 2\n\
+             [[claims]]\nmetric = \"score\"\nat_least = \"high\"\n\
+             [[claims]]\ntext = \"w\"\nmetric = \"s\"\nat_most = 1\ntolerance = 1\n\
+             where = {{ threshold = 0.97, populaton = 8 }}\n\
+             [[claims]]\ntext = \"p\"\nmetric = \"s\"\nat_most = 1\nwhere = {{ population = 9 }}\nnote = 1\n"
+        );
+        let err = parse_str(&bad).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        let err = err.to_string();
+        assert!(!err.contains("states no bound"), "{err}");
+        for want in [
+            "m.toml:12:1: claims[0].at_most: a claim states one bound",
+            "m.toml:13:1: claims[1]: missing `text`",
+            "m.toml:15:12: claims[1].at_least: expected a number, found string",
+            "m.toml:20:1: claims[2].tolerance: `tolerance` goes with `equals` only",
+            "m.toml:21:23: claims[2].where.threshold: no sweep point has `threshold` = 0.97; the sweep gives it 0.9, 0.95",
+            "claims[2].where.populaton: unknown parameter `populaton` (did you mean `population`?)",
+            "claims[3].where.population: `population` is 8 in every trial (not swept), so a claim at 9 would test nothing",
+            "claims[3].note: unknown key `note`",
+        ] {
+            assert!(err.contains(want), "{want}\n{err}");
+        }
     }
 }

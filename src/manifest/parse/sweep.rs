@@ -152,7 +152,7 @@ fn parse_zips(p: &mut Parser, schema: &Schema, v: &Spanned<DeValue>, dims: &mut 
 
 /// Dotted keys of a table whose nested tables are key paths, with the span
 /// of each leaf key.
-fn flatten_keys<'a, 'i>(
+pub(super) fn flatten_keys<'a, 'i>(
     table: &'a DeTable<'i>,
     prefix: &str,
     out: &mut Vec<(String, Range<usize>, &'a Spanned<DeValue<'i>>)>,

@@ -11,7 +11,7 @@ pub mod chart;
 pub mod sweep;
 
 use super::results_dir::ResultsDir;
-use super::stats::stats;
+use super::stats::{Method, stats, summarise};
 use crate::error::Result;
 use chart::{Chart, Mark, Series};
 
@@ -66,10 +66,15 @@ pub type MeanBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 /// Mean line and 95% CI band of values grouped by x (groups in x order).
 /// Groups with one value contribute a point to the line but no band.
 pub fn mean_and_band(groups: &[(f64, Vec<f64>)]) -> MeanBand {
+    mean_and_band_with(groups, Method::StudentT)
+}
+
+/// [`mean_and_band`] with the interval of `method`.
+pub fn mean_and_band_with(groups: &[(f64, Vec<f64>)], method: Method) -> MeanBand {
     let mut line = Vec::new();
     let mut band = Vec::new();
     for (x, ys) in groups {
-        if let Some(s) = stats(ys) {
+        if let Some((s, _)) = summarise(ys, method) {
             line.push((*x, s.mean));
             if let Some((lo, hi)) = s.ci95 {
                 band.push((*x, lo, hi));
@@ -87,7 +92,19 @@ pub fn push_mean(
     groups: &[(f64, Vec<f64>)],
     band: bool,
 ) {
-    let (line, ci) = mean_and_band(groups);
+    push_mean_with(chart, name, color, groups, band, Method::StudentT);
+}
+
+/// [`push_mean`] with the interval of `method`.
+pub fn push_mean_with(
+    chart: &mut Chart,
+    name: &str,
+    color: usize,
+    groups: &[(f64, Vec<f64>)],
+    band: bool,
+    method: Method,
+) {
+    let (line, ci) = mean_and_band_with(groups, method);
     if band && !ci.is_empty() {
         chart.push(Series::new(
             format!("{name}: 95% CI"),
@@ -147,13 +164,46 @@ pub fn fmt_mean_ci(xs: &[f64], scale: f64, unit: &str) -> String {
         None => "n/a".into(),
         Some(s) => match s.ci95 {
             // Identical in every trial (e.g. a seed-independent baseline).
-            Some((lo, hi)) if hi > lo => format!(
+            // A half-width that prints as 0 (rounding noise of a constant,
+            // 1e-16) is left out like an exact 0: never "± 0".
+            Some((lo, hi)) if hi > lo && fmt_num((hi - lo) / 2.0 * scale) != "0" => format!(
                 "{}{unit} ± {}{unit}",
                 fmt_num(s.mean * scale),
                 fmt_num((hi - lo) / 2.0 * scale)
             ),
             _ => format!("{}{unit}", fmt_num(s.mean * scale)),
         },
+    }
+}
+
+/// Where a sample's 95% interval (by `method`) lies against a reference
+/// value: "; its 95% interval (log-scale t) [96.5%, 108.1%] includes 100%, so no
+/// difference is detectable" or "… lies below 100%". Empty with fewer than
+/// two values.
+pub fn reference_clause(
+    xs: &[f64],
+    method: Method,
+    reference: f64,
+    scale: f64,
+    unit: &str,
+) -> String {
+    let Some((s, _)) = summarise(xs, method) else {
+        return String::new();
+    };
+    let Some((lo, hi)) = s.ci95 else {
+        return String::new();
+    };
+    let show = |x: f64| format!("{}{unit}", fmt_num(x * scale));
+    let interval = format!("({}) [{}, {}]", method.label(), show(lo), show(hi));
+    let r = show(reference);
+    if lo > reference {
+        format!("; its 95% interval {interval} lies above {r}")
+    } else if hi < reference {
+        format!("; its 95% interval {interval} lies below {r}")
+    } else {
+        format!(
+            "; its 95% interval {interval} includes {r}, so no difference from {r} is detectable"
+        )
     }
 }
 
@@ -211,6 +261,9 @@ mod tests {
         assert_eq!(fmt_mean_ci(&[], 1.0, ""), "n/a");
         assert_eq!(fmt_mean_ci(&[2.0, 2.0], 1.0, "×"), "2×");
         assert_eq!(fmt_mean_ci(&[1.0, 3.0], 1.0, "×"), "2× ± 12.71×");
+        // Rounding noise of a constant is not printed as "± 0".
+        let noisy = [2.2857142857142856, 2.285714285714285, 2.2857142857142856];
+        assert_eq!(fmt_mean_ci(&noisy, 1.0, "×"), "2.286×");
         assert_eq!(sentence("document's x"), "Document's x");
         assert_eq!(slug("quant.bits=4, mode=x"), "quant_bits_4_mode_x");
         let names = ["a.b", "a_b", "A-B", "c"];

@@ -7,7 +7,7 @@
 //! uneven grids (block sizes 4, 8, ..., 64) are not squashed.
 
 use super::chart::Chart;
-use super::{Plot, metric_axis, push_mean};
+use super::{Plot, metric_axis, push_mean_with};
 use crate::report::results_dir::{ResultsDir, num};
 
 /// More lines than this and the bands hide each other: draw means only.
@@ -69,6 +69,7 @@ pub fn plots(results: &ResultsDir, metrics: &[String]) -> Vec<Plot> {
         let Some(col) = results.trials.column(metric) else {
             continue;
         };
+        let method = crate::report::results_dir::interval_method(results, metric);
         let mut chart = Chart::new(
             format!("{metric} vs {}", keys[x_key]),
             keys[x_key].clone(),
@@ -98,21 +99,25 @@ pub fn plots(results: &ResultsDir, metrics: &[String]) -> Vec<Plot> {
             } else {
                 line.as_str()
             };
-            push_mean(
+            push_mean_with(
                 &mut chart,
                 name,
                 li,
                 &groups,
                 lines.len() <= MAX_BANDED_LINES,
+                method,
             );
         }
         if chart.is_empty() {
             continue;
         }
         let banded = if lines.len() <= MAX_BANDED_LINES {
-            "; the band is the 95% confidence interval of the mean (Student t)"
+            format!(
+                "; the band is the 95% confidence interval of the mean ({})",
+                method.label()
+            )
         } else {
-            ""
+            String::new()
         };
         out.push(Plot::new(
             format!(

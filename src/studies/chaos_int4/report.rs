@@ -224,10 +224,17 @@ fn method_sentence(results: &ResultsDir, m: &str, rows: &[usize]) -> String {
     let bpw = column_values(&results.trials, &names::of(m, names::BITS_PER_WEIGHT), rows);
     let k = beats.iter().filter(|&&b| b > 0.5).count();
     let mut s = format!(
-        "{} retained {} of FP32 fitness over {} seeds; it beat FP32 in {k} of {}",
+        "{} retained {} of FP32 fitness over {} seeds{}; it beat FP32 in {k} of {}",
         method_label(results, m),
         fmt_mean_ci(&ret, 100.0, "%"),
         ret.len(),
+        crate::report::plots::reference_clause(
+            &ret,
+            crate::report::stats::Method::Log,
+            1.0,
+            100.0,
+            "%"
+        ),
         beats.len()
     );
     if !bpw.is_empty() {

@@ -405,7 +405,7 @@ impl Study for MixedPrecision {
         out.metric(names::HARDWARE_TARGET, target.name.as_str());
         out.metric(names::DEVICE, target.device.as_str());
         out.metric(
-            "search",
+            names::SEARCH,
             match p.search {
                 SearchMode::WeightedSum => "weighted_sum",
                 SearchMode::Nsga2 => "nsga2",

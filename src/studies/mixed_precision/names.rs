@@ -4,10 +4,14 @@
 //! constants, so renaming one cannot leave the report printing `n/a`.
 
 // trials.csv metrics.
-pub const MODEL: &str = "model";
+// Named apart from the parameters `model`, `hardware_target` and `search`,
+// which trials.csv carries as columns when they are swept: no CSV may repeat
+// a column name (readers such as pandas silently keep one of the two).
+pub const MODEL: &str = "model_description";
 pub const ACCURACY_SOURCE: &str = "accuracy_source";
 pub const COST_MODEL: &str = "cost_model";
-pub const HARDWARE_TARGET: &str = "hardware_target";
+pub const HARDWARE_TARGET: &str = "target_name";
+pub const SEARCH: &str = "search_mode";
 pub const DEVICE: &str = "device";
 pub const FP32_LATENCY_MS: &str = "fp32_latency_ms";
 pub const BEST_ACCURACY: &str = "best_accuracy";
