@@ -38,7 +38,7 @@ fn trial(p: &Params) -> TrialOutput {
 /// Everything but the model's name, which says it is external (and the
 /// YAML text of the export, which quotes it).
 fn comparable(mut o: TrialOutput) -> TrialOutput {
-    o.metrics.retain(|(n, _)| n != "model");
+    o.metrics.retain(|(n, _)| n != "model_description");
     o.documents.retain(|d| d.value.is_object());
     for d in &mut o.documents {
         if let Some(m) = d.value.as_object_mut() {
@@ -67,7 +67,7 @@ fn a_search_through_the_protocol_equals_the_search_in_process() {
             ..small_mlp()
         };
         let outside = trial(&p);
-        let model = format!("{:?}", outside.get("model").unwrap());
+        let model = format!("{:?}", outside.get("model_description").unwrap());
         assert!(model.contains("external evaluator"), "{model}");
         assert_eq!(comparable(outside), inside, "{workers} workers");
     }

@@ -206,7 +206,7 @@ fn a_transformer_search_is_measured_and_its_export_reproduces_through_eval() {
             .to_string()
     };
     assert!(get("accuracy_source").starts_with("measured: mean cosine similarity"));
-    assert!(get("model").starts_with("all-MiniLM-L6-v2 (BERT encoder"));
+    assert!(get("model_description").starts_with("all-MiniLM-L6-v2 (BERT encoder"));
     let best: f64 = get("best_accuracy").parse().unwrap();
     assert!(best > 0.0 && best < 1.0, "{best}");
     let id = get("trial_id");
