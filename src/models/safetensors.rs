@@ -321,7 +321,54 @@ fn read_impl(
         }
         model.layers.push(layer);
     }
+    // Network order, as far as names tell it: `layers.2` before `layers.10`
+    // (the header's order is by data offset, usually alphabetical).
+    model
+        .layers
+        .sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
     Ok(model)
+}
+
+/// 0 for embedding tables, 2 for output heads, 1 for everything between.
+fn stage(name: &str) -> u8 {
+    let n = name.to_ascii_lowercase();
+    let last = n.split('.').rev().find(|p| *p != "weight").unwrap_or("");
+    if n.contains("embed") || matches!(last, "wte" | "wpe" | "tok_embeddings") {
+        0
+    } else if n.starts_with("lm_head")
+        || n.starts_with("output.")
+        || matches!(last, "lm_head" | "classifier" | "head")
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// A name split into text and number runs, numbers compared by value.
+fn natural_key(name: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_digit() {
+            let mut digits = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(d);
+                chars.next();
+            }
+            // Digits too long for u64 keep their text order.
+            out.push((
+                std::mem::take(&mut text),
+                digits.parse().unwrap_or(u64::MAX),
+            ));
+        } else {
+            text.push(c);
+            chars.next();
+        }
+    }
+    out.push((text, 0));
+    out
 }
 
 fn non_finite(path: &Path, tensor: &str, value: f32, row: usize, col: usize) -> SafetensorsError {
@@ -696,6 +743,28 @@ mod tests {
         let p = dir.0.join(name);
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    #[test]
+    fn layers_are_in_natural_order_of_their_names() {
+        let mut names = vec![
+            "model.layers.10.mlp",
+            "lm_head",
+            "model.layers.2.mlp",
+            "model.layers.1.attn",
+            "model.embed",
+        ];
+        names.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+        assert_eq!(
+            names,
+            [
+                "lm_head",
+                "model.embed",
+                "model.layers.1.attn",
+                "model.layers.2.mlp",
+                "model.layers.10.mlp"
+            ]
+        );
     }
 
     #[test]
