@@ -321,12 +321,16 @@ fn read_impl(
         }
         model.layers.push(layer);
     }
-    // Network order, as far as names tell it: `layers.2` before `layers.10`
-    // (the header's order is by data offset, usually alphabetical).
-    model
-        .layers
-        .sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
+    // Network order, as far as names tell it: embeddings first, heads last,
+    // `layers.2` before `layers.10` (the header's order is by data offset,
+    // usually alphabetical).
+    model.layers.sort_by_key(|l| network_key(&l.name));
     Ok(model)
+}
+
+/// The sort key of a layer name in network order.
+fn network_key(name: &str) -> (u8, Vec<(String, u64)>) {
+    (stage(name), natural_key(name))
 }
 
 /// 0 for embedding tables, 2 for output heads, 1 for everything between.
@@ -754,15 +758,15 @@ mod tests {
             "model.layers.1.attn",
             "model.embed",
         ];
-        names.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+        names.sort_by_key(|n| network_key(n));
         assert_eq!(
             names,
             [
-                "lm_head",
                 "model.embed",
                 "model.layers.1.attn",
                 "model.layers.2.mlp",
-                "model.layers.10.mlp"
+                "model.layers.10.mlp",
+                "lm_head"
             ]
         );
     }
