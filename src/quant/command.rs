@@ -227,6 +227,24 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
 }
 
 /// Decode a packed file to `.npy` f32.
+/// The shape of `n` decoded values: `--shape` if given (it must hold
+/// exactly `n`), else flat.
+fn decoded_shape(req: &DequantizeRequest, n: usize) -> Result<Vec<usize>> {
+    let shape = if req.shape.is_empty() {
+        vec![n]
+    } else {
+        req.shape.clone()
+    };
+    let held = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if held != Some(n) {
+        return Err(Error::user(format!(
+            "--shape {shape:?} does not hold the {n} values {} decodes to",
+            req.input.display()
+        )));
+    }
+    Ok(shape)
+}
+
 pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
     let bytes = read(&req.input)?;
     let (shape, values, payload) = match req.format {
@@ -240,37 +258,13 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
                     f.block_bytes()
                 ))
             })?;
-            let shape = if req.shape.is_empty() {
-                vec![values.len()]
-            } else {
-                req.shape.clone()
-            };
-            let held = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if held != Some(values.len()) {
-                return Err(Error::user(format!(
-                    "--shape {shape:?} does not hold the {} values {} decodes to",
-                    values.len(),
-                    req.input.display()
-                )));
-            }
+            let shape = decoded_shape(req, values.len())?;
             (shape, values, bytes.len())
         }
         FileFormat::Float(f) => {
             let (values, payload) = float_file::decode(&bytes, f)
                 .map_err(|e| Error::user(format!("{}: {e}", req.input.display())))?;
-            let shape = if req.shape.is_empty() {
-                vec![values.len()]
-            } else {
-                req.shape.clone()
-            };
-            let held = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if held != Some(values.len()) {
-                return Err(Error::user(format!(
-                    "--shape {shape:?} does not hold the {} values {} decodes to",
-                    values.len(),
-                    req.input.display()
-                )));
-            }
+            let shape = decoded_shape(req, values.len())?;
             (shape, values, payload)
         }
         FileFormat::Int => {

@@ -546,6 +546,14 @@ pub fn diff(old: &Frame, new: &Frame, opts: &DiffOptions) -> DiffReport {
     report
 }
 
+/// `a`, `b`, … for markdown.
+fn code_list(list: &[String]) -> String {
+    list.iter()
+        .map(|x| format!("`{x}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn change_text(c: &Change) -> String {
     match c.delta {
         Some(d) => {
@@ -713,13 +721,7 @@ pub fn render_with(report: &DiffReport, format: DiffFormat, all: bool) -> String
                 ("Only in new", &report.added_rows),
             ] {
                 if !list.is_empty() {
-                    s.push_str(&format!(
-                        "\n{what}: {}\n",
-                        list.iter()
-                            .map(|x| format!("`{x}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                    s.push_str(&format!("\n{what}: {}\n", code_list(list)));
                 }
             }
             s
@@ -764,13 +766,7 @@ pub fn render_with(report: &DiffReport, format: DiffFormat, all: bool) -> String
                 ("Removed columns", &report.removed_columns),
             ] {
                 if !list.is_empty() {
-                    s.push_str(&format!(
-                        "\n{what}: {}\n",
-                        list.iter()
-                            .map(|x| format!("`{x}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                    s.push_str(&format!("\n{what}: {}\n", code_list(list)));
                 }
             }
             s

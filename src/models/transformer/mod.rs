@@ -231,10 +231,7 @@ impl EncoderSession {
     /// each text single-threaded, reductions in text order.
     pub fn measure(&self, quant: &[crate::nn::classifier::LayerQuant]) -> Result<EncoderMeasure> {
         let linears = self.model.linears();
-        let needs_calib = quant
-            .iter()
-            .any(|q| matches!(q.activations, crate::nn::classifier::ActQuant::Int { .. }));
-        if needs_calib && self.samples.is_none() {
+        if needs_calibration(quant) && self.samples.is_none() {
             return Err(Error::user(
                 "integer activations need calibration texts (--calib)",
             ));
@@ -274,6 +271,13 @@ impl EncoderSession {
     }
 }
 
+/// Does any layer quantize its input activations to integers?
+fn needs_calibration(quant: &[crate::nn::classifier::LayerQuant]) -> bool {
+    quant
+        .iter()
+        .any(|q| matches!(q.activations, crate::nn::classifier::ActQuant::Int { .. }))
+}
+
 /// Run a BERT folder under `opts.config` and compare with the unquantized model.
 pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
     let pool = pool(opts.jobs)?;
@@ -285,15 +289,13 @@ pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
         .iter()
         .map(|l| opts.config.for_layer(&l.name))
         .collect();
-    let needs_calib = quant
-        .iter()
-        .any(|q| matches!(q.activations, crate::nn::classifier::ActQuant::Int { .. }));
-    if needs_calib && opts.calib.is_empty() {
-        return Err(Error::user(
-            "integer activations need calibration texts (--calib)",
-        ));
-    }
-    let calib: &[String] = if needs_calib { &opts.calib } else { &[] };
+    // Calibrate only when a layer needs it; `measure` refuses integer
+    // activations without calibration texts.
+    let calib: &[String] = if needs_calibration(&quant) {
+        &opts.calib
+    } else {
+        &[]
+    };
     let linear_weights = linears.iter().map(|l| l.w.len()).sum();
     let other_params = model.other_params();
     drop(linears);
