@@ -11,7 +11,7 @@ use evoquant::models::transformer::{EvalOptions, decoder, lines};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn smollm() -> Option<PathBuf> {
+pub fn smollm() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     if p.exists() {
         return Some(p);

@@ -224,3 +224,70 @@ fn a_transformer_search_is_measured_and_its_export_reproduces_through_eval() {
         "eval of the export differs from the search"
     );
 }
+
+/// `model = "transformer"` on the real SmolLM2 decoder with one gene per
+/// layer role, a screen and an evaluation budget: the budget holds, the
+/// front is re-measured on all texts (the pareto table shows both), the
+/// export names every block linear layer with its role's gene, and
+/// `eval_decoder` on the export reproduces exp(-mean KL) bit for bit.
+#[test]
+fn a_decoder_search_by_role_with_a_screen_reproduces_through_eval() {
+    let Some(model) = crate::decoder::smollm() else {
+        return;
+    };
+    use evoquant::models::transformer::{CALIB_TEXT, EVAL_TEXT, EvalOptions, decoder, lines};
+    let dir = crate::harness::TempDir::new("mp-decoder");
+    let m = dir.write(
+        "m.toml",
+        &format!(
+            "[study]\nname = \"t\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"transformer\"\nmodel_path = \"{}\"\ntransformer_metric = \"kl_fidelity\"\nlayer_groups = \"role\"\neval_texts = 3\nscreen_texts = 1\ncalib_texts = 2\nmax_seq_len = 12\ntokens = 12\npopulation_size = 4\nmax_generations = 5\nmax_evaluations = 40\nmin_bits = 4\nmax_bits = 6\nactivation_bits = [16]\ncalibrations = [\"min_max\"]\n",
+            model.display()
+        ),
+    );
+    let out = dir.join("out");
+    crate::harness::run_into(&m, &out, &[]).success();
+    let trials = crate::harness::read(&out.join("trials.csv"));
+    let mut rows = csv::Reader::from_reader(trials.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let row = rows.records().next().unwrap().unwrap();
+    let get = |k: &str| {
+        row.get(header.iter().position(|h| h == k).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert!(get("accuracy_source").starts_with("measured: KL fidelity"));
+    assert!(get("screen_source").contains("on 1 built-in evaluation texts"));
+    assert_eq!(get("layers"), "7");
+    // 7 roles × 2 widths for the sensitivity analysis leave 26 of the 40
+    // evaluations to the greedy baseline (at most 8), the initial population
+    // and the generations; the 3 uniform baselines come on top.
+    let spent: u64 = get("evaluations").parse().unwrap();
+    assert_eq!(get("sensitivity_evaluations"), "14");
+    assert!(spent <= 26 + 3, "{spent}");
+    let generations: u64 = get("generations_run").parse().unwrap();
+    assert!((1..5).contains(&generations), "{generations}");
+    let pareto = crate::harness::read(&out.join("pareto.csv"));
+    assert!(pareto.lines().next().unwrap().contains("screen_accuracy"));
+    let best: f64 = get("best_accuracy").parse().unwrap();
+    assert!(best > 0.0 && best < 1.0, "{best}");
+    let config_path = out.join(format!("trials/{}/quant_config.json", get("trial_id")));
+    let doc: serde_json::Value = serde_json::from_str(&crate::harness::read(&config_path)).unwrap();
+    let layers = doc["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 30 * 7);
+    assert_eq!(layers[0]["name"], "blk.0.attn_q");
+    assert_eq!(layers[7]["weights"], layers[0]["weights"]);
+    let (llama, tok) = decoder::load(&model, true).unwrap();
+    let opts = EvalOptions {
+        texts: lines(EVAL_TEXT).into_iter().take(3).collect(),
+        calib: lines(CALIB_TEXT).into_iter().take(2).collect(),
+        max_seq_len: 12,
+        jobs: 1,
+        config: evoquant::quant::qconfig::read(&config_path).unwrap(),
+    };
+    let r = decoder::eval_decoder(&llama, &tok, &opts).unwrap();
+    assert_eq!(
+        (-r.mean_kl).exp(),
+        best,
+        "eval of the export differs from the search"
+    );
+}

@@ -25,8 +25,10 @@ use super::llama::{BLOCK_LINEARS, Llama};
 use super::tokenizer::Tokenizer;
 use super::{EvalOptions, pool};
 use crate::error::{Error, Result};
+use crate::quant::qconfig::QuantConfig;
 use crate::quant::{ActQuant, LayerQuant, WeightQuant};
 use rayon::prelude::*;
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -173,27 +175,184 @@ fn compare(ids: &[u32], r: &[f32], q: Option<&[f32]>, vocab: usize) -> TextStats
     s
 }
 
-/// Evaluate `opts.config` on `model` against the model as loaded.
-pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Result<DecoderEval> {
-    let linears = model.linears();
-    let source = opts.config.source.display().to_string();
-    opts.config
-        .check_names(|n| n == "token_embd" || linears.iter().any(|l| l.name == n))?;
-    // The default covers block linears; the head only when named.
-    let named = |n: &str| {
-        opts.config
-            .layers
+/// The texts, reference logits and calibration samples of a decoder, ready
+/// to measure any number of configurations: each costs one forward pass per
+/// text (weights are fake-quantized once per layer and precision, in `cache`).
+pub struct DecoderSession<M: Borrow<Llama> = Llama> {
+    /// The model, owned or borrowed.
+    pub model: M,
+    pub tokens: Vec<Vec<u32>>,
+    /// `[t, vocab]` reference logits per text.
+    reference: Vec<Vec<f32>>,
+    samples: Option<Samples>,
+    cache: WeightCache,
+    /// Wall time of the reference forwards.
+    pub reference_seconds: f64,
+}
+
+/// What one configuration does to a decoder, against the reference.
+#[derive(Clone, Debug)]
+pub struct DecoderMeasure {
+    pub n_positions: usize,
+    pub perplexity: f64,
+    pub ref_perplexity: f64,
+    pub mean_kl: f64,
+    pub p99_kl: f64,
+    pub max_kl: f64,
+    pub top1_agreement: f64,
+    /// `[n_texts, vocab]` logits at each text's last position.
+    pub last_logits: Vec<Vec<f32>>,
+    /// Forwards per text this measurement ran (0: the configuration is the reference).
+    pub forwards_per_text: usize,
+}
+
+impl<M: Borrow<Llama> + Sync> DecoderSession<M> {
+    /// Tokenize `texts` (at most `max_seq_len` tokens each) and, when
+    /// `calibrate`, the first [`DECODER_CALIB_TEXTS`] of `calib`; run the
+    /// reference on `pool`.
+    pub fn new(
+        owner: M,
+        tok: &Tokenizer,
+        texts: &[String],
+        calib: &[String],
+        max_seq_len: usize,
+        calibrate: bool,
+        pool: &rayon::ThreadPool,
+    ) -> Result<DecoderSession<M>> {
+        let model: &Llama = owner.borrow();
+        if texts.is_empty() {
+            return Err(Error::user("evaluation needs at least 1 text"));
+        }
+        let max_len = max_seq_len.min(model.config.context);
+        let encode = |texts: &[String]| -> Result<Vec<Vec<u32>>> {
+            texts
+                .iter()
+                .map(|t| tok.encode_causal(t, max_len))
+                .collect()
+        };
+        let tokens = encode(texts)?;
+        if let Some(i) = tokens.iter().position(|t| t.len() < 2) {
+            return Err(Error::user(format!(
+                "text {} has fewer than 2 tokens: nothing to predict",
+                i + 1
+            )));
+        }
+        let cache = WeightCache::default();
+        let linears = model.linears();
+        let reference_plans = linear::plans(
+            &linears,
+            &vec![LayerQuant::FP32; linears.len()],
+            None,
+            &cache,
+        )?;
+        let samples: Option<Samples> = if calibrate {
+            if calib.is_empty() {
+                return Err(Error::user(
+                    "integer activations need calibration texts (--calib)",
+                ));
+            }
+            let n = calib.len().min(DECODER_CALIB_TEXTS);
+            let ctoks = encode(&calib[..n])?;
+            Some(linear::collect_samples(
+                pool,
+                &ctoks,
+                linears.len(),
+                |ids, rec| {
+                    model
+                        .logits(ids, &reference_plans, &model.embedding.w, Some(rec))
+                        .map(|_| ())
+                },
+            )?)
+        } else {
+            None
+        };
+        let t0 = std::time::Instant::now();
+        let reference = pool.install(|| {
+            tokens
+                .par_iter()
+                .map(|ids| model.logits(ids, &reference_plans, &model.embedding.w, None))
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(DecoderSession {
+            model: owner,
+            tokens,
+            reference,
+            samples,
+            cache,
+            reference_seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Measure the first `n_texts` texts (all when larger) under `quant` (one
+    /// per linear layer, in `model.linears()` order) and the token embedding
+    /// under `embd_q` (weights only), on the ambient rayon pool.
+    pub fn measure(
+        &self,
+        quant: &[LayerQuant],
+        embd_q: &LayerQuant,
+        n_texts: usize,
+    ) -> Result<DecoderMeasure> {
+        let model: &Llama = self.model.borrow();
+        let linears = model.linears();
+        let needs_calib = quant
             .iter()
-            .find(|(l, _)| l == n)
-            .map(|(_, q)| *q)
-    };
+            .any(|q| matches!(q.activations, ActQuant::Int { .. }));
+        if needs_calib && self.samples.is_none() {
+            return Err(Error::user(
+                "integer activations need calibration texts (--calib)",
+            ));
+        }
+        let plans = linear::plans(&linears, quant, self.samples.as_ref(), &self.cache)?;
+        let embd: Arc<Vec<f32>> = self.cache.weights(&model.embedding, &embd_q.weights)?;
+        let same = quant.iter().all(|q| *q == LayerQuant::FP32) && *embd_q == LayerQuant::FP32;
+        let vocab = model.config.vocab;
+        let n = n_texts.min(self.tokens.len());
+        let stats: Vec<TextStats> = self.tokens[..n]
+            .par_iter()
+            .zip(&self.reference[..n])
+            .map(|(ids, r)| -> Result<TextStats> {
+                if same {
+                    return Ok(compare(ids, r, None, vocab));
+                }
+                let q = model.logits(ids, &plans, &embd, None)?;
+                Ok(compare(ids, r, Some(&q), vocab))
+            })
+            .collect::<Result<_>>()?;
+        let n_positions: usize = stats.iter().map(|s| s.kl.len()).sum();
+        let np = n_positions as f64;
+        let mut kls: Vec<f64> = stats.iter().flat_map(|s| s.kl.iter().copied()).collect();
+        let mean_kl = kls.iter().sum::<f64>() / np;
+        kls.sort_by(f64::total_cmp);
+        let rank = ((0.99 * np).ceil() as usize).clamp(1, kls.len()) - 1;
+        Ok(DecoderMeasure {
+            n_positions,
+            perplexity: (stats.iter().map(|s| s.nll).sum::<f64>() / np).exp(),
+            ref_perplexity: (stats.iter().map(|s| s.ref_nll).sum::<f64>() / np).exp(),
+            mean_kl,
+            p99_kl: kls[rank],
+            max_kl: *kls.last().expect("positions"),
+            top1_agreement: stats.iter().map(|s| s.agree).sum::<usize>() as f64 / np,
+            last_logits: stats.into_iter().map(|s| s.last).collect(),
+            forwards_per_text: usize::from(!same),
+        })
+    }
+}
+
+/// The per-linear-layer configuration of `config` on `model` (the default
+/// covers the block linears; the head only when named) and the token
+/// embedding's; exit 2 for unknown layers or a quantized embedding input.
+pub fn layer_quants(model: &Llama, config: &QuantConfig) -> Result<(Vec<LayerQuant>, LayerQuant)> {
+    let linears = model.linears();
+    let source = config.source.display().to_string();
+    config.check_names(|n| n == "token_embd" || linears.iter().any(|l| l.name == n))?;
+    let named = |n: &str| config.layers.iter().find(|(l, _)| l == n).map(|(_, q)| *q);
     let quant: Vec<LayerQuant> = linears
         .iter()
         .map(|l| {
             if l.name == "output" {
                 named("output").unwrap_or(LayerQuant::FP32)
             } else {
-                opts.config.for_layer(&l.name)
+                config.for_layer(&l.name)
             }
         })
         .collect();
@@ -203,80 +362,30 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
             "{source}: layer `token_embd` is a lookup table: only its weights can be quantized"
         )));
     }
-    if opts.texts.is_empty() {
-        return Err(Error::user("evaluation needs at least 1 text"));
-    }
-    let max_len = opts.max_seq_len.min(model.config.context);
-    let encode = |texts: &[String]| -> Result<Vec<Vec<u32>>> {
-        texts
-            .iter()
-            .map(|t| tok.encode_causal(t, max_len))
-            .collect()
-    };
-    let tokens = encode(&opts.texts)?;
-    if let Some(i) = tokens.iter().position(|t| t.len() < 2) {
-        return Err(Error::user(format!(
-            "text {} has fewer than 2 tokens: nothing to predict",
-            i + 1
-        )));
-    }
-    let cache = WeightCache::default();
-    let pool = pool(opts.jobs)?;
-    let reference = linear::plans(
-        &linears,
-        &vec![LayerQuant::FP32; linears.len()],
-        None,
-        &cache,
-    )?;
+    Ok((quant, embd_q))
+}
+
+/// Evaluate `opts.config` on `model` against the model as loaded.
+pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Result<DecoderEval> {
+    let linears = model.linears();
+    let (quant, embd_q) = layer_quants(model, &opts.config)?;
+    let head_named = opts.config.layers.iter().any(|(l, _)| l == "output");
     let needs_calib = quant
         .iter()
         .any(|q| matches!(q.activations, ActQuant::Int { .. }));
-    let samples: Option<Samples> = if needs_calib {
-        if opts.calib.is_empty() {
-            return Err(Error::user(
-                "integer activations need calibration texts (--calib)",
-            ));
-        }
-        let n = opts.calib.len().min(DECODER_CALIB_TEXTS);
-        let ctoks = encode(&opts.calib[..n])?;
-        Some(linear::collect_samples(
-            &pool,
-            &ctoks,
-            linears.len(),
-            |ids, rec| {
-                model
-                    .logits(ids, &reference, &model.embedding.w, Some(rec))
-                    .map(|_| ())
-            },
-        )?)
-    } else {
-        None
-    };
-    let plans = linear::plans(&linears, &quant, samples.as_ref(), &cache)?;
-    let embd: Arc<Vec<f32>> = cache.weights(&model.embedding, &embd_q.weights)?;
-    let same = quant.iter().all(|q| *q == LayerQuant::FP32) && embd_q == LayerQuant::FP32;
-    let vocab = model.config.vocab;
+    let pool = pool(opts.jobs)?;
+    let session = DecoderSession::new(
+        model,
+        tok,
+        &opts.texts,
+        &opts.calib,
+        opts.max_seq_len,
+        needs_calib,
+        &pool,
+    )?;
     let t0 = std::time::Instant::now();
-    let stats: Vec<TextStats> = pool.install(|| {
-        tokens
-            .par_iter()
-            .map(|ids| -> Result<TextStats> {
-                let r = model.logits(ids, &reference, &model.embedding.w, None)?;
-                if same {
-                    return Ok(compare(ids, &r, None, vocab));
-                }
-                let q = model.logits(ids, &plans, &embd, None)?;
-                Ok(compare(ids, &r, Some(&q), vocab))
-            })
-            .collect::<Result<_>>()
-    })?;
-    let seconds = t0.elapsed().as_secs_f64();
-    let n_positions: usize = stats.iter().map(|s| s.kl.len()).sum();
-    let np = n_positions as f64;
-    let mut kls: Vec<f64> = stats.iter().flat_map(|s| s.kl.iter().copied()).collect();
-    let mean_kl = kls.iter().sum::<f64>() / np;
-    kls.sort_by(f64::total_cmp);
-    let rank = ((0.99 * np).ceil() as usize).clamp(1, kls.len()) - 1;
+    let m = pool.install(|| session.measure(&quant, &embd_q, usize::MAX))?;
+    let seconds = session.reference_seconds + t0.elapsed().as_secs_f64();
     let quant_bytes = |l: &linear::Linear, q: &WeightQuant| l.weight_bytes(q);
     let nb = linears.len() - 1;
     let mut linear_weight_bytes = 0;
@@ -284,23 +393,24 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
         linear_weight_bytes += quant_bytes(l, &q.weights)?;
     }
     let head = linears[nb];
-    let head_bytes = if model.tied && named("output").is_none() {
+    let head_bytes = if model.tied && !head_named {
         0
     } else {
         quant_bytes(head, &quant[nb].weights)?
     };
     let stored_linears = stored_summary(model);
+    let tokens = session.tokens.clone();
     Ok(DecoderEval {
         model: model.source.clone(),
         n_texts: tokens.len(),
         n_tokens: tokens.iter().map(Vec::len).sum(),
-        n_positions,
-        perplexity: (stats.iter().map(|s| s.nll).sum::<f64>() / np).exp(),
-        ref_perplexity: (stats.iter().map(|s| s.ref_nll).sum::<f64>() / np).exp(),
-        mean_kl,
-        p99_kl: kls[rank],
-        max_kl: *kls.last().expect("positions"),
-        top1_agreement: stats.iter().map(|s| s.agree).sum::<usize>() as f64 / np,
+        n_positions: m.n_positions,
+        perplexity: m.perplexity,
+        ref_perplexity: m.ref_perplexity,
+        mean_kl: m.mean_kl,
+        p99_kl: m.p99_kl,
+        max_kl: m.max_kl,
+        top1_agreement: m.top1_agreement,
         linear_weights: linears[..nb].iter().map(|l| l.w.len()).sum(),
         linear_weight_bytes,
         head_bytes,
@@ -309,10 +419,11 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
         norm_params: model.norm_params(),
         tied: model.tied,
         stored_linears,
-        last_logits: stats.into_iter().map(|s| s.last).collect(),
+        last_logits: m.last_logits,
         tokens,
         seconds,
-        forwards_per_text: if same { 1 } else { 2 },
+        // The reference ran once when the session was built.
+        forwards_per_text: 1 + m.forwards_per_text,
     })
 }
 

@@ -230,6 +230,17 @@ impl EncoderSession {
     /// `layer_names` order) on the ambient rayon pool: texts in parallel,
     /// each text single-threaded, reductions in text order.
     pub fn measure(&self, quant: &[crate::nn::classifier::LayerQuant]) -> Result<EncoderMeasure> {
+        self.measure_first(quant, self.tokens.len())
+    }
+
+    /// [`EncoderSession::measure`] on the first `n` texts (all when larger);
+    /// nearest neighbours are then found among those texts.
+    pub fn measure_first(
+        &self,
+        quant: &[crate::nn::classifier::LayerQuant],
+        n: usize,
+    ) -> Result<EncoderMeasure> {
+        let n = n.min(self.tokens.len());
         let linears = self.model.linears();
         if needs_calibration(quant) && self.samples.is_none() {
             return Err(Error::user(
@@ -237,8 +248,7 @@ impl EncoderSession {
             ));
         }
         let plans = linear::plans(&linears, quant, self.samples.as_ref(), &self.cache)?;
-        let embeddings: Vec<Vec<f32>> = self
-            .tokens
+        let embeddings: Vec<Vec<f32>> = self.tokens[..n]
             .par_iter()
             .map(|ids| self.model.embed(ids, &plans, None))
             .collect::<Result<_>>()?;
@@ -249,8 +259,14 @@ impl EncoderSession {
             .map(|(a, b)| cosine(a, b))
             .collect();
         let nn_q = nearest_neighbours(&embeddings);
-        let agree = self
-            .reference_nn
+        let subset_nn;
+        let reference_nn = if n == self.tokens.len() {
+            &self.reference_nn
+        } else {
+            subset_nn = nearest_neighbours(&self.reference[..n]);
+            &subset_nn
+        };
+        let agree = reference_nn
             .iter()
             .zip(&nn_q)
             .filter(|(a, b)| a == b)
@@ -259,7 +275,6 @@ impl EncoderSession {
         for (l, q) in linears.iter().zip(quant) {
             bytes += l.weight_bytes(&q.weights)?;
         }
-        let n = self.tokens.len();
         Ok(EncoderMeasure {
             mean_cosine: cosines.iter().sum::<f64>() / n as f64,
             min_cosine: cosines.iter().copied().fold(f64::INFINITY, f64::min),

@@ -63,16 +63,16 @@ pub fn gene_fields(g: &LayerGene) -> (Value, Value) {
 
 /// The configuration document of `genome`.
 pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
-    let layers: Vec<Value> = ev
-        .model
-        .layers()
-        .iter()
-        .zip(&genome.layers)
-        .map(|(layer, g)| {
+    // One entry per real layer: a gene covering a group of layers (one per
+    // role) is written out for each member, so `evoquant eval` and
+    // deployment tools see the model's own layer names.
+    let mut layers: Vec<Value> = Vec::new();
+    for (i, g) in genome.layers.iter().enumerate() {
+        let (weights, activations) = gene_fields(g);
+        for layer in ev.model.members(i) {
             let c = layer_cost(ev.target, &layer.shape, &g.choice());
-            let (weights, activations) = gene_fields(g);
             let m = c.execution.mode;
-            json!({
+            layers.push(json!({
                 "name": layer.name,
                 "type": layer.kind,
                 "shape": [layer.shape.rows, layer.shape.cols],
@@ -84,9 +84,9 @@ pub fn config(ev: &Evaluator, genome: &Genome, e: &Eval) -> Value {
                     "native": c.execution.native,
                 },
                 "weight_bytes": c.weight_bytes,
-            })
-        })
-        .collect();
+            }));
+        }
+    }
     json!({
         "schema": SCHEMA,
         "model": ev.model.description(),

@@ -27,6 +27,7 @@ pub mod search;
 pub mod sensitivity;
 pub mod transformer;
 
+use crate::evo::hypervolume;
 use crate::hw::{QuantChoice, ScaleLayout, Target, layer_cost};
 use crate::nn::ClassifierTask;
 use crate::report::plots::Section;
@@ -45,6 +46,17 @@ use search::SearchConfig;
 use std::path::PathBuf;
 
 pub struct MixedPrecision;
+
+/// How far the screen was off on the final front.
+struct Screened {
+    texts: usize,
+    mean_abs_error: f64,
+    max_abs_error: f64,
+    /// Points of the re-measured front, and of the screened one.
+    kept: usize,
+    screened_front: usize,
+    screen_accuracy: Vec<(Genome, f64)>,
+}
 
 /// Build the model a trial searches in-process. `resolve` maps a
 /// manifest-relative path; `seed` seeds the classifier's data and training
@@ -124,14 +136,8 @@ fn shapes_only(
             "model",
             "model = \"command\": the layers are known only once the evaluator runs".into(),
         )),
-        ModelKind::Transformer => {
-            let path = resolve(p.model_path.as_str());
-            transformer::check_path(&path).map_err(|e| ("model_path", e.to_string()))?;
-            let m = crate::models::transformer::bert::Bert::load(&path)
-                .map_err(|e| ("model_path", e.to_string()))?;
-            let layers = transformer::layers_of(&m, p.tokens);
-            Ok((layers, m.other_params() as u64))
-        }
+        ModelKind::Transformer => transformer::shapes(p, &resolve(p.model_path.as_str()))
+            .map_err(|e| ("model_path", e.to_string())),
         ModelKind::Mlp => {
             let cfg = p.mlp.task_config();
             let sizes = cfg.layer_sizes();
@@ -335,8 +341,11 @@ impl Study for MixedPrecision {
     ) -> Result<TrialOutput, StudyError> {
         let seed: u64 = rng.random();
         ctx.progress("starting the model");
-        let model = start_model(p, ctx, seed)?;
-        let model = model.as_ref();
+        let full = start_model(p, ctx, seed)?;
+        // The search runs on the screen when there is one; the front and the
+        // baselines are then re-measured on the full model.
+        let screen = full.screen();
+        let model: &dyn QuantModel = screen.as_deref().unwrap_or(full.as_ref());
         let target = p.target().map_err(|e| StudyError::new(e.to_string()))?;
         let space = p.space();
         let limits = [p.target_latency_ms, p.target_memory_mb, p.target_energy_mj];
@@ -346,6 +355,7 @@ impl Study for MixedPrecision {
 
         ctx.progress("sensitivity analysis");
         let sens = sensitivity::analyze(model, &space)?;
+        let sens_evaluations = (n * space.weight_bits.len()) as u64;
 
         // The greedy baseline is computed before the search; with
         // use_sensitivity_analysis it is one of the sensitivity seeds, so
@@ -371,11 +381,14 @@ impl Study for MixedPrecision {
             crossover_rate: p.crossover_rate,
             elites: p.elites(),
             archive_size: p.archive_size,
+            budget: (p.max_evaluations > 0)
+                .then(|| (p.max_evaluations as u64).saturating_sub(sens_evaluations)),
         };
         let total = p.max_generations;
-        let result = search::run(&ev, &mut cache, &space, &cfg, initial, rng, &|g| {
+        let mut result = search::run(&ev, &mut cache, &space, &cfg, initial, rng, &|g| {
             ctx.progress(&format!("generation {g}/{total}"))
         })?;
+        let generations_run = result.history.len() - 1;
 
         // Baselines.
         ctx.progress("baselines");
@@ -389,7 +402,55 @@ impl Study for MixedPrecision {
                 }
             })
             .collect();
-        let evals = cache.evaluate_all(&ev, &genomes)?;
+        let mut evals = cache.evaluate_all(&ev, &genomes)?;
+        // With a screen: every front point, the best genome and the
+        // baselines measured again on all texts; the front is rebuilt from
+        // the re-measured points.
+        let full_ev;
+        let mut screened: Option<Screened> = None;
+        let ev = if screen.is_some() {
+            ctx.progress("re-measuring the front");
+            full_ev = Evaluator::new(full.as_ref(), &target, p.weights(), limits);
+            let front: Vec<(Genome, Eval)> = result
+                .archive
+                .entries()
+                .iter()
+                .map(|(_, x)| x.clone())
+                .collect();
+            let mut batch: Vec<&Genome> = front.iter().map(|(g, _)| g).collect();
+            batch.push(&result.best.0);
+            batch.extend(genomes.iter());
+            let again = full_ev.evaluate_batch(&batch)?;
+            let (front_again, rest) = again.split_at(front.len());
+            let errors: Vec<f64> = front
+                .iter()
+                .zip(front_again)
+                .map(|((_, a), b)| (a.accuracy - b.accuracy).abs())
+                .collect();
+            let mut archive = crate::evo::Archive::new();
+            let mut screen_accuracy = Vec::new();
+            for ((g, a), b) in front.iter().zip(front_again) {
+                screen_accuracy.push((g.clone(), a.accuracy));
+                if b.feasible() {
+                    archive.insert(full_ev.objectives(b), (g.clone(), *b));
+                }
+            }
+            archive.truncate_crowded(p.archive_size);
+            screened = Some(Screened {
+                texts: p.screen_texts,
+                mean_abs_error: errors.iter().sum::<f64>() / errors.len().max(1) as f64,
+                max_abs_error: errors.iter().copied().fold(0.0, f64::max),
+                kept: archive.len(),
+                screened_front: front.len(),
+                screen_accuracy,
+            });
+            result.archive = archive;
+            result.best.1 = rest[0];
+            evals = rest[1..].to_vec();
+            &full_ev
+        } else {
+            &ev
+        };
         let mut baseline_rows = Vec::new();
         for ((name, g), e) in baselines::NAMES.iter().zip(genomes).zip(evals) {
             let dominated = result.archive.dominates_point(&ev.objectives(&e));
@@ -399,8 +460,8 @@ impl Study for MixedPrecision {
         let mut out = TrialOutput::default();
         let (best_genome, best) = &result.best;
         let r = &ev.reference;
-        out.metric(names::MODEL, model.description());
-        out.metric(names::ACCURACY_SOURCE, model.accuracy_source());
+        out.metric(names::MODEL, full.description());
+        out.metric(names::ACCURACY_SOURCE, full.accuracy_source());
         out.metric(names::COST_MODEL, "analytical roofline model");
         out.metric(names::HARDWARE_TARGET, target.name.as_str());
         out.metric(names::DEVICE, target.device.as_str());
@@ -429,7 +490,10 @@ impl Study for MixedPrecision {
         );
         out.metric("best_fitness", best.fitness);
         out.metric(names::BEST_FEASIBLE, best.feasible());
-        let hv = result.history.last().map_or(0.0, |h| h.hypervolume);
+        let hv = match &screened {
+            Some(_) => hypervolume(&result.archive.objectives(), &vec![1.0; ev.active.len()]),
+            None => result.history.last().map_or(0.0, |h| h.hypervolume),
+        };
         out.metric(names::HYPERVOLUME, hv);
         out.metric(
             names::HV_OBJECTIVES,
@@ -446,6 +510,24 @@ impl Study for MixedPrecision {
         out.metric(names::FRONT_SIZE, Value::Int(result.archive.len() as i64));
         out.metric("evaluations", Value::Int(cache.evaluations as i64));
         out.metric("cache_hits", Value::Int(cache.hits as i64));
+        if p.max_evaluations > 0 {
+            out.metric(
+                "sensitivity_evaluations",
+                Value::Int(sens_evaluations as i64),
+            );
+            out.metric("generations_run", Value::Int(generations_run as i64));
+        }
+        if let Some(sc) = &screened {
+            out.metric(names::SCREEN_TEXTS, Value::Int(sc.texts as i64));
+            out.metric("screen_source", model.accuracy_source());
+            out.metric(names::SCREEN_MEAN_ABS_ERROR, sc.mean_abs_error);
+            out.metric(names::SCREEN_MAX_ABS_ERROR, sc.max_abs_error);
+            out.metric(
+                names::SCREEN_FRONT_SIZE,
+                Value::Int(sc.screened_front as i64),
+            );
+            out.metric(names::SCREEN_FRONT_KEPT, Value::Int(sc.kept as i64));
+        }
         for (name, _, _, dominated) in &baseline_rows {
             out.metric(&names::front_dominates(name), *dominated);
         }
@@ -453,6 +535,9 @@ impl Study for MixedPrecision {
         // pareto.csv, sorted by objective vector.
         let mut cols = vec!["point"];
         cols.extend(EVAL_COLUMNS);
+        if screened.is_some() {
+            cols.push("screen_accuracy");
+        }
         cols.push("config");
         let mut pareto = Table::new(names::PARETO, &cols);
         let mut entries: Vec<&(Vec<f64>, (Genome, Eval))> =
@@ -467,6 +552,10 @@ impl Study for MixedPrecision {
         for (i, (_, (g, e))) in entries.iter().enumerate() {
             let mut row = vec![Value::Int(i as i64)];
             row.extend(eval_cells(e));
+            if let Some(sc) = &screened {
+                let a = sc.screen_accuracy.iter().find(|(x, _)| x == g).map(|x| x.1);
+                row.push(a.unwrap_or(f64::NAN).into());
+            }
             row.push(rle(g).into());
             pareto.push(row);
         }
@@ -536,7 +625,7 @@ impl Study for MixedPrecision {
         }
         out.table(bt);
 
-        let config = export::config(&ev, best_genome, best);
+        let config = export::config(ev, best_genome, best);
         let yaml = export::to_yaml(&config);
         out.document(names::QUANT_CONFIG, config);
         out.text_document(names::QUANT_CONFIG, "yaml", yaml);

@@ -56,6 +56,16 @@ pub trait QuantModel: Sync {
     /// batch over its workers; results must not depend on how it does.
     /// An error (an external evaluator that crashed) fails the trial.
     fn accuracies(&self, genomes: &[&Genome]) -> Result<Vec<f64>, StudyError>;
+    /// The real layers gene `gene` configures (a group's members; the gene's
+    /// own layer by default), for the exported configuration.
+    fn members(&self, gene: usize) -> Vec<ModelLayer> {
+        vec![self.layers()[gene].clone()]
+    }
+    /// A cheaper view of the same model for the search (measured on fewer
+    /// texts), whose final front the study re-measures with `self`.
+    fn screen(&self) -> Option<Box<dyn QuantModel + '_>> {
+        None
+    }
 }
 
 /// `accuracies` for an in-process model: `measure` on rayon, in order.

@@ -23,6 +23,12 @@ pub const BEST_FEASIBLE: &str = "best_feasible";
 pub const HYPERVOLUME: &str = "hypervolume";
 pub const HV_OBJECTIVES: &str = "hv_objectives";
 pub const FRONT_SIZE: &str = "front_size";
+/// With `screen_texts`: the screen's size and how far it was off on the front.
+pub const SCREEN_TEXTS: &str = "screen_texts";
+pub const SCREEN_MEAN_ABS_ERROR: &str = "screen_mean_abs_error";
+pub const SCREEN_MAX_ABS_ERROR: &str = "screen_max_abs_error";
+pub const SCREEN_FRONT_SIZE: &str = "screen_front_size";
+pub const SCREEN_FRONT_KEPT: &str = "screen_front_kept";
 /// Prefix of the per-baseline dominance flags: `front_dominates_<baseline>`.
 pub const FRONT_DOMINATES: &str = "front_dominates_";
 

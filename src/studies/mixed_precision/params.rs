@@ -30,18 +30,25 @@ crate::choice!(ModelKind {
     Command => "command",
 });
 
-/// What `model = "transformer"` searches as accuracy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What `model = "transformer"` searches as accuracy (higher is better; the
+/// unquantized model scores 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransformerMetric {
     MeanCosine,
     MinCosine,
     NnAgreement,
+    Top1Agreement,
+    KlFidelity,
+    PerplexityRatio,
 }
 crate::choice!(TransformerMetric {
     MeanCosine => "mean_cosine",
     MinCosine => "min_cosine",
     NnAgreement => "nn_agreement",
+    Top1Agreement => "top1_agreement",
+    KlFidelity => "kl_fidelity",
+    PerplexityRatio => "perplexity_ratio",
 });
 
 impl TransformerMetric {
@@ -50,9 +57,36 @@ impl TransformerMetric {
             TransformerMetric::MeanCosine => "mean cosine similarity",
             TransformerMetric::MinCosine => "minimum cosine similarity",
             TransformerMetric::NnAgreement => "nearest-neighbour agreement",
+            TransformerMetric::Top1Agreement => "top-1 next-token agreement",
+            TransformerMetric::KlFidelity => {
+                "KL fidelity exp(-mean KL(reference || quantized)) of the next-token distributions"
+            }
+            TransformerMetric::PerplexityRatio => "perplexity ratio (reference / quantized)",
         }
     }
+
+    /// Does the metric apply to a decoder (else to an encoder)?
+    pub fn for_decoder(self) -> bool {
+        matches!(
+            self,
+            TransformerMetric::Top1Agreement
+                | TransformerMetric::KlFidelity
+                | TransformerMetric::PerplexityRatio
+        )
+    }
 }
+
+/// How `model = "transformer"` maps genes to linear layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerGroups {
+    /// One gene per linear layer.
+    Layer,
+    /// One gene per role (the same linear in every block, e.g. every
+    /// `attn_q`): identical shapes, so the cost model's sums are exact.
+    Role,
+}
+crate::choice!(LayerGroups { Layer => "layer", Role => "role" });
 
 /// The search algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +112,7 @@ crate::params! {
     pub struct Params {
         /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split; transformer: a pretrained BERT encoder (`model_path`) whose embedding fidelity is MEASURED; command: your own model in evaluator worker processes (`evaluator`), which MEASURE each configuration (README, "External evaluator").
         model: ModelKind = ModelKind::Inventory;
-        /// model = "transformer": a Hugging Face BERT-family folder relative to the manifest (e.g. "../models/all-MiniLM-L6-v2", fetched by scripts/fetch-models.sh); its files are part of trial identity.
+        /// model = "transformer": a Hugging Face BERT-family folder, a LLaMA-family GGUF file or Hugging Face folder, relative to the manifest (e.g. "../models/all-MiniLM-L6-v2", fetched by scripts/fetch-models.sh); its files are part of trial identity.
         model_path: FilePath = FilePath::default();
         /// model = "transformer": the first N texts of the built-in evaluation corpus every genome is measured on.
         eval_texts: usize = 32, range 2..=100_000;
@@ -86,8 +120,14 @@ crate::params! {
         calib_texts: usize = 32, range 1..=100_000;
         /// model = "transformer": tokens per text at most.
         max_seq_len: usize = 64, range 3..=4096;
-        /// model = "transformer": the quality searched as accuracy: mean_cosine or min_cosine of each text's sentence embedding to the unquantized model's, or nn_agreement (texts whose nearest other text is unchanged).
+        /// model = "transformer": the quality searched as accuracy. Encoders: mean_cosine or min_cosine of each text's sentence embedding to the unquantized model's, or nn_agreement (texts whose nearest other text is unchanged). Decoders: top1_agreement (next-token argmax unchanged), kl_fidelity = exp(-mean KL), perplexity_ratio = reference / quantized perplexity.
         transformer_metric: TransformerMetric = TransformerMetric::MeanCosine;
+        /// model = "transformer": layer (one gene per linear layer) or role (one gene per role shared by every block, e.g. all attention queries).
+        layer_groups: LayerGroups = LayerGroups::Layer;
+        /// model = "transformer": 0, or search on the first N evaluation texts only (a cheap screen) and re-measure the final front and the baselines on all `eval_texts`; the report shows both.
+        screen_texts: usize = 0, range 0..=100_000;
+        /// Most genome evaluations the search may spend, counting the sensitivity analysis, the greedy baseline and the population (0 = no budget): the search stops before a generation that could exceed it; the uniform baselines and a screen's re-measurement come on top.
+        max_evaluations: usize = 0, range 0..=100_000_000;
         /// model = "command": the worker's program and arguments (JSON lines on stdin/stdout); entries naming files relative to the manifest are passed as absolute paths and their content is part of trial identity.
         evaluator: FilePaths = FilePaths::default();
         /// model = "command": evaluator worker processes run side by side (results do not depend on it).
@@ -385,6 +425,21 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             bad(
                 "model_path",
                 "set the model folder, e.g. model_path = \"../models/all-MiniLM-L6-v2\"".into(),
+            );
+        }
+        if p.screen_texts > 0 && p.screen_texts >= p.eval_texts {
+            bad(
+                "screen_texts",
+                format!(
+                    "a screen uses fewer texts than eval_texts ({}), got {}",
+                    p.eval_texts, p.screen_texts
+                ),
+            );
+        }
+        if p.screen_texts == 1 && !p.transformer_metric.for_decoder() {
+            bad(
+                "screen_texts",
+                "an encoder's metrics compare at least 2 texts".into(),
             );
         }
     }

@@ -622,6 +622,20 @@ fn findings(
                 parts.join(", ")
             )));
         }
+        let screen = v(n::SCREEN_MAX_ABS_ERROR);
+        if !screen.is_empty() {
+            out.push(sentence(&format!(
+                "{prefix}the search screened on the first {} evaluation texts; re-measured on all of \
+                 them, the front's accuracies moved by {} on average and {} at most, and {} of {} \
+                 screened front points stayed on the re-measured front (the front, the baselines and \
+                 the chosen configuration above are the re-measured ones).",
+                fmt_mean_ci(&v(n::SCREEN_TEXTS), 1.0, ""),
+                fmt_mean_ci(&v(n::SCREEN_MEAN_ABS_ERROR), 1.0, ""),
+                fmt_mean_ci(&screen, 1.0, ""),
+                fmt_mean_ci(&v(n::SCREEN_FRONT_KEPT), 1.0, ""),
+                fmt_mean_ci(&v(n::SCREEN_FRONT_SIZE), 1.0, ""),
+            )));
+        }
         let broke = infeasible_baselines(baselines, &trial_ids(results, rows));
         if !broke.is_empty() {
             out.push(sentence(&format!(

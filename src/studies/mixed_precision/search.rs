@@ -31,6 +31,10 @@ pub struct SearchConfig {
     pub crossover_rate: f64,
     pub elites: usize,
     pub archive_size: usize,
+    /// Most evaluations the cache may have made when a generation ends (the
+    /// initial population is always evaluated): the search stops before a
+    /// generation that could exceed it.
+    pub budget: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -137,6 +141,13 @@ pub fn run(
     let mut evals = st.evaluate(&pop)?;
     st.record(0, &evals);
     for generation in 1..=cfg.generations {
+        // A generation evaluates at most `population` new genomes.
+        if cfg
+            .budget
+            .is_some_and(|b| st.cache.evaluations + cfg.population as u64 > b)
+        {
+            break;
+        }
         progress(generation);
         match cfg.mode {
             SearchMode::WeightedSum => {
