@@ -67,11 +67,23 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum DataCommand {
-    /// The bit-allocation study's TRAIN/VALID/TEST layer inventories as JSON.
+    /// The bit-allocation study's TRAIN/VALID/TEST layer inventories as JSON,
+    /// or (--from-model) a TEST inventory measured on a real network.
     BitAlloc {
-        /// Folder to write train.json, valid.json and test.json into.
+        /// Folder to write train.json, valid.json and test.json into (with
+        /// --from-model: measured.json).
         #[arg(long)]
         out: PathBuf,
+        /// Measure every linear layer's loss at INT2 … FP16 on this model (a
+        /// BERT-family folder, a LLaMA-family GGUF or folder) instead.
+        #[arg(long, value_name = "MODEL")]
+        from_model: Option<String>,
+        /// With --from-model: the first N built-in evaluation texts.
+        #[arg(long, default_value_t = 16)]
+        eval_texts: usize,
+        /// With --from-model: tokens per text at most.
+        #[arg(long, default_value_t = 32)]
+        max_seq_len: usize,
     },
 }
 
@@ -114,10 +126,24 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Dequantize(args) => quantize::dequantize(&args),
         Command::Eval(args) => eval::eval(&args),
         Command::ServeEvaluator(args) => serve::serve_evaluator(&args),
-        Command::Data(DataCommand::BitAlloc { out }) => {
+        Command::Data(DataCommand::BitAlloc {
+            out,
+            from_model: None,
+            ..
+        }) => {
             for path in data::write_bit_alloc(&out)? {
                 say(&format!("wrote {}", path.display()))?;
             }
+            Ok(exit::OK)
+        }
+        Command::Data(DataCommand::BitAlloc {
+            out,
+            from_model: Some(model),
+            eval_texts,
+            max_seq_len,
+        }) => {
+            let path = data::write_measured(&out, &model, eval_texts, max_seq_len)?;
+            say(&format!("wrote {}", path.display()))?;
             Ok(exit::OK)
         }
     }

@@ -67,8 +67,8 @@ impl Inventory {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_json_pretty())
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        // Atomic: an interrupted write leaves no half file behind.
+        crate::fsio::write_atomic(path, self.to_json_pretty().as_bytes())
     }
 }
 

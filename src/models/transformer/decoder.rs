@@ -283,6 +283,11 @@ impl<M: Borrow<Llama> + Sync> DecoderSession<M> {
         })
     }
 
+    /// The largest |input| of linear layer `i` on the calibration texts.
+    pub fn input_range(&self, i: usize) -> Option<f32> {
+        linear::input_range(self.samples.as_ref()?, i)
+    }
+
     /// Measure the first `n_texts` texts (all when larger) under `quant` (one
     /// per linear layer, in `model.linears()` order) and the token embedding
     /// under `embd_q` (weights only), on the ambient rayon pool.

@@ -46,6 +46,12 @@ pub enum ActMode {
 /// Per-layer input samples gathered by a calibration forward.
 pub type Samples = Vec<Vec<f32>>;
 
+/// The largest |value| among layer `i`'s calibration samples.
+pub fn input_range(samples: &Samples, i: usize) -> Option<f32> {
+    let s = samples.get(i)?;
+    Some(s.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+}
+
 impl Linear {
     /// `x` is `[rows, inp]`; returns `[rows, out]`. When `record` is given the
     /// (float) input values are appended to it for calibration.

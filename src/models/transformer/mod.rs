@@ -16,6 +16,7 @@ pub mod linear;
 pub mod llama;
 pub mod loader;
 pub mod ops;
+pub mod session;
 pub mod tokenizer;
 
 use crate::error::{Error, Result};
@@ -209,6 +210,11 @@ impl EncoderSession {
             samples,
             cache,
         })
+    }
+
+    /// The largest |input| of linear layer `i` on the calibration texts.
+    pub fn input_range(&self, i: usize) -> Option<f32> {
+        linear::input_range(self.samples.as_ref()?, i)
     }
 
     /// Names of the linear layers, in forward order.

@@ -20,6 +20,7 @@ pub mod baselines;
 pub mod evolve;
 pub mod fitness;
 pub mod heuristic;
+pub mod measured;
 pub mod names;
 pub mod optimum;
 pub mod params;
@@ -79,9 +80,20 @@ impl Study for BitAllocation {
         let allowed = params
             .allowed()
             .map_err(|e| StudyError::new(e.to_string()))?;
-        let invs = params
+        let mut invs = params
             .load(&|p| ctx.resolve(p))
             .map_err(|i| StudyError::new(format!("{}: {}", i.key, i.message)))?;
+        let measured = if params.data.source == params::DataSource::Measured {
+            ctx.progress("measuring per-layer losses on the real network");
+            let m = measured::Measured::load(
+                &ctx.resolve(params.data.model.as_str()),
+                &params.session_spec(),
+            )?;
+            invs.push(m.inventory.clone());
+            Some(m)
+        } else {
+            None
+        };
         let t = params.threshold;
         let ladder = Ladder::new(&allowed);
 
@@ -242,6 +254,12 @@ impl Study for BitAllocation {
             test_row(Baseline::WiderFp16Zone.name()).fitness,
         );
 
+        if let Some(m) = &measured {
+            ctx.progress("re-measuring every strategy's allocation");
+            let table = remeasure(m, &rows, t, &mut out)?;
+            out.table(table);
+        }
+
         out.table(generations);
         let mut strategies = Table::new(
             names::STRATEGIES,
@@ -301,6 +319,82 @@ impl Study for BitAllocation {
         out.document("champion", champ.leader.to_json(&ladder));
         Ok(out)
     }
+}
+
+/// Every strategy's TEST allocation measured on the real network, beside
+/// the product model's prediction; metrics: each strategy's measured
+/// accuracy and fitness, and the share of strategy pairs the model and the
+/// measurement rank the same way by fitness (pairs tied in either are left
+/// out).
+fn remeasure(
+    m: &measured::Measured,
+    rows: &[Row],
+    t: f64,
+    out: &mut TrialOutput,
+) -> Result<Table, StudyError> {
+    let test: Vec<&Row> = rows.iter().filter(|r| r.split == 2).collect();
+    let allocations: Vec<&[Precision]> = test.iter().map(|r| r.allocation.as_slice()).collect();
+    let accuracy: Vec<f64> = {
+        use rayon::prelude::*;
+        allocations
+            .par_iter()
+            .map(|a| m.measure(a))
+            .collect::<crate::error::Result<_>>()?
+    };
+    let mut table = Table::new(
+        names::REMEASURED,
+        &[
+            names::STRATEGY,
+            names::COMPRESSION,
+            "modelled_accuracy",
+            names::MEASURED_ACCURACY,
+            "modelled_fitness",
+            names::MEASURED_FITNESS,
+            "modelled_feasible",
+            "measured_feasible",
+        ],
+    );
+    let mut fit = Vec::new();
+    for (r, &a) in test.iter().zip(&accuracy) {
+        let e = Evaluation {
+            log_accuracy: a.max(f64::MIN_POSITIVE).ln(),
+            accuracy: a,
+            ..r.eval
+        };
+        let f = fitness(&e, t);
+        fit.push((r.fitness, f));
+        table.push(vec![
+            r.strategy.as_str().into(),
+            r.eval.compression.into(),
+            r.eval.accuracy.into(),
+            a.into(),
+            r.fitness.into(),
+            f.into(),
+            r.eval.meets(t).into(),
+            e.meets(t).into(),
+        ]);
+        out.metric(&format!("test_{}_measured_accuracy", r.strategy), a);
+    }
+    let (mut same, mut pairs) = (0usize, 0usize);
+    for i in 0..fit.len() {
+        for j in i + 1..fit.len() {
+            let (dm, dx) = (fit[i].0 - fit[j].0, fit[i].1 - fit[j].1);
+            if dm != 0.0 && dx != 0.0 {
+                pairs += 1;
+                same += usize::from((dm > 0.0) == (dx > 0.0));
+            }
+        }
+    }
+    out.metric(names::MEASURED_SOURCE, m.describe());
+    out.metric(
+        names::RANKING_AGREEMENT,
+        if pairs == 0 {
+            f64::NAN
+        } else {
+            same as f64 / pairs as f64
+        },
+    );
+    Ok(table)
 }
 
 #[cfg(test)]

@@ -48,3 +48,11 @@ pub fn allocation(strategy: &str) -> String {
 
 /// The parameter the report draws threshold lines from.
 pub const THRESHOLD: &str = "threshold";
+
+/// The measured TEST split (`data.source = "measured"`): every strategy's
+/// allocation re-measured on the real network.
+pub const REMEASURED: &str = "remeasured";
+pub const MEASURED_ACCURACY: &str = "measured_accuracy";
+pub const MEASURED_FITNESS: &str = "measured_fitness";
+pub const MEASURED_SOURCE: &str = "measured_source";
+pub const RANKING_AGREEMENT: &str = "ranking_agreement";

@@ -12,9 +12,28 @@ pub const BUILTIN: &str = "builtin";
 const MAX_POPULATION: usize = 100_000;
 const MAX_GENERATIONS: usize = 1_000_000;
 
+/// Where the TEST split comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// `data.test`: the built-in inventory or a JSON file.
+    Inventory,
+    /// Measured on the real network `data.model` (`measured`).
+    Measured,
+}
+crate::choice!(DataSource { Inventory => "inventory", Measured => "measured" });
+
 crate::params! {
     /// Where each split's layers come from.
     pub struct DataParams {
+        /// TEST split: inventory (`data.test`) or measured (per-layer loss curves measured on the real network `data.model`, and every strategy's allocation re-measured on it)
+        source: DataSource = DataSource::Inventory;
+        /// source = "measured": a BERT-family folder or LLaMA-family GGUF/folder relative to the manifest (e.g. "../models/all-MiniLM-L6-v2"); its files are part of trial identity
+        model: FilePath = FilePath::default();
+        /// source = "measured": the first N built-in evaluation texts the losses are measured on
+        eval_texts: usize = 16, range 2..=100_000;
+        /// source = "measured": tokens per text at most
+        max_seq_len: usize = 32, range 3..=4096;
         /// TRAIN layers: `builtin` (LLaMA-7B-like, seed 42) or a JSON inventory file
         train: FilePath = BUILTIN.into();
         /// VALID layers: `builtin` (GPT-2-medium-like, seed 123) or a JSON inventory file
@@ -76,11 +95,12 @@ impl Params {
         Ok(Ladder::new(&out).allowed)
     }
 
-    /// The three inventories, in split order; errors are keyed by parameter.
+    /// The inventories, in split order (TEST only when it is not measured);
+    /// errors are keyed by parameter.
     pub fn load(
         &self,
         resolve: &dyn Fn(&str) -> std::path::PathBuf,
-    ) -> Result<[Inventory; 3], ParamIssue> {
+    ) -> Result<Vec<Inventory>, ParamIssue> {
         let one = |split: Split, value: &FilePath| -> Result<Inventory, ParamIssue> {
             let value = value.as_str();
             if value == BUILTIN {
@@ -90,11 +110,24 @@ impl Params {
                     .map_err(|e| ParamIssue::new(format!("data.{}", split.name()), e.to_string()))
             }
         };
-        Ok([
+        let mut out = vec![
             one(Split::Train, &self.data.train)?,
             one(Split::Valid, &self.data.valid)?,
-            one(Split::Test, &self.data.test)?,
-        ])
+        ];
+        if self.data.source == DataSource::Inventory {
+            out.push(one(Split::Test, &self.data.test)?);
+        }
+        Ok(out)
+    }
+
+    /// What the measured TEST split is built from.
+    pub fn session_spec(&self) -> crate::models::transformer::session::SessionSpec {
+        crate::models::transformer::session::SessionSpec {
+            eval_texts: self.data.eval_texts,
+            // Weights only: no activation is calibrated.
+            calib_texts: 1,
+            max_seq_len: self.data.max_seq_len,
+        }
     }
 
     pub fn validate(&self, ctx: &CheckContext) -> Vec<ParamIssue> {
@@ -119,6 +152,28 @@ impl Params {
                     self.population, self.elitism
                 ),
             );
+        }
+        if self.data.source == DataSource::Measured {
+            let (eval, _) = crate::studies::mixed_precision::transformer::corpus_sizes();
+            if self.data.model.is_empty() {
+                bad(
+                    "data.model",
+                    "set the model, e.g. model = \"../models/all-MiniLM-L6-v2\"".into(),
+                );
+            } else if let Err(e) = crate::models::transformer::session::check_model(
+                &ctx.resolve(self.data.model.as_str()),
+            ) {
+                bad("data.model", e.to_string());
+            }
+            if self.data.eval_texts > eval {
+                bad(
+                    "data.eval_texts",
+                    format!(
+                        "the built-in evaluation corpus has {eval} texts, got {}",
+                        self.data.eval_texts
+                    ),
+                );
+            }
         }
         let data = self.load(&|p| ctx.resolve(p));
         match (&data, &allowed) {

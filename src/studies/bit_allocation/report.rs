@@ -271,6 +271,25 @@ fn findings(results: &ResultsDir) -> Vec<String> {
             baseline,
             champ.len().min(base.len()),
         )));
+        let agreement = v(n::RANKING_AGREEMENT);
+        if !agreement.is_empty() {
+            let measured = |s: &str| v(&format!("test_{s}_measured_accuracy"));
+            out.push(crate::report::plots::sentence(&format!(
+                "{prefix}re-measured on the network with every layer quantized at once, the evolved \
+                 champion kept {} (the product model predicted {}), the exact optimum {} (predicted \
+                 {}) and the document's wider_fp16_zone {}; the model and the measurement ranked \
+                 {} of the strategy pairs by fitness the same way ({}).",
+                fmt_mean_ci(&measured(n::EVOLVED), 1.0, ""),
+                fmt_mean_ci(&v(n::TEST_CHAMPION_ACCURACY), 1.0, ""),
+                fmt_mean_ci(&measured(n::OPTIMUM), 1.0, ""),
+                fmt_mean_ci(&v("test_optimum_accuracy"), 1.0, ""),
+                fmt_mean_ci(&measured("wider_fp16_zone"), 1.0, ""),
+                fmt_mean_ci(&agreement, 100.0, "%"),
+                t.column(n::MEASURED_SOURCE)
+                    .and_then(|c| mode(t, c, rows))
+                    .unwrap_or_default(),
+            )));
+        }
     }
     out
 }

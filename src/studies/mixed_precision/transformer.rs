@@ -27,80 +27,25 @@
 //! re-measures the final front and the baselines on all of them.
 
 use super::adapters::layer_quant;
-use super::genome::Genome;
-use super::genome::LayerGene;
+use super::genome::{Genome, LayerGene};
 use super::model::{ModelLayer, QuantModel};
 use super::params::{LayerGroups, Params, TransformerMetric};
 use crate::error::{Error, Result};
 use crate::hw::LayerShape;
-use crate::models::transformer::decoder::{self, DecoderSession};
+use crate::models::transformer::decoder;
 use crate::models::transformer::linear::Linear;
 use crate::models::transformer::llama::Llama;
-use crate::models::transformer::{self, CALIB_TEXT, EVAL_TEXT, EncoderSession, ModelKind};
+use crate::models::transformer::session::{Net, Quality, Session, SessionSpec};
+use crate::models::transformer::{self, CALIB_TEXT, EVAL_TEXT, ModelKind};
 use crate::nn::LayerQuant;
 use crate::studies::StudyError;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
-
-/// The loaded network with its texts and reference.
-enum Net {
-    Encoder(EncoderSession),
-    Decoder(DecoderSession<Llama>),
-}
-
-/// A loaded network and what has been measured on it, shared by every
-/// trial of the process that asks for the same model, texts and
-/// calibration: loading, the reference forward, calibration and weight
-/// quantization happen once, and a configuration measured by one trial is
-/// not measured again by another (measurements are pure functions of the
-/// configuration, so sharing changes no result).
-struct Shared {
-    net: Net,
-    memo: Mutex<HashMap<MemoKey, f64>>,
-}
-
-/// (metric, texts measured, one gene per runtime linear layer).
-type MemoKey = (TransformerMetric, usize, Vec<LayerGene>);
-
-/// Sessions kept at most (each holds a model, its reference outputs and a
-/// weight cache of at most 1 GiB).
-const SHARED_SESSIONS: usize = 3;
-
-/// Sessions by key, oldest first.
-type Sessions = Mutex<Vec<(String, Arc<Shared>)>>;
-
-fn sessions() -> &'static Sessions {
-    static S: OnceLock<Sessions> = OnceLock::new();
-    S.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-/// The session for `key`, built by `build` when no trial has built it yet
-/// (two trials racing may both build; the first stored wins).
-fn shared(key: String, build: impl FnOnce() -> Result<Net>) -> Result<Arc<Shared>> {
-    let lock = || sessions().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, s)) = lock().iter().find(|(k, _)| *k == key) {
-        return Ok(s.clone());
-    }
-    let fresh = Arc::new(Shared {
-        net: build()?,
-        memo: Mutex::new(HashMap::new()),
-    });
-    let mut all = lock();
-    if let Some((_, s)) = all.iter().find(|(k, _)| *k == key) {
-        return Ok(s.clone());
-    }
-    if all.len() >= SHARED_SESSIONS {
-        all.remove(0);
-    }
-    all.push((key, fresh.clone()));
-    Ok(fresh)
-}
+use std::sync::Arc;
 
 /// The network with its texts and reference, shared between trials.
 pub struct TransformerModel {
-    shared: Arc<Shared>,
+    session: Arc<Session>,
     /// Genes, as the cost model sees them (a group's shape is its members' sum).
     layers: Vec<ModelLayer>,
     /// Per gene, the linear layers it covers (indices into the runtime's
@@ -127,16 +72,9 @@ pub fn corpus_sizes() -> (usize, usize) {
     )
 }
 
-/// What `model_path` names, checked without loading the weights (exit 2
-/// naming the path and the fetch script).
+/// What `model_path` names, checked without loading the weights.
 pub fn check_path(path: &Path) -> Result<ModelKind> {
-    if !path.exists() {
-        return Err(Error::user(format!(
-            "{}: no such model; `bash scripts/fetch-models.sh` fetches all-MiniLM-L6-v2 and SmolLM2-135M-Instruct.Q4_1.gguf into models/",
-            path.display()
-        )));
-    }
-    transformer::resolve(&path.display().to_string())
+    crate::models::transformer::session::check_model(path)
 }
 
 fn layer_of(l: &Linear, tokens: u64) -> ModelLayer {
@@ -252,14 +190,6 @@ fn file_name(path: &Path) -> String {
 impl TransformerModel {
     pub fn load(p: &Params, path: &Path) -> Result<TransformerModel> {
         let kind = check_path(path)?;
-        let texts: Vec<String> = transformer::lines(EVAL_TEXT)
-            .into_iter()
-            .take(p.eval_texts)
-            .collect();
-        let calib: Vec<String> = transformer::lines(CALIB_TEXT)
-            .into_iter()
-            .take(p.calib_texts)
-            .collect();
         let decoder_model = !matches!(kind, ModelKind::BertFolder(_));
         if p.transformer_metric.for_decoder() != decoder_model {
             return Err(Error::user(format!(
@@ -278,48 +208,16 @@ impl TransformerModel {
                 }
             )));
         }
-        // The ambient pool: the runner's, whatever its size; results do not
-        // depend on it.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(rayon::current_num_threads())
-            .build()
-            .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
         let name = file_name(path);
-        let gguf = matches!(kind, ModelKind::Gguf(_));
-        // Always calibrated: the uniform INT8/INT4 baselines quantize
-        // activations whatever the search space.
-        let calibrate = true;
-        let key = format!(
-            "{}|{}|{}|{}",
-            std::path::absolute(path)
-                .unwrap_or_else(|_| path.to_path_buf())
-                .display(),
-            p.eval_texts,
-            p.calib_texts,
-            p.max_seq_len
-        );
-        let shared = shared(key, || match &kind {
-            ModelKind::BertFolder(dir) => Ok(Net::Encoder(EncoderSession::new(
-                dir,
-                &texts,
-                &calib,
-                p.max_seq_len,
-                &pool,
-            )?)),
-            ModelKind::Gguf(_) | ModelKind::LlamaFolder(_) => {
-                let (m, tok) = decoder::load(path, gguf)?;
-                Ok(Net::Decoder(DecoderSession::new(
-                    m,
-                    &tok,
-                    &texts,
-                    &calib,
-                    p.max_seq_len,
-                    calibrate,
-                    &pool,
-                )?))
-            }
-        })?;
-        let (linears, fixed_params, description, reference, n_linears) = match &shared.net {
+        let session = Session::shared(
+            path,
+            &SessionSpec {
+                eval_texts: p.eval_texts,
+                calib_texts: p.calib_texts,
+                max_seq_len: p.max_seq_len,
+            },
+        )?;
+        let (linears, fixed_params, description, reference) = match &session.net {
             Net::Encoder(s) => {
                 let c = &s.model.config;
                 (
@@ -330,7 +228,6 @@ impl TransformerModel {
                         c.num_hidden_layers, c.hidden_size
                     ),
                     "sentence embeddings vs the unquantized model (f32 weights as stored)",
-                    s.model.linears().len(),
                 )
             }
             Net::Decoder(s) => {
@@ -343,19 +240,16 @@ impl TransformerModel {
                         "{name} (LLaMA decoder, {} blocks, hidden {}; head and token embedding as loaded)",
                         c.n_layers, c.hidden
                     ),
-                    if gguf {
+                    if session.gguf {
                         "next-token distributions vs the model as stored (GGUF tensors dequantized to f32)"
                     } else {
                         "next-token distributions vs the unquantized model (weights as stored)"
                     },
-                    s.model.linears().len(),
                 )
             }
         };
-        let tokens = match &shared.net {
-            Net::Encoder(s) => &s.tokens,
-            Net::Decoder(s) => &s.tokens,
-        };
+        let n_linears = session.linears().len();
+        let tokens = session.tokens();
         let n_texts = tokens.len();
         let n_tokens: usize = tokens.iter().map(Vec::len).sum();
         let screen = (p.screen_texts > 0).then_some(p.screen_texts.min(n_texts));
@@ -374,7 +268,7 @@ impl TransformerModel {
             )
         };
         let mut m = TransformerModel {
-            shared: shared.clone(),
+            session: session.clone(),
             layers,
             members,
             n_linears,
@@ -416,32 +310,18 @@ impl TransformerModel {
     }
 
     fn quality(&self, genes: &[LayerGene], n_texts: usize) -> Result<f64> {
-        let key = (self.metric, n_texts, genes.to_vec());
-        let memo = || self.shared.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&q) = memo().get(&key) {
-            return Ok(q);
-        }
         let quant: Vec<LayerQuant> = genes.iter().map(layer_quant).collect();
-        let q = match &self.shared.net {
-            Net::Encoder(s) => {
-                let r = s.measure_first(&quant, n_texts)?;
-                match self.metric {
-                    TransformerMetric::MinCosine => r.min_cosine,
-                    TransformerMetric::NnAgreement => r.nn_agreement,
-                    _ => r.mean_cosine,
-                }
-            }
-            Net::Decoder(s) => {
-                let r = s.measure(&quant, &LayerQuant::FP32, n_texts)?;
-                match self.metric {
-                    TransformerMetric::KlFidelity => (-r.mean_kl).exp(),
-                    TransformerMetric::PerplexityRatio => r.ref_perplexity / r.perplexity,
-                    _ => r.top1_agreement,
-                }
-            }
+        let quality = match self.metric {
+            TransformerMetric::MeanCosine => Quality::MeanCosine,
+            TransformerMetric::MinCosine => Quality::MinCosine,
+            TransformerMetric::NnAgreement => Quality::NnAgreement,
+            TransformerMetric::Top1Agreement => Quality::Top1Agreement,
+            TransformerMetric::KlFidelity => Quality::KlFidelity,
+            TransformerMetric::PerplexityRatio => Quality::PerplexityRatio,
         };
-        memo().insert(key, q);
-        Ok(q)
+        // Debug of the genes is canonical: equal strings, equal genes.
+        self.session
+            .measure(format!("{genes:?}"), &quant, n_texts, quality)
     }
 
     fn measure_all(&self, genomes: &[&Genome], n_texts: usize) -> Result<Vec<f64>, StudyError> {
