@@ -14,7 +14,9 @@
 //! labelled a model.
 
 pub mod adapters;
+pub mod arch;
 pub mod baselines;
+pub mod coevolve;
 pub mod evaluate;
 pub mod export;
 pub mod external;
@@ -73,7 +75,9 @@ pub fn build_model(
         ModelKind::Mlp => {
             let task = ClassifierTask::build(&p.mlp.task_config(), seed)
                 .map_err(|e| crate::error::Error::user(e.to_string()))?;
-            Ok(Box::new(adapters::MlpModel::new(task)))
+            Ok(Box::new(
+                adapters::MlpModel::new(task).with_qat(p.mlp.qat_epochs, seed),
+            ))
         }
     }
 }
@@ -333,6 +337,9 @@ impl Study for MixedPrecision {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
+        if p.arch.enabled {
+            return coevolve::run_trial(p, rng, ctx);
+        }
         let seed: u64 = rng.random();
         ctx.progress("starting the model");
         let model = start_model(p, ctx, seed)?;

@@ -152,8 +152,31 @@ crate::params! {
         archive_size: usize = 64, range 2..=MAX_ARCHIVE;
         custom: CustomTarget = CustomTarget::default();
         mlp: MlpParams = MlpParams::default();
+        arch: ArchParams = ArchParams::default();
     }
 }
+
+crate::params! {
+    /// `[params.arch]`: co-evolution of the classifier's architecture with
+    /// its quantization (model = "mlp", search = "nsga2").
+    pub struct ArchParams {
+        /// Co-evolve architecture and quantization: genomes also choose the number of hidden layers, their widths and the activation; each architecture is trained once per trial (seed from the trial seed and the architecture).
+        enabled: bool = false;
+        /// [fewest, most] hidden layers.
+        depth: Vec<usize> = vec![1, 3], range 0..=MAX_DEPTH;
+        /// Hidden widths the genes choose from.
+        widths: Vec<usize> = vec![8, 16, 24, 32, 48, 64], range 1..=4096;
+        /// Hidden activations the genes choose from (relu, tanh).
+        activations: Vec<String> = vec!["relu".into()];
+        /// Probability that an offspring's architecture mutates (a width steps, a layer is inserted or removed with its gene, or the activation changes; then another change with probability 1/2).
+        mutation_rate: f64 = 0.3, range 0.0..=1.0;
+        /// Also run the quantization-only search on the default architecture (mlp.hidden, mlp's activation) in the same trial, with the same population, generations and data: the paired comparison reported as quant_only_hypervolume and hypervolume_gain.
+        compare_quant_only: bool = true;
+    }
+}
+
+/// Most hidden layers a co-evolved architecture may have.
+const MAX_DEPTH: usize = 8;
 
 crate::params! {
     /// `[params.mlp]`: the classifier trained for `model = "mlp"` (the rest of
@@ -176,6 +199,8 @@ crate::params! {
         epochs: usize = TaskConfig::default().epochs, range 1..=10_000;
         /// Std. dev. of Gaussian pixel noise (ink = 1).
         pixel_noise: f64 = TaskConfig::default().pixel_noise, range 0.0..=10.0;
+        /// Quantization-aware training: epochs of fine-tuning with each configuration's own fake-quantized weights in the forward pass (straight-through estimator, a tenth of the step size) before its accuracy is measured; 0 = off.
+        qat_epochs: usize = 0, range 0..=1_000;
     }
 }
 
@@ -388,6 +413,19 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             );
         }
     }
+    if p.min_bits == 1 && !matches!(p.model, ModelKind::Mlp | ModelKind::Inventory) {
+        bad(
+            "min_bits",
+            "min_bits = 1 (binary and ternary weights) is supported for model = \"mlp\" and \"inventory\"".into(),
+        );
+    }
+    if p.mlp.qat_epochs > 0 && p.model != ModelKind::Mlp {
+        bad(
+            "mlp.qat_epochs",
+            "quantization-aware training needs model = \"mlp\"".into(),
+        );
+    }
+    validate_arch(p, &mut bad);
     if p.model == ModelKind::Command && p.evaluator_metric.is_empty() {
         bad(
             "evaluator_metric",
@@ -407,6 +445,67 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
         );
     }
     issues
+}
+
+/// The activations `arch.activations` may name.
+pub const ACTIVATIONS: [(&str, crate::nn::classifier::Activation); 2] = [
+    ("relu", crate::nn::classifier::Activation::Relu),
+    ("tanh", crate::nn::classifier::Activation::Tanh),
+];
+
+impl ArchParams {
+    /// The named activations (unknown names dropped; `validate` rejects them).
+    pub fn activation_list(&self) -> Vec<crate::nn::classifier::Activation> {
+        ACTIVATIONS
+            .iter()
+            .filter(|(n, _)| self.activations.iter().any(|a| a == n))
+            .map(|&(_, a)| a)
+            .collect()
+    }
+}
+
+fn validate_arch(p: &Params, bad: &mut impl FnMut(&str, String)) {
+    let a = &p.arch;
+    if !a.enabled {
+        return;
+    }
+    if p.model != ModelKind::Mlp {
+        bad(
+            "arch.enabled",
+            "architecture co-evolution needs model = \"mlp\" (the trainable classifier)".into(),
+        );
+    }
+    if p.search != SearchMode::Nsga2 {
+        bad(
+            "arch.enabled",
+            "architecture co-evolution runs on NSGA-II: set search = \"nsga2\"".into(),
+        );
+    }
+    if a.depth.len() != 2 || a.depth[0] > a.depth[1] {
+        bad(
+            "arch.depth",
+            format!(
+                "needs [fewest, most] hidden layers with fewest ≤ most, got {:?}",
+                a.depth
+            ),
+        );
+    }
+    if a.widths.is_empty() {
+        bad("arch.widths", "must name at least one hidden width".into());
+    }
+    let names: Vec<&str> = ACTIVATIONS.iter().map(|a| a.0).collect();
+    if a.activations.is_empty() {
+        bad(
+            "arch.activations",
+            format!("must name at least one of {}", names.join(", ")),
+        );
+    }
+    if let Some(x) = a.activations.iter().find(|x| !names.contains(&x.as_str())) {
+        bad(
+            "arch.activations",
+            format!("`{x}` is not an activation ({})", names.join(", ")),
+        );
+    }
 }
 
 fn validate_custom(c: &CustomTarget, bad: &mut impl FnMut(&str, String)) {

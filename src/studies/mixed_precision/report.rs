@@ -417,7 +417,12 @@ fn chosen_layers(results: &ResultsDir, id: &str) -> Result<Option<Vec<(String, f
     if !path.is_file() {
         return Ok(None);
     }
-    let config = crate::quant::qconfig::read(&path)?;
+    let config = match crate::quant::qconfig::read(&path) {
+        Ok(c) => c,
+        // Binary / ternary layers are not yet in the deployment reader's
+        // formats: take the widths from the JSON itself.
+        Err(e) => return raw_layer_bits(&path).map(Some).ok_or(e),
+    };
     Ok(Some(
         config
             .layers
@@ -431,6 +436,24 @@ fn chosen_layers(results: &ResultsDir, id: &str) -> Result<Option<Vec<(String, f
             })
             .collect(),
     ))
+}
+
+/// (name, weight bits, activation bits) straight from a quant_config.json,
+/// when every layer has them.
+fn raw_layer_bits(path: &std::path::Path) -> Option<Vec<(String, f64, f64)>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("layers")?
+        .as_array()?
+        .iter()
+        .map(|l| {
+            Some((
+                l.get("name")?.as_str()?.to_string(),
+                l.get("weights")?.get("bits")?.as_f64()?,
+                l.get("activations")?.get("bits")?.as_f64()?,
+            ))
+        })
+        .collect()
 }
 
 /// A step line: one flat segment per layer, from i − ½ to i + ½.
