@@ -376,6 +376,46 @@ mod tests {
         }
     }
 
+    /// Binary and ternary genes are measured through the sign kernels
+    /// (`quant::binary`), and quantization-aware fine-tuning recovers
+    /// accuracy the post-training quantization lost.
+    #[test]
+    fn binary_ternary_are_measured_and_qat_recovers_accuracy() {
+        let cfg = TaskConfig {
+            train_size: 600,
+            test_size: 300,
+            calibration_size: 100,
+            epochs: 4,
+            ..TaskConfig::default()
+        };
+        let task = || ClassifierTask::build(&cfg, 2).unwrap();
+        let m = MlpModel::new(task());
+        let n = m.layers().len();
+        let gene = |bits, ternary| LayerGene {
+            ternary,
+            ..LayerGene::int(bits, 8, Granularity::PerChannel)
+        };
+        let w8 = m.accuracy(&Genome::uniform(gene(8, false), n));
+        let binary = m.accuracy(&Genome::uniform(gene(1, false), n));
+        let ternary = m.accuracy(&Genome::uniform(gene(2, true), n));
+        let int2 = m.accuracy(&Genome::uniform(gene(2, false), n));
+        assert!(w8 > binary && w8 > ternary, "{w8} {binary} {ternary}");
+        // Ternary is not INT2: another quantizer, another accuracy.
+        assert_ne!(ternary, int2);
+        // The measured weights are the kernel's.
+        let shapes = m.task().layer_shapes();
+        let w = m.task().layer_weights(0);
+        let mut expect = vec![0.0; w.len()];
+        let spec = gene(1, false).extreme().unwrap();
+        crate::quant::binary::fake_quantize_extreme(w, &shapes[0], &spec, &mut expect).unwrap();
+        assert_eq!(gene_weights(&gene(1, false), w, &shapes[0]), expect);
+        // QAT at binary weights: fine-tuning through the quantizer helps.
+        let qat = MlpModel::new(task()).with_qat(3, 9);
+        let tuned = qat.accuracy(&Genome::uniform(gene(1, false), n));
+        assert!(tuned > binary, "QAT {tuned} vs PTQ {binary}");
+        assert_eq!(tuned, qat.accuracy(&Genome::uniform(gene(1, false), n)));
+    }
+
     #[test]
     fn mlp_accuracy_is_measured_and_falls_at_two_bits() {
         let cfg = TaskConfig {

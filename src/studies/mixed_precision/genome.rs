@@ -403,6 +403,43 @@ mod tests {
     }
 
     #[test]
+    fn ternary_round_trips_and_is_omitted_when_false() {
+        let t = LayerGene {
+            ternary: true,
+            ..LayerGene::int(2, 8, Granularity::PerChannel)
+        };
+        let g = Genome::uniform(t, 2);
+        assert_eq!(Genome::from_json(&g.to_json()).unwrap(), g);
+        assert_eq!(t.label(), "W2tA8");
+        let plain = Genome::uniform(LayerGene::int(4, 8, Granularity::PerChannel), 1);
+        assert!(!plain.to_json().to_string().contains("ternary"));
+        // Repair keeps sign quantizers symmetric and ternary only at 2 bits
+        // in a space that allows binary.
+        let mut s = space(true);
+        s.weight_bits = vec![1, 2, 4];
+        let mut bad = Genome::uniform(
+            LayerGene {
+                weight_scheme: Scheme::Asymmetric,
+                ..t
+            },
+            3,
+        );
+        bad.layers[1].weight_bits = 4;
+        s.repair(&mut bad);
+        assert!(s.contains(&bad));
+        assert_eq!(bad.layers[0].weight_scheme, Scheme::Symmetric);
+        assert!(!bad.layers[1].ternary);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+        let drawn: Vec<(u8, bool)> = (0..200)
+            .map(|_| {
+                let g = s.random_gene(&mut rng);
+                (g.weight_bits, g.ternary)
+            })
+            .collect();
+        assert!(drawn.contains(&(2, true)) && drawn.contains(&(1, false)));
+    }
+
+    #[test]
     fn mutation_rate_zero_is_identity_and_one_changes_something() {
         let s = space(true);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);

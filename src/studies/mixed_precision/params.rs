@@ -602,6 +602,28 @@ mod tests {
             ("population_size", |p| p.population_size = 2),
             ("mutation_rate", |p| p.mutation_rate = 1.5),
             ("elitism_ratio", |p| p.elitism_ratio = 1.0),
+            ("arch.enabled", |p| p.arch.enabled = true),
+            ("arch.depth", |p| {
+                p.model = ModelKind::Mlp;
+                p.arch.enabled = true;
+                p.arch.depth = vec![2, 1];
+            }),
+            ("arch.activations", |p| {
+                p.model = ModelKind::Mlp;
+                p.arch.enabled = true;
+                p.arch.activations = vec!["gelu".into()];
+            }),
+            ("arch.widths", |p| {
+                p.model = ModelKind::Mlp;
+                p.arch.enabled = true;
+                p.arch.widths = vec![];
+            }),
+            ("min_bits", |p| {
+                p.model = ModelKind::Transformer;
+                p.model_path = "m".into();
+                p.min_bits = 1;
+            }),
+            ("mlp.qat_epochs", |p| p.mlp.qat_epochs = 1),
         ];
         for (key, edit) in cases {
             let mut p = Params::default();
@@ -625,6 +647,14 @@ mod tests {
         };
         let s = p.space();
         assert_eq!(s.weight_bits, vec![2, 4]);
+        // Ternary is a level only when binary is allowed.
+        assert_eq!(s.weight_levels(), vec![(2, false), (4, false)]);
+        p.min_bits = 1;
+        assert_eq!(
+            p.space().weight_levels(),
+            vec![(1, false), (2, true), (2, false), (4, false)]
+        );
+        p.min_bits = 2;
         assert_eq!(s.granularities, vec![Granularity::PerTensor]);
         p.hardware_target = "custom".into();
         p.custom.tops = vec![0.0, 8.0, 0.0, 4.0, 0.0];
