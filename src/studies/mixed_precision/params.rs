@@ -116,9 +116,9 @@ crate::params! {
         crossover_rate: f64 = 0.7, range 0.0..=1.0;
         /// Fraction of the population copied unchanged (weighted_sum; NSGA-II is elitist by construction) [0, 1).
         elitism_ratio: f64 = 0.1;
-        /// Smallest weight bit width, one of 2, 4, 6, 8, 16.
+        /// Smallest weight bit width, one of 1, 2, 4, 6, 8, 16 (1 = binary weights, and ternary becomes a choice too; mlp and inventory only).
         min_bits: u32 = 4;
-        /// Largest weight bit width, one of 2, 4, 6, 8, 16 (≥ min_bits).
+        /// Largest weight bit width, one of 1, 2, 4, 6, 8, 16 (≥ min_bits).
         max_bits: u32 = 8;
         /// Activation bit widths the search may use, a non-empty subset of [4, 8, 16].
         activation_bits: Vec<u32> = vec![4, 8, 16];
