@@ -461,8 +461,20 @@ pub fn run_trial(
         .collect();
     out.metric("front_architectures", Value::Int(front_archs.len() as i64));
     out.metric("architectures_trained", Value::Int(nets.len() as i64));
+    let max_accuracy = |a: &Archive<(CoGenome, Eval)>| {
+        a.entries()
+            .iter()
+            .map(|(_, (_, e))| e.accuracy)
+            .fold(0.0, f64::max)
+    };
+    out.metric("front_max_accuracy", max_accuracy(&co.archive));
     if let Some(q) = &quant_only {
         let qhv = q.history.last().map_or(0.0, |h| h.hypervolume);
+        out.metric("quant_only_front_max_accuracy", max_accuracy(&q.archive));
+        out.metric(
+            "front_accuracy_gain",
+            max_accuracy(&co.archive) - max_accuracy(&q.archive),
+        );
         out.metric("quant_only_hypervolume", qhv);
         out.metric("hypervolume_gain", hv - qhv);
         out.metric("quant_only_front_size", Value::Int(q.archive.len() as i64));
