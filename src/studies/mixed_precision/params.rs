@@ -170,7 +170,7 @@ crate::params! {
         activations: Vec<String> = vec!["relu".into()];
         /// Probability that an offspring's architecture mutates (a width steps, a layer is inserted or removed with its gene, or the activation changes; then another change with probability 1/2).
         mutation_rate: f64 = 0.3, range 0.0..=1.0;
-        /// Also run the quantization-only search on the default architecture (mlp.hidden, mlp's activation) in the same trial, with the same population, generations and data: the paired comparison reported as quant_only_hypervolume and hypervolume_gain.
+        /// Also run the quantization-only search on the mlp.hidden architecture (with the classifier activation) in the same trial, with the same population, generations and data: the paired comparison reported as quant_only_hypervolume and hypervolume_gain.
         compare_quant_only: bool = true;
     }
 }
