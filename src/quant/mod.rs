@@ -10,6 +10,7 @@
 //! - `calibrate`: choosing the clipping range of a group or of activation samples;
 //! - `pack`: real bit packing, so reported sizes are true sizes;
 //! - `tensor`: the packed quantized tensor and its size accounting;
+//! - `binary`: binary (XNOR-Net) and ternary (TWN) weights with per-group scales;
 //! - `block4`: the chaos-evolve case (blocks of 4) eight blocks at a time;
 //!   `block4_sse2` does its 4-bit packing case with SSE2 intrinsics (same bits);
 //! - `gguf`: llama.cpp Q4_0 / Q4_1 / Q8_0 blocks, byte-compatible with ggml;
@@ -19,6 +20,7 @@
 //! - `metrics`, `outlier`: error measures and the outlier stress test;
 //! - `npy`, `packed_file`, `command`: file I/O behind `evoquant quantize`.
 
+pub mod binary;
 mod block4;
 #[cfg(target_arch = "x86_64")]
 mod block4_sse2;

@@ -2,7 +2,7 @@
 //! rejected before anything runs (exit 2, the key, file:line:col), a
 //! safetensors file is imported, and a tiny study writes its artifacts.
 
-use crate::harness::{TempDir, evoquant, run_rejected};
+use crate::harness::{TempDir, deterministic_files, evoquant, read, run_rejected};
 
 const HEAD: &str =
     "[study]\nname = \"m\"\nkind = \"mixed_precision\"\n[seeds]\nreplicates = 1\n[params]\n";
@@ -68,7 +68,99 @@ const BAD: &[(&str, &str, &str)] = &[
         "params.population_size",
         "within 4..=",
     ),
+    (
+        "\"arch.enabled\" = true",
+        "params.arch.enabled",
+        "model = \"mlp\"",
+    ),
+    (
+        "model = \"mlp\"\n\"arch.enabled\" = true\n\"arch.depth\" = [3, 1]",
+        "params.arch.depth",
+        "fewest",
+    ),
+    (
+        "model = \"mlp\"\n\"arch.enabled\" = true\n\"arch.activations\" = [\"gelu\"]",
+        "params.arch.activations",
+        "tanh",
+    ),
+    (
+        "model = \"mlp\"\n\"arch.enabled\" = true\nsearch = \"weighted_sum\"",
+        "params.arch.enabled",
+        "nsga2",
+    ),
+    (
+        "\"mlp.qat_epochs\" = 2",
+        "params.mlp.qat_epochs",
+        "model = \"mlp\"",
+    ),
 ];
+
+/// A tiny co-evolution: the front holds several architectures, every
+/// architecture's network is trained once (the architectures table lists
+/// each once, with one FP32 accuracy), the paired quantization-only arm is
+/// reported, binary/ternary genes appear with min_bits = 1, and every
+/// output is byte-identical with 1 and 2 jobs.
+#[test]
+fn a_tiny_coevolution_is_deterministic_and_its_front_has_several_architectures() {
+    let dir = TempDir::new("mp_coevolve");
+    let text = format!(
+        "{HEAD}model = \"mlp\"\npopulation_size = 12\nmax_generations = 6\nmin_bits = 1\nactivation_bits = [8]\n\
+         calibrations = [\"min_max\"]\n\"mlp.train_size\" = 600\n\"mlp.test_size\" = 300\n\"mlp.calibration_size\" = 100\n\
+         \"mlp.epochs\" = 3\n\"arch.enabled\" = true\n\"arch.depth\" = [1, 2]\n\"arch.widths\" = [8, 16, 32]\n\
+         \"arch.activations\" = [\"relu\", \"tanh\"]\n"
+    );
+    let path = dir.write("co.toml", &text);
+    let mut outs = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = dir.join(&format!("out{jobs}"));
+        evoquant()
+            .arg("run")
+            .arg(&path)
+            .arg("--quiet")
+            .arg("--jobs")
+            .arg(jobs)
+            .arg("--out")
+            .arg(&out)
+            .run()
+            .success();
+        outs.push(out);
+    }
+    assert_eq!(deterministic_files(&outs[0]), deterministic_files(&outs[1]));
+    let out = &outs[0];
+    let trials = read(&out.join("trials.csv"));
+    for col in [
+        "quant_only_hypervolume",
+        "hypervolume_gain",
+        "front_architectures",
+        "architectures_trained",
+        "best_architecture",
+    ] {
+        assert!(trials.contains(col), "trials.csv lacks {col}");
+    }
+    let pareto = read(&out.join("pareto.csv"));
+    let header: Vec<&str> = pareto.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|c| *c == "architecture").unwrap();
+    let archs: std::collections::BTreeSet<&str> = pareto
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap())
+        .collect();
+    assert!(archs.len() > 1, "one architecture on the front: {archs:?}");
+    // Each architecture trained once: one row per architecture.
+    let table = read(&out.join("architectures.csv"));
+    let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|c| *c == "architecture").unwrap();
+    let names: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "{table}");
+    assert!(out.join("quant_only_pareto.csv").is_file());
+    let report = read(&out.join("report.md"));
+    assert!(report.contains("Architectures on the front"), "{report}");
+}
 
 #[test]
 fn bad_parameters_exit_2_naming_key_and_location() {

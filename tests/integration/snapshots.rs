@@ -60,6 +60,7 @@ experiments!(
     chaos_int4,
     chaos_int4_blocks,
     chaos_int4_qat,
+    mp_coevolve,
     mp_extreme,
     mp_llama7b,
     mp_neon,

@@ -75,6 +75,7 @@ pub(crate) fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32
 
 /// Number of held-out samples classified correctly with `layers` applied.
 ///
+/// `overrides[l]`, when present, replaces layer l's effective weights.
 /// The caller has validated `layers` (count and specs); a spec that still
 /// fails in `fake_quantize` is a programming error and panics.
 pub(crate) fn correct_count(
@@ -83,6 +84,7 @@ pub(crate) fn correct_count(
     weights: &WeightCache,
     test: &Samples,
     layers: &[LayerQuant],
+    overrides: &[Option<Arc<[f32]>>],
     s: &mut EvalScratch,
 ) -> usize {
     let width = net.sizes.iter().copied().max().unwrap_or(0);
@@ -91,8 +93,12 @@ pub(crate) fn correct_count(
     s.weights.clear();
     s.acts.clear();
     for (l, q) in layers.iter().enumerate() {
-        s.weights
-            .push(weights.get_or_compute(l, &q.weights, || quantized_weights(net, l, &q.weights)));
+        match overrides.get(l) {
+            Some(Some(w)) => s.weights.push(Arc::clone(w)),
+            _ => s.weights.push(
+                weights.get_or_compute(l, &q.weights, || quantized_weights(net, l, &q.weights)),
+            ),
+        }
         let map = match q.activations {
             ActQuant::Fp32 => ActMap::Identity,
             ActQuant::Fp16 => ActMap::Fp16,

@@ -12,7 +12,7 @@ use super::calib::RangeCache;
 use super::config::TaskConfig;
 use super::forward::{EvalScratch, correct_count, quantized_weights};
 use super::glyphs::{Samples, render_split};
-use super::train::{Net, TrainConfig, float_accuracy, train};
+use super::train::{Activation, Net, TrainConfig, fit, float_accuracy, train};
 use super::weight_cache::WeightCache;
 use crate::nn::NnError;
 use crate::quant::{ActQuant, LayerQuant, WeightQuant};
@@ -25,6 +25,9 @@ use std::cell::RefCell;
 pub struct ClassifierTask {
     config: TaskConfig,
     net: Net,
+    /// Kept so the same data can train other architectures and QAT.
+    train: Samples,
+    calib: Samples,
     test: Samples,
     ranges: RangeCache,
     weights: WeightCache,
@@ -43,6 +46,20 @@ impl ClassifierTask {
     /// streams for the train, calibration and test data and for training, so
     /// changing e.g. `test_size` does not change the training data.
     pub fn build(cfg: &TaskConfig, seed: u64) -> Result<ClassifierTask, NnError> {
+        Self::build_with(cfg, seed, None)
+    }
+
+    /// [`build`](Self::build) with the training stream seeded by
+    /// `train_seed` when given (the data still come from `seed`): what
+    /// co-evolution uses so an architecture's network depends on the trial
+    /// and the architecture only. Equal to
+    /// [`retrain`](Self::retrain)`(hidden, activation, train_seed)` on any
+    /// task built from the same `seed`.
+    pub fn build_with(
+        cfg: &TaskConfig,
+        seed: u64,
+        train_seed: Option<u64>,
+    ) -> Result<ClassifierTask, NnError> {
         cfg.validate()?;
         let mut streams = Vec::with_capacity(4);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -54,6 +71,9 @@ impl ClassifierTask {
         let train_split = render_split(cfg.train_size, cfg.classes, &jitter, &mut streams[0]);
         let calib = render_split(cfg.calibration_size, cfg.classes, &jitter, &mut streams[1]);
         let test = render_split(cfg.test_size, cfg.classes, &jitter, &mut streams[2]);
+        if let Some(t) = train_seed {
+            streams[3] = Xoshiro256PlusPlus::seed_from_u64(t);
+        }
         let tc = TrainConfig {
             epochs: cfg.epochs,
             batch_size: cfg.batch_size,
@@ -61,18 +81,132 @@ impl ClassifierTask {
             activation: cfg.activation,
         };
         let net = train(&cfg.layer_sizes(), &train_split, &tc, &mut streams[3]);
+        Ok(Self::assemble(cfg.clone(), net, train_split, calib, test))
+    }
+
+    fn assemble(
+        config: TaskConfig,
+        net: Net,
+        train_split: Samples,
+        calib: Samples,
+        test: Samples,
+    ) -> ClassifierTask {
         let train_accuracy = float_accuracy(&net, &train_split);
         let fp32_accuracy = float_accuracy(&net, &test);
         let ranges = RangeCache::new(net.layer_inputs(&calib));
-        Ok(ClassifierTask {
-            config: cfg.clone(),
+        ClassifierTask {
+            config,
             net,
+            train: train_split,
+            calib,
             test,
             ranges,
             weights: WeightCache::default(),
             fp32_accuracy,
             train_accuracy,
-        })
+        }
+    }
+
+    fn train_config(&self, activation: Activation, learning_rate: f64) -> TrainConfig {
+        TrainConfig {
+            epochs: self.config.epochs,
+            batch_size: self.config.batch_size,
+            learning_rate: learning_rate as f32,
+            activation,
+        }
+    }
+
+    /// A network of another shape trained on this task's data from
+    /// `train_seed` (the config's epochs, batch size and step size).
+    pub fn retrain(
+        &self,
+        hidden: &[usize],
+        activation: Activation,
+        train_seed: u64,
+    ) -> Result<ClassifierTask, NnError> {
+        let config = TaskConfig {
+            hidden: hidden.to_vec(),
+            activation,
+            ..self.config.clone()
+        };
+        config.validate()?;
+        let tc = self.train_config(activation, self.config.learning_rate);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(train_seed);
+        let net = train(&config.layer_sizes(), &self.train, &tc, &mut rng);
+        Ok(Self::assemble(
+            config,
+            net,
+            self.train.clone(),
+            self.calib.clone(),
+            self.test.clone(),
+        ))
+    }
+
+    /// Quantization-aware fine-tuning: `epochs` more epochs of this network
+    /// at a tenth of the training step size (decaying linearly, as in
+    /// training) with `fake_quant(layer, weights)` in the forward pass and
+    /// the straight-through estimator in the backward pass; activation
+    /// ranges are recalibrated on the fine-tuned float network.
+    pub fn fine_tuned(
+        &self,
+        epochs: usize,
+        seed: u64,
+        fake_quant: &(dyn Fn(usize, &[f32]) -> Vec<f32> + Sync),
+    ) -> ClassifierTask {
+        let mut tc = self.train_config(self.net.activation, self.config.learning_rate * 0.1);
+        tc.epochs = epochs;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let net = fit(
+            self.net.clone(),
+            &self.train,
+            &tc,
+            &mut rng,
+            Some(fake_quant),
+        );
+        Self::assemble(
+            self.config.clone(),
+            net,
+            self.train.clone(),
+            self.calib.clone(),
+            self.test.clone(),
+        )
+    }
+
+    /// Held-out accuracy with `overrides[l]`, when given, as layer l's
+    /// effective weights (weights quantized outside `LayerQuant`, e.g.
+    /// binary or ternary); other layers follow `layers` as in
+    /// [`accuracy`](Self::accuracy).
+    ///
+    /// # Panics
+    /// As [`accuracy`](Self::accuracy), or if an override has the wrong length.
+    pub fn accuracy_with_weights(
+        &self,
+        layers: &[LayerQuant],
+        overrides: &[Option<Vec<f32>>],
+    ) -> f64 {
+        if let Err(e) = self.validate_layers(layers) {
+            panic!("ClassifierTask::accuracy_with_weights: {e}");
+        }
+        for (l, o) in overrides.iter().enumerate() {
+            if let Some(w) = o {
+                assert_eq!(w.len(), self.net.weights[l].len(), "layer {l} override");
+            }
+        }
+        let shared: Vec<Option<std::sync::Arc<[f32]>>> = overrides
+            .iter()
+            .map(|o| o.as_ref().map(|w| w.clone().into()))
+            .collect();
+        let mut scratch = EvalScratch::default();
+        let correct = correct_count(
+            &self.net,
+            &self.ranges,
+            &self.weights,
+            &self.test,
+            layers,
+            &shared,
+            &mut scratch,
+        );
+        correct as f64 / self.test.len() as f64
     }
 
     pub fn config(&self) -> &TaskConfig {
@@ -206,6 +340,7 @@ impl ClassifierTask {
             &self.weights,
             &self.test,
             layers,
+            &[],
             scratch,
         );
         correct as f64 / self.test.len() as f64

@@ -17,7 +17,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 /// Hidden-layer nonlinearity (the output layer is linear, then softmax).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// max(0, x): unbounded activations, so the calibration method matters.
@@ -27,6 +27,13 @@ pub enum Activation {
 }
 
 impl Activation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn apply(self, z: f32) -> f32 {
         match self {
@@ -180,8 +187,33 @@ pub(crate) fn train<R: Rng + ?Sized>(
     cfg: &TrainConfig,
     rng: &mut R,
 ) -> Net {
-    let mut net = Net::init(sizes, cfg.activation, rng);
+    let net = Net::init(sizes, cfg.activation, rng);
+    fit(net, data, cfg, rng, None)
+}
+
+/// Fake quantization of one layer's float weights: `(layer, weights) → weights`.
+pub(crate) type FakeQuant<'a> = &'a (dyn Fn(usize, &[f32]) -> Vec<f32> + Sync);
+
+/// Train `net` further on `data`. With `fake_quant` this is
+/// quantization-aware training with the straight-through estimator: every
+/// step runs forward and backward through `fake_quant(l, w_l)` of the
+/// current float weights (recomputed each step, so scales track the
+/// weights) and applies the gradient to the float weights, treating the
+/// rounding as the identity.
+pub(crate) fn fit<R: Rng + ?Sized>(
+    mut net: Net,
+    data: &Samples,
+    cfg: &TrainConfig,
+    rng: &mut R,
+    fake_quant: Option<FakeQuant>,
+) -> Net {
+    let sizes = net.sizes.clone();
+    let sizes = &sizes[..];
+    let mut qw: Vec<Vec<f32>> = vec![Vec::new(); net.layers()];
     let n_layers = net.layers();
+    // The weights the forward and backward passes use: the fake-quantized
+    // copy under QAT, else the float weights themselves.
+    let qat = fake_quant.is_some();
     let bs = cfg.batch_size.min(data.len()).max(1);
     // acts[l]: batch × sizes[l]; deltas[l]: gradient w.r.t. layer l's output.
     let mut acts: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0.0; s * bs]).collect();
@@ -202,6 +234,11 @@ pub(crate) fn train<R: Rng + ?Sized>(
         }
         for batch in order.chunks(bs) {
             let b = batch.len();
+            if let Some(fq) = fake_quant {
+                for (l, (q, w)) in qw.iter_mut().zip(&net.weights).enumerate() {
+                    *q = fq(l, w);
+                }
+            }
             // Forward, one sample at a time into the batch buffers.
             for (slot, &idx) in batch.iter().enumerate() {
                 let x = data.sample(idx);
@@ -213,7 +250,7 @@ pub(crate) fn train<R: Rng + ?Sized>(
                     let out = &mut hi[0][slot * n_out..(slot + 1) * n_out];
                     for ((o, row), &bias) in out
                         .iter_mut()
-                        .zip(net.weights[l].chunks_exact(n_in))
+                        .zip((if qat { &qw[l] } else { &net.weights[l] }).chunks_exact(n_in))
                         .zip(&net.biases[l])
                     {
                         let z = bias + dot(row, inp);
@@ -261,7 +298,10 @@ pub(crate) fn train<R: Rng + ?Sized>(
                     if l > 0 {
                         let dx = &mut d_in[slot * n_in..(slot + 1) * n_in];
                         dx.fill(0.0);
-                        for (row, &dyo) in net.weights[l].chunks_exact(n_in).zip(dy) {
+                        for (row, &dyo) in (if qat { &qw[l] } else { &net.weights[l] })
+                            .chunks_exact(n_in)
+                            .zip(dy)
+                        {
                             if dyo != 0.0 {
                                 axpy(dyo, row, dx);
                             }

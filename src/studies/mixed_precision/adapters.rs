@@ -31,6 +31,8 @@ pub const PERCENTILE: f32 = 99.9;
 pub struct MlpModel {
     task: ClassifierTask,
     layers: Vec<ModelLayer>,
+    /// Quantization-aware fine-tuning before each measurement: (epochs, seed).
+    qat: Option<(usize, u64)>,
 }
 
 /// The classifier's layers from its `[outputs, inputs]` shapes: one sample
@@ -102,7 +104,19 @@ fn gemv(params: u64, rows: u64, cols: u64) -> LayerShape {
 impl MlpModel {
     pub fn new(task: ClassifierTask) -> MlpModel {
         let layers = mlp_layers(&task.layer_shapes());
-        MlpModel { task, layers }
+        MlpModel {
+            task,
+            layers,
+            qat: None,
+        }
+    }
+
+    /// Measure every configuration after `epochs` epochs of
+    /// quantization-aware fine-tuning with its own weight quantizers
+    /// (`ClassifierTask::fine_tuned`; shuffles from `seed`). 0 = off.
+    pub fn with_qat(mut self, epochs: usize, seed: u64) -> MlpModel {
+        self.qat = (epochs > 0).then_some((epochs, seed));
+        self
     }
 
     pub fn task(&self) -> &ClassifierTask {
@@ -111,8 +125,12 @@ impl MlpModel {
 }
 
 /// The classifier's per-layer request for a gene.
+///
+/// Binary and ternary genes ask for float weights here: their weights are
+/// quantized by [`gene_weights`] and passed to the classifier as overrides.
 pub fn layer_quant(g: &LayerGene) -> LayerQuant {
     let weights = match g.weight_bits {
+        _ if g.extreme().is_some() => WeightQuant::Fp32,
         32.. => WeightQuant::Fp32,
         16..=31 => WeightQuant::Fp16,
         bits => WeightQuant::Int(QuantSpec {
@@ -171,11 +189,64 @@ impl QuantModel for MlpModel {
 }
 
 impl MlpModel {
-    /// Measured accuracy of one configuration on the held-out split.
+    /// Measured accuracy of one configuration on the held-out split (after
+    /// quantization-aware fine-tuning when enabled).
     pub fn accuracy(&self, genome: &Genome) -> f64 {
-        let request: Vec<LayerQuant> = genome.layers.iter().map(layer_quant).collect();
-        self.task.accuracy(&request)
+        match self.qat {
+            None => measure(&self.task, genome),
+            Some((epochs, seed)) => {
+                let shapes = self.task.layer_shapes();
+                let tuned = self.task.fine_tuned(epochs, seed, &|l, w| {
+                    gene_weights(&genome.layers[l], w, &shapes[l])
+                });
+                measure(&tuned, genome)
+            }
+        }
     }
+}
+
+fn measure(task: &ClassifierTask, genome: &Genome) -> f64 {
+    let request: Vec<LayerQuant> = genome.layers.iter().map(layer_quant).collect();
+    if genome.layers.iter().all(|g| g.extreme().is_none()) {
+        return task.accuracy(&request);
+    }
+    let shapes = task.layer_shapes();
+    let overrides: Vec<Option<Vec<f32>>> = genome
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, g)| {
+            g.extreme()
+                .map(|_| gene_weights(g, task.layer_weights(l), &shapes[l]))
+        })
+        .collect();
+    task.accuracy_with_weights(&request, &overrides)
+}
+
+/// A layer's effective weights under a gene's weight quantizer (the
+/// arithmetic of `quant`: `fake_quantize`, the f16 round trip, or the
+/// binary / ternary kernels).
+///
+/// # Panics
+/// If a validated gene fails to quantize (a programming error).
+pub fn gene_weights(g: &LayerGene, w: &[f32], shape: &[usize; 2]) -> Vec<f32> {
+    let mut out = w.to_vec();
+    let done = if let Some(spec) = g.extreme() {
+        crate::quant::binary::fake_quantize_extreme(w, shape, &spec, &mut out)
+    } else {
+        match layer_quant(g).weights {
+            WeightQuant::Fp32 => Ok(()),
+            WeightQuant::Fp16 => {
+                crate::quant::fp16_round_trip_in_place(&mut out);
+                Ok(())
+            }
+            WeightQuant::Int(spec) => crate::quant::fake_quantize(w, shape, &spec, &mut out),
+        }
+    };
+    if let Err(e) = done {
+        panic!("weight quantization failed for a validated gene: {e}");
+    }
+    out
 }
 
 /// Build an inventory model from a measured safetensors file.
@@ -303,6 +374,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Binary and ternary genes are measured through the sign kernels
+    /// (`quant::binary`), and quantization-aware fine-tuning recovers
+    /// accuracy the post-training quantization lost.
+    #[test]
+    fn binary_ternary_are_measured_and_qat_recovers_accuracy() {
+        let cfg = TaskConfig {
+            train_size: 600,
+            test_size: 300,
+            calibration_size: 100,
+            epochs: 4,
+            ..TaskConfig::default()
+        };
+        let task = || ClassifierTask::build(&cfg, 2).unwrap();
+        let m = MlpModel::new(task());
+        let n = m.layers().len();
+        let gene = |bits, ternary| LayerGene {
+            ternary,
+            ..LayerGene::int(bits, 8, Granularity::PerChannel)
+        };
+        let w8 = m.accuracy(&Genome::uniform(gene(8, false), n));
+        let binary = m.accuracy(&Genome::uniform(gene(1, false), n));
+        let ternary = m.accuracy(&Genome::uniform(gene(2, true), n));
+        let int2 = m.accuracy(&Genome::uniform(gene(2, false), n));
+        assert!(w8 > binary && w8 > ternary, "{w8} {binary} {ternary}");
+        // Ternary is not INT2: another quantizer, another accuracy.
+        assert_ne!(ternary, int2);
+        // The measured weights are the kernel's.
+        let shapes = m.task().layer_shapes();
+        let w = m.task().layer_weights(0);
+        let mut expect = vec![0.0; w.len()];
+        let spec = gene(1, false).extreme().unwrap();
+        crate::quant::binary::fake_quantize_extreme(w, &shapes[0], &spec, &mut expect).unwrap();
+        assert_eq!(gene_weights(&gene(1, false), w, &shapes[0]), expect);
+        // QAT at binary weights: fine-tuning through the quantizer helps.
+        let qat = MlpModel::new(task()).with_qat(3, 9);
+        let tuned = qat.accuracy(&Genome::uniform(gene(1, false), n));
+        assert!(tuned > binary, "QAT {tuned} vs PTQ {binary}");
+        assert_eq!(tuned, qat.accuracy(&Genome::uniform(gene(1, false), n)));
     }
 
     #[test]

@@ -29,7 +29,20 @@ pub fn gene_fields(g: &LayerGene) -> (Value, Value) {
             Value::Null
         }
     };
-    let weights = if g.weight_bits >= 16 {
+    let weights = if let Some(x) = g.extreme() {
+        // Sign × per-group mean-|w| scale (`crate::quant::binary`).
+        json!({
+            "format": x.kind.name(),
+            "bits": g.weight_bits,
+            "granularity": g.granularity.name(),
+            "group_size": if matches!(g.granularity, Granularity::PerGroup | Granularity::Block) {
+                Value::from(g.group_size)
+            } else {
+                Value::Null
+            },
+            "scale_dtype": ScaleDtype::F16,
+        })
+    } else if g.weight_bits >= 16 {
         json!({"format": "float", "bits": g.weight_bits})
     } else {
         json!({

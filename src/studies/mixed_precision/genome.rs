@@ -15,8 +15,10 @@ use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde::{Deserialize, Serialize};
 
-/// Allowed weight bit widths (the document's set).
-pub const WEIGHT_BITS: [u8; 5] = [2, 4, 6, 8, 16];
+/// Allowed weight bit widths (the document's set, plus 1 = binary). With 1
+/// in the space (`min_bits = 1`) ternary weights are a further choice: width
+/// 2 with `ternary = true` (2-bit codes {−1, 0, +1} × scale).
+pub const WEIGHT_BITS: [u8; 6] = [1, 2, 4, 6, 8, 16];
 /// Allowed activation bit widths.
 pub const ACT_BITS: [u8; 3] = [4, 8, 16];
 /// Group sizes for per-group scales.
@@ -45,6 +47,16 @@ pub struct LayerGene {
     /// Used when `granularity` is per_group.
     pub group_size: u16,
     pub calibration: Calibration,
+    /// Ternary weights (only with `weight_bits = 2`); binary is
+    /// `weight_bits = 1`. Both are sign × mean-|w| scales
+    /// (`crate::quant::binary`), symmetric, calibration-free. Omitted from
+    /// JSON when false, so integer genomes read and write as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ternary: bool,
+}
+
+fn is_extreme(g: &LayerGene) -> bool {
+    g.weight_bits == 1 || g.ternary
 }
 
 impl LayerGene {
@@ -61,6 +73,7 @@ impl LayerGene {
             granularity: Granularity::PerTensor,
             group_size: 128,
             calibration: Calibration::MinMax,
+            ternary: false,
         }
     }
 
@@ -75,7 +88,30 @@ impl LayerGene {
             granularity,
             group_size: 128,
             calibration: Calibration::Percentile,
+            ternary: false,
         }
+    }
+
+    /// This gene at weight level (bits, ternary).
+    pub fn with_level(mut self, (bits, ternary): (u8, bool)) -> LayerGene {
+        self.weight_bits = bits;
+        self.ternary = ternary;
+        self
+    }
+
+    /// The binary / ternary request of this gene, if it is one.
+    pub fn extreme(&self) -> Option<crate::quant::binary::ExtremeSpec> {
+        use crate::quant::binary::{Extreme, ExtremeSpec};
+        let kind = match (self.weight_bits, self.ternary) {
+            (1, _) => Extreme::Binary,
+            (2, true) => Extreme::Ternary,
+            _ => return None,
+        };
+        Some(ExtremeSpec {
+            kind,
+            granularity: self.granularity,
+            group_size: usize::from(self.group_size),
+        })
     }
 
     /// The facts the cost model needs.
@@ -97,9 +133,10 @@ impl LayerGene {
         }
     }
 
-    /// `W4A8` style label.
+    /// `W4A8` style label (`W1A8` binary, `W2tA8` ternary).
     pub fn label(&self) -> String {
-        format!("W{}A{}", self.weight_bits, self.activation_bits)
+        let t = if self.ternary { "t" } else { "" };
+        format!("W{}{t}A{}", self.weight_bits, self.activation_bits)
     }
 }
 
@@ -150,15 +187,49 @@ pub struct Space {
 impl Space {
     /// A uniformly random legal gene.
     pub fn random_gene<R: Rng + ?Sized>(&self, rng: &mut R) -> LayerGene {
+        // Without binary the draw is the plain width (same stream as before
+        // ternary existed).
+        let (weight_bits, ternary) = if self.weight_bits.contains(&1) {
+            *self.weight_levels().choose(rng).expect("non-empty")
+        } else {
+            (*self.weight_bits.choose(rng).expect("non-empty"), false)
+        };
         LayerGene {
-            weight_bits: *self.weight_bits.choose(rng).expect("non-empty"),
+            weight_bits,
             activation_bits: *self.act_bits.choose(rng).expect("non-empty"),
             weight_scheme: *SCHEMES.choose(rng).expect("non-empty"),
             activation_scheme: *SCHEMES.choose(rng).expect("non-empty"),
             granularity: *self.granularities.choose(rng).expect("non-empty"),
             group_size: *self.group_sizes.choose(rng).expect("non-empty"),
             calibration: *self.calibrations.choose(rng).expect("non-empty"),
+            ternary,
         }
+    }
+
+    /// The weight widths as a ladder of (bits, ternary): binary, ternary
+    /// (only when binary is allowed), then the integer and float widths.
+    pub fn weight_levels(&self) -> Vec<(u8, bool)> {
+        let mut v = Vec::with_capacity(self.weight_bits.len() + 1);
+        for &b in &self.weight_bits {
+            v.push((b, false));
+            if b == 1 {
+                v.push((2, true));
+            }
+        }
+        v.sort_by_key(|&(b, t)| (b, !t));
+        v.dedup();
+        v
+    }
+
+    /// Step to a neighbouring weight level.
+    fn step_level<R: Rng + ?Sized>(&self, g: &LayerGene, rng: &mut R) -> (u8, bool) {
+        let levels = self.weight_levels();
+        let i = levels
+            .iter()
+            .position(|&l| l == (g.weight_bits, g.ternary))
+            .unwrap_or(0) as u8;
+        let idx: Vec<u8> = (0..levels.len() as u8).collect();
+        levels[usize::from(Self::step(&idx, i, rng))]
     }
 
     pub fn random_genome<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Genome {
@@ -176,11 +247,18 @@ impl Space {
             for l in &mut g.layers {
                 l.weight_bits = first.weight_bits;
                 l.activation_bits = first.activation_bits;
+                l.ternary = first.ternary;
             }
         }
+        let binary = self.weight_bits.contains(&1);
         for l in &mut g.layers {
             if !self.granularities.contains(&l.granularity) {
                 l.granularity = self.granularities[0];
+            }
+            l.ternary &= binary && l.weight_bits == 2;
+            // Sign quantizers have no zero point and no power-of-two scale.
+            if is_extreme(l) {
+                l.weight_scheme = Scheme::Symmetric;
             }
         }
     }
@@ -203,7 +281,7 @@ impl Space {
         // Without mixed precision the widths are genome-wide (see `mutate`).
         let (first, fields) = if self.mixed { (0, 6) } else { (2, 4) };
         match first + rng.random_range(0..fields) {
-            0 => l.weight_bits = Self::step(&self.weight_bits, l.weight_bits, rng),
+            0 => *l = l.with_level(self.step_level(l, rng)),
             1 => l.activation_bits = Self::step(&self.act_bits, l.activation_bits, rng),
             2 => l.weight_scheme = *SCHEMES.choose(rng).expect("non-empty"),
             3 => l.activation_scheme = *SCHEMES.choose(rng).expect("non-empty"),
@@ -229,8 +307,8 @@ impl Space {
             let i = rng.random_range(0..g.layers.len());
             if !self.mixed && rng.random_bool(1.0 / 3.0) {
                 if rng.random_bool(0.5) {
-                    let w = Self::step(&self.weight_bits, g.layers[0].weight_bits, rng);
-                    g.layers.iter_mut().for_each(|l| l.weight_bits = w);
+                    let w = self.step_level(&g.layers[0], rng);
+                    g.layers.iter_mut().for_each(|l| *l = l.with_level(w));
                 } else {
                     let a = Self::step(&self.act_bits, g.layers[0].activation_bits, rng);
                     g.layers.iter_mut().for_each(|l| l.activation_bits = a);
@@ -262,13 +340,16 @@ impl Space {
     /// Is every gene inside the space?
     pub fn contains(&self, g: &Genome) -> bool {
         g.layers.iter().all(|l| {
-            self.weight_bits.contains(&l.weight_bits)
+            self.weight_levels().contains(&(l.weight_bits, l.ternary))
+                && (!is_extreme(l) || l.weight_scheme == Scheme::Symmetric)
                 && self.act_bits.contains(&l.activation_bits)
                 && self.granularities.contains(&l.granularity)
                 && self.group_sizes.contains(&l.group_size)
         }) && (self.mixed
             || g.layers.windows(2).all(|w| {
-                w[0].weight_bits == w[1].weight_bits && w[0].activation_bits == w[1].activation_bits
+                w[0].weight_bits == w[1].weight_bits
+                    && w[0].ternary == w[1].ternary
+                    && w[0].activation_bits == w[1].activation_bits
             }))
     }
 }
@@ -319,6 +400,43 @@ mod tests {
                 prop_assert!(l.weight_bits >= 4 && l.weight_bits <= 8);
             }
         }
+    }
+
+    #[test]
+    fn ternary_round_trips_and_is_omitted_when_false() {
+        let t = LayerGene {
+            ternary: true,
+            ..LayerGene::int(2, 8, Granularity::PerChannel)
+        };
+        let g = Genome::uniform(t, 2);
+        assert_eq!(Genome::from_json(&g.to_json()).unwrap(), g);
+        assert_eq!(t.label(), "W2tA8");
+        let plain = Genome::uniform(LayerGene::int(4, 8, Granularity::PerChannel), 1);
+        assert!(!plain.to_json().to_string().contains("ternary"));
+        // Repair keeps sign quantizers symmetric and ternary only at 2 bits
+        // in a space that allows binary.
+        let mut s = space(true);
+        s.weight_bits = vec![1, 2, 4];
+        let mut bad = Genome::uniform(
+            LayerGene {
+                weight_scheme: Scheme::Asymmetric,
+                ..t
+            },
+            3,
+        );
+        bad.layers[1].weight_bits = 4;
+        s.repair(&mut bad);
+        assert!(s.contains(&bad));
+        assert_eq!(bad.layers[0].weight_scheme, Scheme::Symmetric);
+        assert!(!bad.layers[1].ternary);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+        let drawn: Vec<(u8, bool)> = (0..200)
+            .map(|_| {
+                let g = s.random_gene(&mut rng);
+                (g.weight_bits, g.ternary)
+            })
+            .collect();
+        assert!(drawn.contains(&(2, true)) && drawn.contains(&(1, false)));
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! labelled a model.
 
 pub mod adapters;
+pub mod arch;
 pub mod baselines;
+pub mod coevolve;
 pub mod evaluate;
 pub mod export;
 pub mod external;
@@ -85,7 +87,9 @@ pub fn build_model(
         ModelKind::Mlp => {
             let task = ClassifierTask::build(&p.mlp.task_config(), seed)
                 .map_err(|e| crate::error::Error::user(e.to_string()))?;
-            Ok(Box::new(adapters::MlpModel::new(task)))
+            Ok(Box::new(
+                adapters::MlpModel::new(task).with_qat(p.mlp.qat_epochs, seed),
+            ))
         }
     }
 }
@@ -308,7 +312,9 @@ impl Study for MixedPrecision {
             ("target_memory_mb", p.target_memory_mb, "MB"),
             ("target_energy_mj", p.target_energy_mj, "mJ"),
         ];
-        if limits.iter().all(|l| l.1 == 0.0) {
+        // Co-evolution may shrink the network below the default shape this
+        // bound is computed for, so the default's minimum does not bind it.
+        if limits.iter().all(|l| l.1 == 0.0) || p.arch.enabled {
             return issues;
         }
         let target = match p.target() {
@@ -339,6 +345,9 @@ impl Study for MixedPrecision {
         rng: &mut TrialRng,
         ctx: &TrialContext,
     ) -> Result<TrialOutput, StudyError> {
+        if p.arch.enabled {
+            return coevolve::run_trial(p, rng, ctx);
+        }
         let seed: u64 = rng.random();
         ctx.progress("starting the model");
         let full = start_model(p, ctx, seed)?;

@@ -160,7 +160,9 @@ fn weight_loss(curve: &SensitivityCurve, g: &LayerGene) -> f64 {
             } else {
                 0.0
             };
-            loss_at_bits(curve, f64::from(w) + granularity_bonus(g) + scheme + cal)
+            // Ternary codes carry log2(3) ≈ 1.58 bits of information.
+            let w = if g.ternary { 3f64.log2() } else { f64::from(w) };
+            loss_at_bits(curve, w + granularity_bonus(g) + scheme + cal)
         }
     }
 }

@@ -156,9 +156,9 @@ crate::params! {
         crossover_rate: f64 = 0.7, range 0.0..=1.0;
         /// Fraction of the population copied unchanged (weighted_sum; NSGA-II is elitist by construction) [0, 1).
         elitism_ratio: f64 = 0.1;
-        /// Smallest weight bit width, one of 2, 4, 6, 8, 16.
+        /// Smallest weight bit width, one of 1, 2, 4, 6, 8, 16 (1 = binary weights, and ternary becomes a choice too; mlp and inventory only).
         min_bits: u32 = 4;
-        /// Largest weight bit width, one of 2, 4, 6, 8, 16 (≥ min_bits).
+        /// Largest weight bit width, one of 1, 2, 4, 6, 8, 16 (≥ min_bits).
         max_bits: u32 = 8;
         /// Activation bit widths the search may use, a non-empty subset of [4, 8, 16].
         activation_bits: Vec<u32> = vec![4, 8, 16];
@@ -192,8 +192,31 @@ crate::params! {
         archive_size: usize = 64, range 2..=MAX_ARCHIVE;
         custom: CustomTarget = CustomTarget::default();
         mlp: MlpParams = MlpParams::default();
+        arch: ArchParams = ArchParams::default();
     }
 }
+
+crate::params! {
+    /// `[params.arch]`: co-evolution of the classifier's architecture with
+    /// its quantization (model = "mlp", search = "nsga2").
+    pub struct ArchParams {
+        /// Co-evolve architecture and quantization: genomes also choose the number of hidden layers, their widths and the activation; each architecture is trained once per trial (seed from the trial seed and the architecture).
+        enabled: bool = false;
+        /// [fewest, most] hidden layers.
+        depth: Vec<usize> = vec![1, 3], range 0..=MAX_DEPTH;
+        /// Hidden widths the genes choose from.
+        widths: Vec<usize> = vec![8, 16, 24, 32, 48, 64], range 1..=4096;
+        /// Hidden activations the genes choose from (relu, tanh).
+        activations: Vec<String> = vec!["relu".into()];
+        /// Probability that an offspring's architecture mutates (a width steps, a layer is inserted or removed with its gene, or the activation changes; then another change with probability 1/2).
+        mutation_rate: f64 = 0.3, range 0.0..=1.0;
+        /// Also run the quantization-only search on the mlp.hidden architecture (with the classifier activation) in the same trial, with the same population, generations and data: the paired comparison reported as quant_only_hypervolume and hypervolume_gain.
+        compare_quant_only: bool = true;
+    }
+}
+
+/// Most hidden layers a co-evolved architecture may have.
+const MAX_DEPTH: usize = 8;
 
 crate::params! {
     /// `[params.mlp]`: the classifier trained for `model = "mlp"` (the rest of
@@ -216,6 +239,8 @@ crate::params! {
         epochs: usize = TaskConfig::default().epochs, range 1..=10_000;
         /// Std. dev. of Gaussian pixel noise (ink = 1).
         pixel_noise: f64 = TaskConfig::default().pixel_noise, range 0.0..=10.0;
+        /// Quantization-aware training: epochs of fine-tuning with each configuration's own fake-quantized weights in the forward pass (straight-through estimator, a tenth of the step size) before its accuracy is measured; 0 = off.
+        qat_epochs: usize = 0, range 0..=1_000;
     }
 }
 
@@ -443,6 +468,19 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             );
         }
     }
+    if p.min_bits == 1 && !matches!(p.model, ModelKind::Mlp | ModelKind::Inventory) {
+        bad(
+            "min_bits",
+            "min_bits = 1 (binary and ternary weights) is supported for model = \"mlp\" and \"inventory\"".into(),
+        );
+    }
+    if p.mlp.qat_epochs > 0 && p.model != ModelKind::Mlp {
+        bad(
+            "mlp.qat_epochs",
+            "quantization-aware training needs model = \"mlp\"".into(),
+        );
+    }
+    validate_arch(p, &mut bad);
     if p.model == ModelKind::Command && p.evaluator_metric.is_empty() {
         bad(
             "evaluator_metric",
@@ -462,6 +500,67 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
         );
     }
     issues
+}
+
+/// The activations `arch.activations` may name.
+pub const ACTIVATIONS: [(&str, crate::nn::classifier::Activation); 2] = [
+    ("relu", crate::nn::classifier::Activation::Relu),
+    ("tanh", crate::nn::classifier::Activation::Tanh),
+];
+
+impl ArchParams {
+    /// The named activations (unknown names dropped; `validate` rejects them).
+    pub fn activation_list(&self) -> Vec<crate::nn::classifier::Activation> {
+        ACTIVATIONS
+            .iter()
+            .filter(|(n, _)| self.activations.iter().any(|a| a == n))
+            .map(|&(_, a)| a)
+            .collect()
+    }
+}
+
+fn validate_arch(p: &Params, bad: &mut impl FnMut(&str, String)) {
+    let a = &p.arch;
+    if !a.enabled {
+        return;
+    }
+    if p.model != ModelKind::Mlp {
+        bad(
+            "arch.enabled",
+            "architecture co-evolution needs model = \"mlp\" (the trainable classifier)".into(),
+        );
+    }
+    if p.search != SearchMode::Nsga2 {
+        bad(
+            "arch.enabled",
+            "architecture co-evolution runs on NSGA-II: set search = \"nsga2\"".into(),
+        );
+    }
+    if a.depth.len() != 2 || a.depth[0] > a.depth[1] {
+        bad(
+            "arch.depth",
+            format!(
+                "needs [fewest, most] hidden layers with fewest ≤ most, got {:?}",
+                a.depth
+            ),
+        );
+    }
+    if a.widths.is_empty() {
+        bad("arch.widths", "must name at least one hidden width".into());
+    }
+    let names: Vec<&str> = ACTIVATIONS.iter().map(|a| a.0).collect();
+    if a.activations.is_empty() {
+        bad(
+            "arch.activations",
+            format!("must name at least one of {}", names.join(", ")),
+        );
+    }
+    if let Some(x) = a.activations.iter().find(|x| !names.contains(&x.as_str())) {
+        bad(
+            "arch.activations",
+            format!("`{x}` is not an activation ({})", names.join(", ")),
+        );
+    }
 }
 
 fn validate_custom(c: &CustomTarget, bad: &mut impl FnMut(&str, String)) {
@@ -558,6 +657,28 @@ mod tests {
             ("population_size", |p| p.population_size = 2),
             ("mutation_rate", |p| p.mutation_rate = 1.5),
             ("elitism_ratio", |p| p.elitism_ratio = 1.0),
+            ("arch.enabled", |p| p.arch.enabled = true),
+            ("arch.depth", |p| {
+                p.model = ModelKind::Mlp;
+                p.arch.enabled = true;
+                p.arch.depth = vec![2, 1];
+            }),
+            ("arch.activations", |p| {
+                p.model = ModelKind::Mlp;
+                p.arch.enabled = true;
+                p.arch.activations = vec!["gelu".into()];
+            }),
+            ("arch.widths", |p| {
+                p.model = ModelKind::Mlp;
+                p.arch.enabled = true;
+                p.arch.widths = vec![];
+            }),
+            ("min_bits", |p| {
+                p.model = ModelKind::Transformer;
+                p.model_path = "m".into();
+                p.min_bits = 1;
+            }),
+            ("mlp.qat_epochs", |p| p.mlp.qat_epochs = 1),
         ];
         for (key, edit) in cases {
             let mut p = Params::default();
@@ -581,6 +702,14 @@ mod tests {
         };
         let s = p.space();
         assert_eq!(s.weight_bits, vec![2, 4]);
+        // Ternary is a level only when binary is allowed.
+        assert_eq!(s.weight_levels(), vec![(2, false), (4, false)]);
+        p.min_bits = 1;
+        assert_eq!(
+            p.space().weight_levels(),
+            vec![(1, false), (2, true), (2, false), (4, false)]
+        );
+        p.min_bits = 2;
         assert_eq!(s.granularities, vec![Granularity::PerTensor]);
         p.hardware_target = "custom".into();
         p.custom.tops = vec![0.0, 8.0, 0.0, 4.0, 0.0];

@@ -417,7 +417,12 @@ fn chosen_layers(results: &ResultsDir, id: &str) -> Result<Option<Vec<(String, f
     if !path.is_file() {
         return Ok(None);
     }
-    let config = crate::quant::qconfig::read(&path)?;
+    let config = match crate::quant::qconfig::read(&path) {
+        Ok(c) => c,
+        // Binary / ternary layers are not yet in the deployment reader's
+        // formats: take the widths from the JSON itself.
+        Err(e) => return raw_layer_bits(&path).map(Some).ok_or(e),
+    };
     Ok(Some(
         config
             .layers
@@ -431,6 +436,24 @@ fn chosen_layers(results: &ResultsDir, id: &str) -> Result<Option<Vec<(String, f
             })
             .collect(),
     ))
+}
+
+/// (name, weight bits, activation bits) straight from a quant_config.json,
+/// when every layer has them.
+fn raw_layer_bits(path: &std::path::Path) -> Option<Vec<(String, f64, f64)>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("layers")?
+        .as_array()?
+        .iter()
+        .map(|l| {
+            Some((
+                l.get("name")?.as_str()?.to_string(),
+                l.get("weights")?.get("bits")?.as_f64()?,
+                l.get("activations")?.get("bits")?.as_f64()?,
+            ))
+        })
+        .collect()
 }
 
 /// A step line: one flat segment per layer, from i − ½ to i + ½.
@@ -695,11 +718,67 @@ pub fn section(results: &ResultsDir) -> Result<Section> {
     let mut plots = pareto_plots(results, &by_point)?;
     plots.extend(hypervolume_plots(results, &by_point)?);
     plots.extend(layer_plots(results, &by_point)?);
+    let mut found = findings(results, &by_point, baselines.as_ref());
+    found.extend(coevolution_findings(results, &by_point)?);
     Ok(Section {
-        findings: findings(results, &by_point, baselines.as_ref()),
+        findings: found,
         plots,
         key_metrics: key_metrics(),
     })
+}
+
+/// Co-evolution trials (`arch.enabled`): the paired hypervolumes of the
+/// co-evolved and the quantization-only fronts, and the architectures on
+/// the co-evolved fronts (points per architecture over the point's trials).
+fn coevolution_findings(results: &ResultsDir, by_point: &[Vec<usize>]) -> Result<Vec<String>> {
+    let t = &results.trials;
+    if t.column("hypervolume_gain").is_none() {
+        return Ok(Vec::new());
+    }
+    let pareto = results.table(n::PARETO)?;
+    let mut out = Vec::new();
+    for (p, rows) in by_point.iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let v = |m: &str| column_values(t, m, rows);
+        let prefix = match results.point_label(p) {
+            l if l.is_empty() => String::new(),
+            l => format!("at {l}, "),
+        };
+        out.push(sentence(&format!(
+            "{prefix}co-evolving the architecture with the quantization gave a front of hypervolume {} \
+             against {} for the quantization-only search on the default architecture with the same \
+             population and generations (paired gain {}, normalised by the default architecture's \
+             FP32 deployment); {} architectures were trained per trial and {} were on the front.",
+            fmt_mean_ci(&v(n::HYPERVOLUME), 1.0, ""),
+            fmt_mean_ci(&v("quant_only_hypervolume"), 1.0, ""),
+            fmt_mean_ci(&v("hypervolume_gain"), 1.0, ""),
+            fmt_mean_ci(&v("architectures_trained"), 1.0, ""),
+            fmt_mean_ci(&v("front_architectures"), 1.0, ""),
+        )));
+        let Some(f) = pareto.as_ref() else { continue };
+        let (Some(tc), Some(ac)) = (f.column(TRIAL_ID), f.column("architecture")) else {
+            continue;
+        };
+        let ids = trial_ids(results, rows);
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for r in f.rows.iter().filter(|r| ids.contains(&r[tc])) {
+            match counts.iter_mut().find(|(a, _)| *a == r[ac]) {
+                Some((_, k)) => *k += 1,
+                None => counts.push((r[ac].clone(), 1)),
+            }
+        }
+        // Most points first; ties by name, so the text is deterministic.
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let list: Vec<String> = counts.iter().map(|(a, k)| format!("`{a}` ×{k}")).collect();
+        out.push(sentence(&format!(
+            "{prefix}architectures on the front (hidden activation and widths, front points over {} trials): {}.",
+            rows.len(),
+            list.join(", ")
+        )));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
