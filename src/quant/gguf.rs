@@ -56,6 +56,24 @@ impl GgufFormat {
         }
     }
 
+    /// Bits per code (scales not included).
+    pub fn bits(self) -> u8 {
+        match self {
+            GgufFormat::Q4_0 | GgufFormat::Q4_1 => 4,
+            GgufFormat::Q8_0 => 8,
+        }
+    }
+
+    /// Every format, for messages and table-driven tests.
+    pub const ALL: [GgufFormat; 3] = [GgufFormat::Q4_0, GgufFormat::Q4_1, GgufFormat::Q8_0];
+
+    /// The format named `q4_0`, `q4_1` or `q8_0` (any case).
+    pub fn parse(s: &str) -> Option<GgufFormat> {
+        GgufFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+
     /// Encoded size of `n` values (n a multiple of 32).
     pub fn encoded_len(self, n: usize) -> usize {
         n / GGUF_BLOCK * self.block_bytes()
@@ -235,6 +253,25 @@ pub fn gguf_quantize(data: &[f32], format: GgufFormat) -> Result<Vec<u8>, QuantE
         return Err(e);
     }
     Ok(out)
+}
+
+/// `data` as a ggml engine sees it after storing it in `format`: encode and
+/// decode, in place. Row-major rows of `row_len` values (a multiple of 32)
+/// are blocked like ggml blocks a tensor's rows.
+pub fn gguf_fake_quantize(
+    data: &[f32],
+    row_len: usize,
+    format: GgufFormat,
+    out: &mut [f32],
+) -> Result<(), QuantError> {
+    if row_len % GGUF_BLOCK != 0 || row_len == 0 {
+        return Err(QuantError::InvalidSpec(format!(
+            "{} needs rows of whole 32-value blocks; rows here hold {row_len} values",
+            format.name()
+        )));
+    }
+    let bytes = gguf_quantize(data, format)?;
+    gguf_dequantize_into(&bytes, format, out)
 }
 
 /// Decode ggml blocks into `out`, whose length must be 32 × the block count.
