@@ -49,9 +49,103 @@ fn encode(values: &[f32], t: TensorType) -> std::result::Result<Vec<u8>, String>
     })
 }
 
+/// Values per chunk of the fused decode → encode pass (whole blocks).
+const CHUNK: usize = 1 << 15;
+
+/// `values` encoded as `t` into `out` (exactly its bytes).
+fn encode_into(values: &[f32], t: TensorType, out: &mut [u8]) -> std::result::Result<(), String> {
+    match t {
+        TensorType::F32 => {
+            for (b, x) in out.chunks_exact_mut(4).zip(values) {
+                b.copy_from_slice(&x.to_le_bytes());
+            }
+        }
+        TensorType::F16 => {
+            for (b, &x) in out.chunks_exact_mut(2).zip(values) {
+                b.copy_from_slice(&half::f16::from_f32(x).to_le_bytes());
+            }
+        }
+        TensorType::BF16 => {
+            for (b, &x) in out.chunks_exact_mut(2).zip(values) {
+                b.copy_from_slice(&half::bf16::from_f32(x).to_le_bytes());
+            }
+        }
+        TensorType::Block(f) => {
+            crate::quant::gguf_quantize_into(values, f, out).map_err(|e| e.to_string())?
+        }
+    }
+    Ok(())
+}
+
+/// Decode `b` (exactly `out.len()` values of type `t`) into `out`.
+fn decode_into(b: &[u8], t: TensorType, out: &mut [f32]) -> std::result::Result<(), String> {
+    if t.bytes(out.len() as u64) != Some(b.len() as u64) {
+        return Err(format!(
+            "{} bytes for {} {} values",
+            b.len(),
+            out.len(),
+            t.name()
+        ));
+    }
+    match t {
+        TensorType::F32 => {
+            for (o, c) in out.iter_mut().zip(b.chunks_exact(4)) {
+                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        TensorType::F16 => {
+            for (o, c) in out.iter_mut().zip(b.chunks_exact(2)) {
+                *o = half::f16::from_le_bytes([c[0], c[1]]).to_f32();
+            }
+        }
+        TensorType::BF16 => {
+            for (o, c) in out.iter_mut().zip(b.chunks_exact(2)) {
+                *o = half::bf16::from_le_bytes([c[0], c[1]]).to_f32();
+            }
+        }
+        TensorType::Block(f) => {
+            crate::quant::gguf_dequantize_into(b, f, out).map_err(|e| e.to_string())?
+        }
+    }
+    Ok(())
+}
+
+/// Re-encode a source tensor (`raw` of type `from`, `n` values) as `to` into
+/// `dst`, chunk by chunk on all cores: no f32 copy of the tensor is made.
+fn transcode(
+    raw: &[u8],
+    from: TensorType,
+    n: usize,
+    to: TensorType,
+    dst: &mut [u8],
+) -> std::result::Result<(), String> {
+    let (sb, db) = (from.bytes(CHUNK as u64), to.bytes(CHUNK as u64));
+    let (Some(sb), Some(db)) = (sb, db) else {
+        return Err("chunk size".into());
+    };
+    let fast = raw
+        .par_chunks(sb as usize)
+        .zip(dst.par_chunks_mut(db as usize))
+        .enumerate()
+        .try_for_each_init(
+            || vec![0f32; CHUNK],
+            |buf, (i, (s, d))| {
+                let m = CHUNK.min(n - i * CHUNK);
+                decode_into(s, from, &mut buf[..m])?;
+                encode_into(&buf[..m], to, d)
+            },
+        );
+    if fast.is_err() {
+        // Again on the whole tensor, so a message locates the block in it.
+        let v = gguf::decode(from, raw, n)?;
+        encode_into(&v, to, dst)?;
+    }
+    Ok(())
+}
+
 /// A GGUF v3 file: the source's metadata and tensor order, each planned
 /// tensor re-encoded from its f32 values, every other tensor's bytes as
-/// stored.
+/// stored; encoded straight into the output buffer.
 pub fn gguf(src: &Source, planned: &[Planned], _opts: &ApplyOptions) -> Result<Vec<u8>> {
     let Source::Gguf(g) = src else {
         return Err(Error::user(format!(
@@ -61,30 +155,23 @@ pub fn gguf(src: &Source, planned: &[Planned], _opts: &ApplyOptions) -> Result<V
     };
     let by_tensor: HashMap<&str, &Planned> =
         planned.iter().map(|p| (p.tensor.as_str(), p)).collect();
-    let encoded: Vec<Vec<u8>> = planned
-        .par_iter()
-        .map(|p| {
-            let v = src.f32(&p.from)?;
-            encode(&v, p.target).map_err(|m| layer_err(p, m))
-        })
-        .collect::<Result<_>>()?;
-    let enc: HashMap<&str, &[u8]> = planned
-        .iter()
-        .zip(&encoded)
-        .map(|(p, e)| (p.tensor.as_str(), e.as_slice()))
-        .collect();
-    let mut tensors: Vec<(&str, Vec<usize>, TensorType, &[u8])> = g
-        .tensors
-        .iter()
-        .map(|t| match by_tensor.get(t.name.as_str()) {
-            Some(p) => (t.name.as_str(), t.shape(), p.target, enc[t.name.as_str()]),
-            None => (t.name.as_str(), t.shape(), t.kind, g.raw(t)),
-        })
-        .collect();
+    let mut items: Vec<Item> = Vec::new();
+    for t in &g.tensors {
+        match by_tensor.get(t.name.as_str()) {
+            Some(p) => items.push((&t.name, t.shape(), p.target, target_len(p)?, Some(p))),
+            None => items.push((&t.name, t.shape(), t.kind, t.len, None)),
+        }
+    }
     // A split tied head comes last, where llama.cpp's converter puts `output`.
     for p in planned {
         if g.tensor(&p.tensor).is_none() {
-            tensors.push((&p.tensor, p.shape.clone(), p.target, enc[p.tensor.as_str()]));
+            items.push((
+                &p.tensor,
+                p.shape.clone(),
+                p.target,
+                target_len(p)?,
+                Some(p),
+            ));
         }
     }
     let mut metadata = g.metadata.clone();
@@ -94,7 +181,56 @@ pub fn gguf(src: &Source, planned: &[Planned], _opts: &ApplyOptions) -> Result<V
             None => metadata.push(("general.file_type".into(), Value::U32(ggml::file_type(ft)))),
         }
     }
-    Ok(gguf::write_aligned(&metadata, &tensors, g.alignment))
+    let infos: Vec<(&str, &[usize], TensorType, usize)> = items
+        .iter()
+        .map(|(n, s, k, len, _)| (*n, s.as_slice(), *k, *len))
+        .collect();
+    let (mut o, offsets) = gguf::header(&metadata, &infos, g.alignment);
+    let base = o.len();
+    let end = offsets
+        .last()
+        .zip(items.last())
+        .map_or(0, |(off, it)| off + it.3);
+    o.resize(base + end, 0);
+    let mut slices: Vec<&mut [u8]> = Vec::with_capacity(items.len());
+    let (mut rest, mut pos) = (&mut o[base..], 0);
+    for (it, &off) in items.iter().zip(&offsets) {
+        let (_, r) = std::mem::take(&mut rest).split_at_mut(off - pos);
+        let (mine, r) = r.split_at_mut(it.3);
+        slices.push(mine);
+        rest = r;
+        pos = off + it.3;
+    }
+    items
+        .par_iter()
+        .zip(slices)
+        .try_for_each(|(it, dst)| match it.4 {
+            None => {
+                let t = g.tensor(it.0).expect("listed from the file");
+                dst.copy_from_slice(g.raw(t));
+                Ok(())
+            }
+            Some(p) => {
+                let t = g.tensor(&p.from).expect("planned from the file");
+                transcode(g.raw(t), t.kind, t.n_elements(), p.target, dst)
+                    .map_err(|m| layer_err(p, m))
+            }
+        })?;
+    Ok(o)
+}
+
+/// A tensor of the output: (name, shape, type, bytes, the plan that fills
+/// it or `None` for the source bytes).
+type Item<'a> = (&'a str, Vec<usize>, TensorType, usize, Option<&'a Planned>);
+
+fn target_len(p: &Planned) -> Result<usize> {
+    let n: usize = p.shape.iter().product();
+    p.target.bytes(n as u64).map(|b| b as usize).ok_or_else(|| {
+        layer_err(
+            p,
+            format!("{n} values are not whole {} blocks", p.target.name()),
+        )
+    })
 }
 
 /// The most common type of the block layers (ties: the first seen).

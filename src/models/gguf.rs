@@ -531,6 +531,27 @@ pub fn write_aligned<K: AsRef<str>, N: AsRef<str>, D: AsRef<[u8]>>(
     tensors: &[(N, Vec<usize>, TensorType, D)],
     alignment: usize,
 ) -> Vec<u8> {
+    let infos: Vec<(&str, &[usize], TensorType, usize)> = tensors
+        .iter()
+        .map(|(n, s, k, d)| (n.as_ref(), s.as_slice(), *k, d.as_ref().len()))
+        .collect();
+    let (mut o, offsets) = header(metadata, &infos, alignment);
+    let base = o.len();
+    for ((_, _, _, data), off) in tensors.iter().zip(offsets) {
+        o.resize(base + off, 0);
+        o.extend_from_slice(data.as_ref());
+    }
+    o
+}
+
+/// The bytes before the tensor data (padded to `alignment`) for tensors of
+/// (name, row-major shape, type, data length), and each tensor's offset from
+/// the data start. The file is the header, then each tensor at its offset.
+pub fn header<K: AsRef<str>>(
+    metadata: &[(K, Value)],
+    tensors: &[(&str, &[usize], TensorType, usize)],
+    alignment: usize,
+) -> (Vec<u8>, Vec<usize>) {
     fn put_str(o: &mut Vec<u8>, s: &str) {
         o.extend_from_slice(&(s.len() as u64).to_le_bytes());
         o.extend_from_slice(s.as_bytes());
@@ -578,7 +599,7 @@ pub fn write_aligned<K: AsRef<str>, N: AsRef<str>, D: AsRef<[u8]>>(
     }
     let data_len: usize = tensors
         .iter()
-        .map(|t| t.3.as_ref().len().next_multiple_of(alignment))
+        .map(|t| t.3.next_multiple_of(alignment))
         .sum();
     let mut o = Vec::with_capacity(data_len + (1 << 20));
     o.extend_from_slice(b"GGUF");
@@ -592,8 +613,8 @@ pub fn write_aligned<K: AsRef<str>, N: AsRef<str>, D: AsRef<[u8]>>(
     }
     let mut off = 0usize;
     let mut offsets = Vec::new();
-    for (name, shape, kind, data) in tensors {
-        put_str(&mut o, name.as_ref());
+    for &(name, shape, kind, len) in tensors {
+        put_str(&mut o, name);
         o.extend_from_slice(&(shape.len() as u32).to_le_bytes());
         for &d in shape.iter().rev() {
             o.extend_from_slice(&(d as u64).to_le_bytes());
@@ -601,15 +622,10 @@ pub fn write_aligned<K: AsRef<str>, N: AsRef<str>, D: AsRef<[u8]>>(
         o.extend_from_slice(&kind.id().to_le_bytes());
         o.extend_from_slice(&(off as u64).to_le_bytes());
         offsets.push(off);
-        off = (off + data.as_ref().len()).next_multiple_of(alignment);
+        off = (off + len).next_multiple_of(alignment);
     }
     o.resize(o.len().next_multiple_of(alignment), 0);
-    let base = o.len();
-    for ((_, _, _, data), off) in tensors.iter().zip(offsets) {
-        o.resize(base + off, 0);
-        o.extend_from_slice(data.as_ref());
-    }
-    o
+    (o, offsets)
 }
 
 /// Little-endian f32 bytes (a tensor's data for [`write`]).
