@@ -188,7 +188,7 @@ pub fn plan(src: &Source, opts: &ApplyOptions) -> Result<(Vec<Planned>, Vec<Stri
                 return Err(at(
                     &layer,
                     format!(
-                        "weights {} have no exact ggml type (nearest: {}); use a `ggml` gene (docs/quant.md), pass --nearest to write the nearest type, or --format safetensors",
+                        "weights {} have no exact ggml type (nearest: {}); use a `ggml` gene (docs/apply.md), pass --nearest to write the nearest type, or --format safetensors",
                         describe(&gene.weights),
                         ggml::type_list(&near)
                     ),

@@ -381,3 +381,68 @@ fn smollm2_q4_0_file_is_the_configuration_and_gguf_py_agrees() {
         reference_check(&out, &src, &expect, &tmp);
     }
 }
+
+#[test]
+fn quantize_reads_a_tensor_of_a_model_file_and_lists_them() {
+    let tmp = TempDir::new("apply-qt");
+    let src = tiny(&tmp);
+    evoquant()
+        .arg("quantize")
+        .arg(&src)
+        .arg("--list-tensors")
+        .run()
+        .success()
+        .stdout_has("blk.0.attn_q.weight\t[32, 32]\tF32");
+    // The tensor of the model equals the same values given as .npy, byte for byte.
+    let g = Gguf::open(&src).unwrap();
+    let w = g.f32("blk.0.attn_q.weight", &[32, 32]).unwrap();
+    let npy = tmp.join("w.npy");
+    std::fs::write(&npy, evoquant::quant::npy::encode_npy(&[32, 32], &w)).unwrap();
+    let (a, b) = (tmp.join("a.q"), tmp.join("b.q"));
+    for (input, tensor, out, cal) in [
+        (&src, Some("blk.0.attn_q.weight"), &a, "min_max"),
+        (&npy, None, &b, "minmax"), // the former spelling still works
+    ] {
+        let mut c = evoquant().arg("quantize").arg(input);
+        if let Some(t) = tensor {
+            c = c.args(["--tensor", t]);
+        }
+        c.args([
+            "--format",
+            "int",
+            "--bits",
+            "4",
+            "--granularity",
+            "per_group",
+        ])
+        .args(["--calibration", cal, "--out"])
+        .arg(out)
+        .run()
+        .success();
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    for (args, want) in [
+        (vec!["--tensor", "nope"], "no tensor `nope`"),
+        (vec![], "name a tensor with --tensor NAME"),
+    ] {
+        evoquant()
+            .arg("quantize")
+            .arg(&src)
+            .args(args)
+            .args(["--format", "q8_0", "--out"])
+            .arg(tmp.join("x.q"))
+            .run()
+            .code(2)
+            .stderr_has(want)
+            .no_panic();
+    }
+    evoquant()
+        .arg("quantize")
+        .arg(&npy)
+        .args(["--tensor", "w", "--format", "q8_0", "--out"])
+        .arg(tmp.join("x.q"))
+        .run()
+        .code(2)
+        .stderr_has("is a single tensor");
+    assert!(!tmp.join("x.q").exists());
+}
