@@ -5,7 +5,7 @@
 
 use super::float_file::{self, FloatFile};
 use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
-use super::metrics::{ErrorMetrics, error_metrics};
+use super::metrics::{ErrorMetrics, error_metrics_chunked as error_metrics};
 use super::npy::{Tensor, encode_npy, parse_npy, parse_raw_f32};
 use super::packed_file::{decode_int, encode_int};
 use super::spec::{QuantError, QuantSpec};
