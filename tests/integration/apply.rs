@@ -446,3 +446,51 @@ fn quantize_reads_a_tensor_of_a_model_file_and_lists_them() {
         .stderr_has("is a single tensor");
     assert!(!tmp.join("x.q").exists());
 }
+
+#[test]
+fn minilm_safetensors_with_fake_quantized_weights_is_the_configuration() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
+    if !dir.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "models/all-MiniLM-L6-v2 is missing under CI=true: run scripts/fetch-models.sh"
+        );
+        eprintln!("skipped: models/all-MiniLM-L6-v2 absent (run scripts/fetch-models.sh)");
+        return;
+    }
+    let tmp = TempDir::new("apply-minilm");
+    let copy = tmp.join("mini");
+    std::fs::create_dir_all(copy.join("1_Pooling")).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            std::fs::copy(&p, copy.join(e.file_name())).unwrap();
+        }
+    }
+    for e in std::fs::read_dir(dir.join("1_Pooling")).unwrap().flatten() {
+        std::fs::copy(e.path(), copy.join("1_Pooling").join(e.file_name())).unwrap();
+    }
+    evoquant()
+        .arg("apply")
+        .arg(&dir)
+        .args(["--config", "w4", "--out"])
+        .arg(copy.join("model.safetensors"))
+        .run()
+        .success()
+        .stdout_has("36 configured tensors");
+    let run = |model: &Path, config: &str, out: &Path| {
+        evoquant()
+            .arg("eval")
+            .arg(model)
+            .args(["--config", config, "--max-texts", "6", "--dump-outputs"])
+            .arg(out)
+            .run()
+            .success();
+    };
+    run(&dir, "w4", &tmp.join("cfg"));
+    run(&copy, "fp32", &tmp.join("file"));
+    assert_eq!(
+        std::fs::read(tmp.join("cfg/outputs.npy")).unwrap(),
+        std::fs::read(tmp.join("file/outputs.npy")).unwrap()
+    );
+}
