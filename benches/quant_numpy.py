@@ -3,6 +3,11 @@ quantizer (asymmetric, block 4, f32 scales) vectorized over 16M float32 values,
 plus packing two codes per byte. Not run in CI; numpy is optional.
 
     pip install numpy && python3 benches/quant_numpy.py
+    python3 benches/quant_numpy.py --e2e IN.npy OUT   # end to end: np.load, quantize, write
+
+The end-to-end mode is what `evoquant quantize IN.npy --format int --bits 4
+--scheme asymmetric_clipped --granularity block --block-size 4 --out OUT` does
+(read, quantize, pack, write); compare wall times (best of 5 each).
 """
 import time
 
@@ -44,7 +49,22 @@ def best_of(f, reps=5):
     return best
 
 
+def e2e(src, dst):
+    def run():
+        w = np.load(src)
+        packed, scale, zp = quantize_pack(w.reshape(-1))
+        with open(dst, "wb") as f:
+            f.write(packed.tobytes())
+            f.write(scale.tobytes())
+            f.write(zp.tobytes())
+    t = best_of(run)
+    print(f"numpy {np.__version__}: end to end (np.load, int4 block4 quantize+pack, write) {src}: {t * 1e3:.1f} ms")
+
+
 def main():
+    import sys
+    if len(sys.argv) == 4 and sys.argv[1] == "--e2e":
+        return e2e(sys.argv[2], sys.argv[3])
     i = np.arange(N, dtype=np.float32)
     w = (np.sin(i * np.float32(0.618034)) * ((np.arange(N) % 97).astype(np.float32) * np.float32(0.01) + np.float32(0.05))).astype(np.float32)
     t_q = best_of(lambda: quantize_pack(w))

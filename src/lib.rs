@@ -5,6 +5,7 @@
 //! the records they return become reports (`report`). The domain modules
 //! (`quant`, `nn`, `evo`, `models`) are shared by the studies.
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod error;

@@ -2,6 +2,7 @@
 //! types go no further. `run()` prints each error once and returns the exit
 //! code (see [`crate::error::exit`]).
 
+mod apply;
 mod check;
 mod data;
 mod diff;
@@ -56,6 +57,8 @@ enum Command {
     Quantize(quantize::QuantizeArgs),
     /// Decode a file written by `quantize` into a .npy tensor.
     Dequantize(quantize::DequantizeArgs),
+    /// Write a model quantized as a configuration says: GGUF, safetensors, or a llama-quantize command.
+    Apply(apply::ApplyArgs),
     /// Measure what a quantization config costs a pretrained transformer (vs the model as loaded).
     Eval(eval::EvalArgs),
     /// Serve a built-in model over the evaluator protocol (JSON lines on stdin/stdout), for `model = "command"`.
@@ -125,6 +128,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Quantize(args) => quantize::quantize(&args),
         Command::Dequantize(args) => quantize::dequantize(&args),
         Command::Eval(args) => eval::eval(&args),
+        Command::Apply(args) => apply::apply(&args),
         Command::ServeEvaluator(args) => serve::serve_evaluator(&args),
         Command::Data(DataCommand::BitAlloc {
             out,

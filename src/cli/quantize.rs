@@ -53,25 +53,34 @@ impl From<FormatArg> for FileFormat {
     }
 }
 
+// Values are spelled as in quant_config.json and manifests (`min_max`,
+// `per_channel`); the former CLI spellings stay as hidden aliases.
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum SchemeArg {
     Symmetric,
     Asymmetric,
     /// The chaos-evolve document's formula: range not widened to 0, zero point clipped.
+    #[value(name = "asymmetric_clipped", alias = "asymmetric-clipped")]
     AsymmetricClipped,
+    #[value(name = "power_of_two", alias = "power-of-two")]
     PowerOfTwo,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum GranularityArg {
+    #[value(name = "per_tensor", alias = "per-tensor")]
     PerTensor,
+    #[value(name = "per_channel", alias = "per-channel")]
     PerChannel,
+    #[value(name = "per_group", alias = "per-group")]
     PerGroup,
     Block,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum CalibrationArg {
+    #[value(name = "min_max", alias = "minmax")]
     Minmax,
     Percentile,
     Mse,
@@ -87,13 +96,20 @@ pub enum ScaleDtypeArg {
 /// Quantize a tensor (.npy f32/f16, or raw little-endian .f32) and write the packed result.
 #[derive(Args, Debug)]
 pub struct QuantizeArgs {
-    /// Input tensor: .npy (f32 or f16, C order) or raw little-endian .f32.
+    /// Input: .npy (f32 or f16, C order), raw little-endian .f32, or a
+    /// .safetensors / GGUF model with --tensor NAME.
     pub input: PathBuf,
+    /// The tensor of a .safetensors or GGUF input to quantize.
+    #[arg(long)]
+    pub tensor: Option<String>,
+    /// List the tensors of a .safetensors or GGUF input (name, shape, type) and exit.
+    #[arg(long)]
+    pub list_tensors: bool,
     /// Output format: ggml block bytes (q4_0, q4_1, q8_0; no header), `int`, or a float
     /// format (bf16, fp16, fp8_e4m3, fp8_e5m2 [--granularity per-channel for a scale per
     /// row], mxfp4, nvfp4; no header, see docs/quant.md).
-    #[arg(long, value_enum)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, required_unless_present = "list_tensors")]
+    pub format: Option<FormatArg>,
     /// Bit width for `int` (1..=16).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=16))]
     pub bits: u8,
@@ -104,7 +120,7 @@ pub struct QuantizeArgs {
     /// Block size (granularity block) or group size (per-group).
     #[arg(long, default_value_t = 32)]
     pub block_size: usize,
-    #[arg(long, value_enum, default_value = "minmax")]
+    #[arg(long, value_enum, default_value = "min_max")]
     pub calibration: CalibrationArg,
     /// Percentile for --calibration percentile, in [50, 100].
     #[arg(long, default_value_t = 99.9)]
@@ -113,8 +129,8 @@ pub struct QuantizeArgs {
     #[arg(long, value_enum, default_value = "f32")]
     pub scale_dtype: ScaleDtypeArg,
     /// Output file (written atomically).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "list_tensors")]
+    pub out: Option<PathBuf>,
 }
 
 /// Decode a file written by `quantize` into a .npy f32 tensor.
@@ -136,10 +152,12 @@ pub struct DequantizeArgs {
 }
 
 impl QuantizeArgs {
-    pub fn request(&self) -> QuantizeRequest {
+    /// The request (`format` and `out` are present unless `--list-tensors`).
+    pub fn request(&self, format: FormatArg, out: PathBuf) -> QuantizeRequest {
         QuantizeRequest {
             input: self.input.clone(),
-            format: self.format.into(),
+            tensor: self.tensor.clone(),
+            format: format.into(),
             spec: QuantSpec {
                 bits: self.bits,
                 scheme: match self.scheme {
@@ -167,7 +185,7 @@ impl QuantizeArgs {
                     ScaleDtypeArg::F32 => ScaleDtype::F32,
                 },
             },
-            out: self.out.clone(),
+            out,
         }
     }
 }
@@ -193,9 +211,18 @@ fn print(report: &QuantReport, out: &std::path::Path) -> Result<()> {
 }
 
 pub fn quantize(args: &QuantizeArgs) -> Result<i32> {
-    super::check_out_file(&args.out)?;
-    let report = run_quantize(&args.request())?;
-    print(&report, &args.out)?;
+    if args.list_tensors {
+        for (name, shape, kind) in crate::quant::command::list_tensors(&args.input)? {
+            super::say(&format!("{name}\t{shape:?}\t{kind}"))?;
+        }
+        return Ok(exit::OK);
+    }
+    let (Some(format), Some(out)) = (args.format, args.out.clone()) else {
+        return Err(crate::error::Error::user("--format and --out are required"));
+    };
+    super::check_out_file(&out)?;
+    let report = run_quantize(&args.request(format, out.clone()))?;
+    print(&report, &out)?;
     Ok(exit::OK)
 }
 

@@ -513,13 +513,45 @@ pub fn decode(kind: TensorType, b: &[u8], n: usize) -> std::result::Result<Vec<f
     })
 }
 
-/// A minimal GGUF v3 writer (metadata and tensors already encoded), for
-/// tests and for building small synthetic models; tensors are given with
-/// their row-major shape.
+/// A GGUF v3 file with the default alignment (32), for tests and small
+/// synthetic models; tensors are given with their row-major shape.
 pub fn write(
     metadata: &[(&str, Value)],
     tensors: &[(&str, Vec<usize>, TensorType, Vec<u8>)],
 ) -> Vec<u8> {
+    write_aligned(metadata, tensors, 32)
+}
+
+/// A GGUF v3 file as the specification lays it out: header, metadata, tensor
+/// infos in the order given, padding to `alignment` (which must equal the
+/// `general.alignment` in `metadata`, if any), then each tensor's encoded
+/// bytes at an offset that is a multiple of `alignment`, zero-padded between.
+pub fn write_aligned<K: AsRef<str>, N: AsRef<str>, D: AsRef<[u8]>>(
+    metadata: &[(K, Value)],
+    tensors: &[(N, Vec<usize>, TensorType, D)],
+    alignment: usize,
+) -> Vec<u8> {
+    let infos: Vec<(&str, &[usize], TensorType, usize)> = tensors
+        .iter()
+        .map(|(n, s, k, d)| (n.as_ref(), s.as_slice(), *k, d.as_ref().len()))
+        .collect();
+    let (mut o, offsets) = header(metadata, &infos, alignment);
+    let base = o.len();
+    for ((_, _, _, data), off) in tensors.iter().zip(offsets) {
+        o.resize(base + off, 0);
+        o.extend_from_slice(data.as_ref());
+    }
+    o
+}
+
+/// The bytes before the tensor data (padded to `alignment`) for tensors of
+/// (name, row-major shape, type, data length), and each tensor's offset from
+/// the data start. The file is the header, then each tensor at its offset.
+pub fn header<K: AsRef<str>>(
+    metadata: &[(K, Value)],
+    tensors: &[(&str, &[usize], TensorType, usize)],
+    alignment: usize,
+) -> (Vec<u8>, Vec<usize>) {
     fn put_str(o: &mut Vec<u8>, s: &str) {
         o.extend_from_slice(&(s.len() as u64).to_le_bytes());
         o.extend_from_slice(s.as_bytes());
@@ -565,18 +597,23 @@ pub fn write(
             }
         }
     }
-    let mut o = b"GGUF".to_vec();
+    let data_len: usize = tensors
+        .iter()
+        .map(|t| t.3.next_multiple_of(alignment))
+        .sum();
+    let mut o = Vec::with_capacity(data_len + (1 << 20));
+    o.extend_from_slice(b"GGUF");
     o.extend_from_slice(&3u32.to_le_bytes());
     o.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
     o.extend_from_slice(&(metadata.len() as u64).to_le_bytes());
     for (k, v) in metadata {
-        put_str(&mut o, k);
+        put_str(&mut o, k.as_ref());
         o.extend_from_slice(&type_id(v).to_le_bytes());
         put_val(&mut o, v);
     }
     let mut off = 0usize;
     let mut offsets = Vec::new();
-    for (name, shape, kind, data) in tensors {
+    for &(name, shape, kind, len) in tensors {
         put_str(&mut o, name);
         o.extend_from_slice(&(shape.len() as u32).to_le_bytes());
         for &d in shape.iter().rev() {
@@ -585,15 +622,10 @@ pub fn write(
         o.extend_from_slice(&kind.id().to_le_bytes());
         o.extend_from_slice(&(off as u64).to_le_bytes());
         offsets.push(off);
-        off = (off + data.len()).next_multiple_of(32);
+        off = (off + len).next_multiple_of(alignment);
     }
-    o.resize(o.len().next_multiple_of(32), 0);
-    let base = o.len();
-    for ((_, _, _, data), off) in tensors.iter().zip(offsets) {
-        o.resize(base + off, 0);
-        o.extend_from_slice(data);
-    }
-    o
+    o.resize(o.len().next_multiple_of(alignment), 0);
+    (o, offsets)
 }
 
 /// Little-endian f32 bytes (a tensor's data for [`write`]).

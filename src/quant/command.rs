@@ -5,7 +5,7 @@
 
 use super::float_file::{self, FloatFile};
 use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
-use super::metrics::{ErrorMetrics, error_metrics};
+use super::metrics::{ErrorMetrics, error_metrics_chunked as error_metrics};
 use super::npy::{Tensor, encode_npy, parse_npy, parse_raw_f32};
 use super::packed_file::{decode_int, encode_int};
 use super::spec::{QuantError, QuantSpec};
@@ -27,6 +27,8 @@ pub enum FileFormat {
 #[derive(Clone, Debug)]
 pub struct QuantizeRequest {
     pub input: PathBuf,
+    /// The tensor to take from a `.safetensors` or GGUF input.
+    pub tensor: Option<String>,
     pub format: FileFormat,
     /// Used by `FileFormat::Int` only; GGUF formats fix their own scheme.
     /// Float formats read only `granularity`: FP8 takes one scale per
@@ -124,6 +126,64 @@ pub fn read_tensor(path: &Path) -> Result<Tensor> {
     Ok(t)
 }
 
+/// Whether `path` is a model file (`.safetensors` or GGUF) holding named tensors.
+pub fn is_model_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+        || crate::models::gguf::is_gguf(path)
+}
+
+/// A tensor file, or tensor `name` of a model file (decoded to f32).
+pub fn read_input(path: &Path, tensor: Option<&str>) -> Result<Tensor> {
+    match (is_model_file(path), tensor) {
+        (false, None) => read_tensor(path),
+        (false, Some(n)) => Err(Error::user(format!(
+            "--tensor {n}: {} is a single tensor (.npy/.f32), not a .safetensors or GGUF model",
+            path.display()
+        ))),
+        (true, None) => Err(Error::user(format!(
+            "{}: a model file: name a tensor with --tensor NAME (--list-tensors lists them)",
+            path.display()
+        ))),
+        (true, Some(n)) => {
+            let src = crate::apply::Source::open(&path.display().to_string())?;
+            let Some((_, shape)) = src.tensors().into_iter().find(|(t, _)| t == n) else {
+                return Err(Error::user(format!(
+                    "{}: no tensor `{n}` (--list-tensors lists them)",
+                    path.display()
+                )));
+            };
+            let data = src.f32(n)?;
+            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+                return Err(Error::user(format!(
+                    "{}: tensor `{n}`: value at flat index {i} is not finite",
+                    path.display()
+                )));
+            }
+            Ok(Tensor { shape, data })
+        }
+    }
+}
+
+/// Every tensor of a model file: name, row-major shape, stored type.
+pub fn list_tensors(path: &Path) -> Result<Vec<(String, Vec<usize>, String)>> {
+    if !is_model_file(path) {
+        return Err(Error::user(format!(
+            "--list-tensors: {} is not a .safetensors or GGUF model",
+            path.display()
+        )));
+    }
+    let src = crate::apply::Source::open(&path.display().to_string())?;
+    Ok(src
+        .tensors()
+        .into_iter()
+        .map(|(n, s)| {
+            let k = src.kind(&n).map_or("other", |k| k.name()).to_string();
+            (n, s, k)
+        })
+        .collect())
+}
+
 fn quant_error(path: &Path, e: QuantError) -> Error {
     Error::user(format!("{}: {e}", path.display()))
 }
@@ -146,7 +206,7 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
             .validate()
             .map_err(|e| Error::user(format!("invalid quantization flags: {e}")))?;
     }
-    let t = read_tensor(&req.input)?;
+    let t = read_input(&req.input, req.tensor.as_deref())?;
     let (bytes, payload, approx) = match req.format {
         FileFormat::Gguf(f) => {
             check_gguf_shape(&req.input, &t.shape, t.data.len())?;

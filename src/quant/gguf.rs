@@ -56,6 +56,24 @@ impl GgufFormat {
         }
     }
 
+    /// Bits per code (scales not included).
+    pub fn bits(self) -> u8 {
+        match self {
+            GgufFormat::Q4_0 | GgufFormat::Q4_1 => 4,
+            GgufFormat::Q8_0 => 8,
+        }
+    }
+
+    /// Every format, for messages and table-driven tests.
+    pub const ALL: [GgufFormat; 3] = [GgufFormat::Q4_0, GgufFormat::Q4_1, GgufFormat::Q8_0];
+
+    /// The format named `q4_0`, `q4_1` or `q8_0` (any case).
+    pub fn parse(s: &str) -> Option<GgufFormat> {
+        GgufFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+
     /// Encoded size of `n` values (n a multiple of 32).
     pub fn encoded_len(self, n: usize) -> usize {
         n / GGUF_BLOCK * self.block_bytes()
@@ -83,15 +101,14 @@ fn get_f16(b: &[u8]) -> f32 {
 }
 
 fn quantize_q4_0(x: &[f32], y: &mut [u8]) {
-    let mut amax = 0f32;
-    let mut max = 0f32;
-    for &v in x {
-        // Strict `<`: the first value of largest magnitude wins, as in ggml.
-        if amax < v.abs() {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    // ggml keeps the first value of largest magnitude (strict `<`) and +0
+    // for an all-zero block; the same, as a vectorisable max then a search.
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let max = if amax == 0.0 {
+        0.0
+    } else {
+        x.iter().copied().find(|v| v.abs() == amax).unwrap_or(0.0)
+    };
     let d = max / -8.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(&mut y[0..2], d);
@@ -128,13 +145,28 @@ fn quantize_q4_1(x: &[f32], y: &mut [u8]) {
     }
 }
 
+/// C `roundf` (half away from zero) for |x| < 2^23, without the libm call:
+/// the truncation and the fraction `x − trunc(x)` are exact there.
+#[inline]
+fn round_half_away(x: f32) -> i32 {
+    let t = x as i32;
+    let frac = x - t as f32;
+    if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
+    } else {
+        t
+    }
+}
+
 fn quantize_q8_0(x: &[f32], y: &mut [u8]) {
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     put_f16(&mut y[0..2], d);
     for (o, &v) in y[2..].iter_mut().zip(x) {
-        *o = (v * id).round() as i8 as u8;
+        *o = round_half_away(v * id) as i8 as u8;
     }
 }
 
@@ -212,14 +244,31 @@ fn first_overflow(data: &[f32], bytes: &[u8], format: GgufFormat) -> Option<Quan
 /// module doc).
 pub fn gguf_quantize(data: &[f32], format: GgufFormat) -> Result<Vec<u8>, QuantError> {
     check_len(data.len())?;
+    let mut out = vec![0u8; format.encoded_len(data.len())];
+    gguf_quantize_into(data, format, &mut out)?;
+    Ok(out)
+}
+
+/// [`gguf_quantize`] into `out` (exactly `format.encoded_len(data.len())` bytes).
+pub fn gguf_quantize_into(
+    data: &[f32],
+    format: GgufFormat,
+    out: &mut [u8],
+) -> Result<(), QuantError> {
+    check_len(data.len())?;
+    let bb = format.block_bytes();
+    if out.len() != format.encoded_len(data.len()) {
+        return Err(QuantError::BadLength {
+            len: out.len(),
+            block: bb,
+        });
+    }
     if let Some(index) = data.iter().position(|x| !x.is_finite()) {
         return Err(QuantError::NonFinite {
             index,
             value: data[index],
         });
     }
-    let bb = format.block_bytes();
-    let mut out = vec![0u8; format.encoded_len(data.len())];
     out.par_chunks_mut(bb * BATCH_BLOCKS)
         .zip(data.par_chunks(GGUF_BLOCK * BATCH_BLOCKS))
         .for_each(|(y, x)| {
@@ -231,10 +280,29 @@ pub fn gguf_quantize(data: &[f32], format: GgufFormat) -> Result<Vec<u8>, QuantE
                 }
             }
         });
-    if let Some(e) = first_overflow(data, &out, format) {
+    if let Some(e) = first_overflow(data, out, format) {
         return Err(e);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// `data` as a ggml engine sees it after storing it in `format`: encode and
+/// decode, in place. Row-major rows of `row_len` values (a multiple of 32)
+/// are blocked like ggml blocks a tensor's rows.
+pub fn gguf_fake_quantize(
+    data: &[f32],
+    row_len: usize,
+    format: GgufFormat,
+    out: &mut [f32],
+) -> Result<(), QuantError> {
+    if row_len % GGUF_BLOCK != 0 || row_len == 0 {
+        return Err(QuantError::InvalidSpec(format!(
+            "{} needs rows of whole 32-value blocks; rows here hold {row_len} values",
+            format.name()
+        )));
+    }
+    let bytes = gguf_quantize(data, format)?;
+    gguf_dequantize_into(&bytes, format, out)
 }
 
 /// Decode ggml blocks into `out`, whose length must be 32 × the block count.
@@ -338,6 +406,23 @@ mod tests {
         assert_eq!(&y[..8], &[0x00, 0x3c, 0x7f, 0x81, 0x03, 0xfd, 0x04, 0x00]);
         let back = gguf_dequantize(&y, GgufFormat::Q8_0).unwrap();
         assert_eq!(&back[..6], &[127.0, -127.0, 3.0, -3.0, 4.0, 0.0]);
+    }
+
+    #[test]
+    fn round_half_away_is_roundf() {
+        let mut x = -130.0f32;
+        while x < 130.0 {
+            for v in [
+                x,
+                x.next_up(),
+                x.next_down(),
+                x + 0.5,
+                (x + 0.5).next_down(),
+            ] {
+                assert_eq!(round_half_away(v), v.round() as i32, "{v}");
+            }
+            x += 0.25;
+        }
     }
 
     #[test]

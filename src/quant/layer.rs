@@ -8,6 +8,7 @@
 //! range calibrated on the calibration split, which is what integer kernels
 //! on the supported targets consume.
 
+use super::gguf::GgufFormat;
 use super::spec::{Calibration, QuantError, QuantSpec, Scheme};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,11 @@ pub enum WeightQuant {
     Fp16,
     /// Integer codes with scales, via `crate::quant::fake_quantize`.
     Int(QuantSpec),
+    /// A ggml block format exactly (ggml's own rounding and grid, blocks of
+    /// 32 along each row, via `crate::quant::gguf_fake_quantize`): the gene a
+    /// GGUF file can store bit for bit. `Int` genes cannot: ggml's Q4_0 grid
+    /// is −8..7 times max/−8 and Q4_1 does not widen its range to include 0.
+    Ggml(GgufFormat),
 }
 
 impl WeightQuant {
@@ -30,6 +36,7 @@ impl WeightQuant {
             WeightQuant::Fp32 => 32,
             WeightQuant::Fp16 => 16,
             WeightQuant::Int(spec) => spec.bits,
+            WeightQuant::Ggml(f) => f.bits(),
         }
     }
 }

@@ -39,8 +39,14 @@ pub fn error_metrics(reference: &[f32], approx: &[f32]) -> ErrorMetrics {
             non_finite,
         };
     }
+    let [se, max_abs, sig, dot, aa] = sums(&reference[..n], &approx[..n]);
+    finish(n, se, max_abs, sig, dot, aa)
+}
+
+/// Σ err², max |err|, Σ ref², Σ ref·approx, Σ approx², in index order.
+fn sums(reference: &[f32], approx: &[f32]) -> [f64; 5] {
     let (mut se, mut max_abs, mut sig, mut dot, mut aa) = (0f64, 0f64, 0f64, 0f64, 0f64);
-    for (&r, &a) in reference[..n].iter().zip(&approx[..n]) {
+    for (&r, &a) in reference.iter().zip(approx) {
         let (r, a) = (f64::from(r), f64::from(a));
         let d = a - r;
         se += d * d;
@@ -49,6 +55,45 @@ pub fn error_metrics(reference: &[f32], approx: &[f32]) -> ErrorMetrics {
         dot += r * a;
         aa += a * a;
     }
+    [se, max_abs, sig, dot, aa]
+}
+
+/// Values per chunk of [`error_metrics_chunked`].
+const METRIC_CHUNK: usize = 1 << 16;
+
+/// [`error_metrics`] on all cores for large tensors (`quantize` on a file):
+/// sums per fixed chunk of 65,536 values, combined in chunk order, so the
+/// result is the same for any thread count (it may differ from
+/// [`error_metrics`] in the last bits, the additions being grouped differently).
+pub fn error_metrics_chunked(reference: &[f32], approx: &[f32]) -> ErrorMetrics {
+    use rayon::prelude::*;
+    let n = reference.len().min(approx.len());
+    if n <= METRIC_CHUNK {
+        return error_metrics(reference, approx);
+    }
+    let parts: Vec<Option<[f64; 5]>> = reference[..n]
+        .par_chunks(METRIC_CHUNK)
+        .zip(approx[..n].par_chunks(METRIC_CHUNK))
+        .map(|(r, a)| {
+            let finite = r.iter().zip(a).all(|(x, y)| x.is_finite() && y.is_finite());
+            finite.then(|| sums(r, a))
+        })
+        .collect();
+    if parts.iter().any(Option::is_none) {
+        return error_metrics(reference, approx);
+    }
+    let mut t = [0f64; 5];
+    for p in parts.into_iter().flatten() {
+        t[0] += p[0];
+        t[1] = t[1].max(p[1]);
+        t[2] += p[2];
+        t[3] += p[3];
+        t[4] += p[4];
+    }
+    finish(n, t[0], t[1], t[2], t[3], t[4])
+}
+
+fn finish(n: usize, se: f64, max_abs: f64, sig: f64, dot: f64, aa: f64) -> ErrorMetrics {
     let mse = if n == 0 { 0.0 } else { se / n as f64 };
     let sqnr_db = if se == 0.0 {
         f64::INFINITY
@@ -74,6 +119,20 @@ pub fn error_metrics(reference: &[f32], approx: &[f32]) -> ErrorMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_metrics_agree_with_the_sequential_ones() {
+        let r: Vec<f32> = (0..300_000).map(|i| (i as f32 * 0.37).sin()).collect();
+        let a: Vec<f32> = r.iter().map(|x| (x * 16.0).round() / 16.0).collect();
+        let (s, c) = (error_metrics(&r, &a), error_metrics_chunked(&r, &a));
+        assert_eq!(s.max_abs, c.max_abs);
+        for (x, y) in [(s.mse, c.mse), (s.sqnr_db, c.sqnr_db), (s.cosine, c.cosine)] {
+            assert!((x - y).abs() <= 1e-9 * x.abs(), "{x} vs {y}");
+        }
+        let mut bad = a.clone();
+        bad[200_000] = f32::NAN;
+        assert_eq!(error_metrics_chunked(&r, &bad).non_finite, 1);
+    }
 
     #[test]
     fn hand_computed_metrics() {

@@ -46,7 +46,10 @@ mod tensor;
 
 pub use calibrate::calibrate_range;
 pub use float::{float_bytes, fp16_round_trip_in_place};
-pub use gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_dequantize_into, gguf_quantize};
+pub use gguf::{
+    GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_dequantize_into, gguf_fake_quantize,
+    gguf_quantize, gguf_quantize_into,
+};
 pub use kernel::AffineParams;
 pub use layer::{ActQuant, LayerQuant, WeightQuant};
 pub use metrics::{ErrorMetrics, error_metrics};

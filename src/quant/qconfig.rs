@@ -6,10 +6,16 @@
 //! field (shape, execution, summary, …) is ignored. A uniform shorthand
 //! (`w8`, `w4a8`, `fp16`, …, see [`parse_uniform`]) stands for the same
 //! precision on every linear layer.
+//!
+//! Weights `{"format": "ggml", "type": "q4_0"}` (or `q4_1`, `q8_0`; `bits`
+//! optional and checked) are ggml's block formats exactly
+//! ([`WeightQuant::Ggml`]): what `evoquant apply` can write to a GGUF file
+//! bit for bit. The shorthands `q4_0`, `q4_1`, `q8_0` put every block linear
+//! layer in that format.
 
 use super::layer::{ActQuant, LayerQuant, WeightQuant};
 use crate::error::{Error, Result};
-use crate::quant::{Calibration, Granularity, QuantSpec, ScaleDtype, Scheme};
+use crate::quant::{Calibration, GgufFormat, Granularity, QuantSpec, ScaleDtype, Scheme};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +34,11 @@ struct LayerDoc {
 #[derive(Deserialize)]
 struct PrecDoc {
     format: String,
-    bits: u8,
+    /// Required for `int` and `float`; implied by `type` for `ggml`.
+    bits: Option<u8>,
+    /// The ggml type of a `ggml` format (`q4_0`, `q4_1`, `q8_0`).
+    #[serde(rename = "type")]
+    ggml_type: Option<String>,
     scheme: Option<Scheme>,
     granularity: Option<Granularity>,
     group_size: Option<usize>,
@@ -81,13 +91,20 @@ impl QuantConfig {
     }
 }
 
-/// `fp32`, `fp16`, `wN` (integer weights, float activations) or `wNaM`
+/// `fp32`, `fp16`, `q4_0` / `q4_1` / `q8_0` (ggml block weights, float
+/// activations), `wN` (integer weights, float activations) or `wNaM`
 /// (integer weights, M-bit asymmetric min-max per-tensor activations), N in 2..=16.
 pub fn parse_uniform(s: &str) -> Option<LayerQuant> {
     match s {
         "fp32" => return Some(LayerQuant::FP32),
         "fp16" => return Some(LayerQuant::FP16),
         _ => {}
+    }
+    if let Some(f) = GgufFormat::parse(s) {
+        return Some(LayerQuant {
+            weights: WeightQuant::Ggml(f),
+            activations: ActQuant::Fp32,
+        });
     }
     let rest = s.strip_prefix('w')?;
     let (w, a) = match rest.split_once('a') {
@@ -125,7 +142,7 @@ pub fn load(arg: &str) -> Result<QuantConfig> {
     let path = Path::new(arg);
     if !path.exists() {
         return Err(Error::user(format!(
-            "--config {arg}: neither a file nor a uniform spec (fp32, fp16, wN, wNaM with N, M in 2..=16)"
+            "--config {arg}: neither a file nor a uniform spec (fp32, fp16, q4_0, q4_1, q8_0, wN, wNaM with N, M in 2..=16)"
         )));
     }
     read(path)
@@ -155,7 +172,10 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
         };
         let weights = match &l.weights {
             None => WeightQuant::Fp32,
-            Some(p) => match (p.format.as_str(), p.bits) {
+            Some(p) if p.format == "ggml" => {
+                WeightQuant::Ggml(ggml_format(p).map_err(|m| at("weights", m))?)
+            }
+            Some(p) => match (p.format.as_str(), bits(p).map_err(|m| at("weights", m))?) {
                 ("float", 32) => WeightQuant::Fp32,
                 ("float", 16) => WeightQuant::Fp16,
                 ("int", bits) => {
@@ -176,7 +196,10 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
         };
         let activations = match &l.activations {
             None => ActQuant::Fp32,
-            Some(p) => match (p.format.as_str(), p.bits) {
+            Some(p) => match (
+                p.format.as_str(),
+                bits(p).map_err(|m| at("activations", m))?,
+            ) {
                 ("float", 32) => ActQuant::Fp32,
                 ("float", 16) => ActQuant::Fp16,
                 ("int", bits) => ActQuant::Int {
@@ -205,6 +228,37 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
         default: LayerQuant::FP32,
         layers,
     })
+}
+
+/// `bits` of an `int` or `float` precision.
+fn bits(p: &PrecDoc) -> std::result::Result<u8, String> {
+    p.bits
+        .ok_or_else(|| format!("format {:?} needs `bits`", p.format))
+}
+
+/// The ggml type of a `ggml` weight precision.
+fn ggml_format(p: &PrecDoc) -> std::result::Result<GgufFormat, String> {
+    let names = || {
+        GgufFormat::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let t = p
+        .ggml_type
+        .as_deref()
+        .ok_or_else(|| format!("format \"ggml\" needs `type` (one of {})", names()))?;
+    let f =
+        GgufFormat::parse(t).ok_or_else(|| format!("ggml type {t:?} is not one of {}", names()))?;
+    match p.bits {
+        Some(b) if b != f.bits() => Err(format!(
+            "ggml type {} has {} bits, not {b}",
+            f.name(),
+            f.bits()
+        )),
+        _ => Ok(f),
+    }
 }
 
 #[cfg(test)]
@@ -259,5 +313,43 @@ mod tests {
             ActQuant::Int { bits: 8, .. }
         ));
         assert!(load("no-such-file.json").is_err());
+        assert_eq!(
+            parse_uniform("q4_0").unwrap().weights,
+            WeightQuant::Ggml(GgufFormat::Q4_0)
+        );
+    }
+
+    #[test]
+    fn ggml_weights_are_read_and_bad_ones_name_the_layer() {
+        let doc = |w: &str| format!(r#"{{"layers":[{{"name":"blk.0.attn_q","weights":{w}}}]}}"#);
+        let c = parse(
+            Path::new("q.json"),
+            &doc(r#"{"format":"ggml","type":"q8_0","bits":8}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            c.for_layer("blk.0.attn_q").weights,
+            WeightQuant::Ggml(GgufFormat::Q8_0)
+        );
+        for (w, want) in [
+            (r#"{"format":"ggml"}"#, "needs `type`"),
+            (
+                r#"{"format":"ggml","type":"q6_k"}"#,
+                "\"q6_k\" is not one of q4_0",
+            ),
+            (
+                r#"{"format":"ggml","type":"q4_1","bits":8}"#,
+                "4 bits, not 8",
+            ),
+            (r#"{"format":"int"}"#, "needs `bits`"),
+        ] {
+            let e = parse(Path::new("q.json"), &doc(w)).unwrap_err();
+            let m = e.to_string();
+            assert_eq!(e.exit_code(), 2);
+            assert!(
+                m.contains("(blk.0.attn_q).weights") && m.contains(want),
+                "{m}"
+            );
+        }
     }
 }

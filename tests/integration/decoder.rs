@@ -287,7 +287,7 @@ fn tiny_metadata(arch: &str) -> Vec<(&'static str, Value)> {
 }
 
 /// The tiny model as GGUF bytes: Q and K rows permuted as llama.cpp's converter does.
-fn tiny_gguf(
+pub(super) fn tiny_gguf(
     arch: &str,
     edit: impl Fn(&mut Vec<(String, Vec<usize>, TensorType, Vec<u8>)>),
 ) -> Vec<u8> {
@@ -364,7 +364,7 @@ fn tiny_hf(dir: &Path) {
     std::fs::write(dir.join("tokenizer.json"), tj.to_string()).unwrap();
 }
 
-fn tiny_texts(tmp: &TempDir) -> PathBuf {
+pub(super) fn tiny_texts(tmp: &TempDir) -> PathBuf {
     tmp.write(
         "texts.txt",
         "the cat sat on the mat.\nan ant ate the bread, then the water.\nhe sat at the inn.\n",

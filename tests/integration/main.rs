@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI as a user runs it, one module per area.
 
+mod apply;
 mod calibration;
 mod chaos;
 mod command;

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::nn::classifier::{ActQuant, LayerQuant, WeightQuant};
 use crate::quant::{
     AffineParams, QuantizedTensor, calibrate_range, fake_quantize, fp16_round_trip_in_place,
+    gguf_fake_quantize,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,6 +91,7 @@ impl Linear {
                     .map_err(|e| Error::user(format!("layer `{}`: {e}", self.name)))?
                     .size_bytes()
             }
+            WeightQuant::Ggml(f) => f.encoded_len(self.w.len()),
         })
     }
 }
@@ -149,6 +151,8 @@ impl WeightCache {
                 fp16_round_trip_in_place(&mut out);
             }
             WeightQuant::Int(spec) => fake_quantize(&l.w, &[l.out, l.inp], spec, &mut out)
+                .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
+            WeightQuant::Ggml(f) => gguf_fake_quantize(&l.w, l.inp, *f, &mut out)
                 .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
         }
         let w = Arc::new(out);

@@ -18,7 +18,7 @@ use super::linalg::dot4;
 use super::train::Net;
 use super::weight_cache::WeightCache;
 use crate::quant::{ActQuant, LayerQuant, WeightQuant};
-use crate::quant::{AffineParams, fake_quantize, fp16_round_trip_in_place};
+use crate::quant::{AffineParams, fake_quantize, fp16_round_trip_in_place, gguf_fake_quantize};
 use std::sync::Arc;
 
 /// Samples evaluated together (see [`dot4`]).
@@ -67,6 +67,11 @@ pub(crate) fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32
             let shape = [net.sizes[l + 1], net.sizes[l]];
             if let Err(e) = fake_quantize(w, &shape, spec, &mut out) {
                 panic!("layer {l}: weight quantization failed after validation: {e}");
+            }
+        }
+        WeightQuant::Ggml(f) => {
+            if let Err(e) = gguf_fake_quantize(w, net.sizes[l], *f, &mut out) {
+                panic!("layer {l}: ggml weight quantization failed after validation: {e}");
             }
         }
     }

@@ -33,6 +33,7 @@ fn key(layer: usize, q: &WeightQuant) -> Key {
         WeightQuant::Fp32 => (layer, 0, 32, 0, 0, 0, 0, 0, 0),
         WeightQuant::Fp16 => (layer, 1, 16, 0, 0, 0, 0, 0, 0),
         WeightQuant::Int(s) => int_key(layer, s),
+        WeightQuant::Ggml(f) => (layer, 2, f.bits(), *f as u8, 0, 0, 0, 0, 0),
     }
 }
 
