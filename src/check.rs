@@ -91,6 +91,11 @@ pub fn manifest_stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The file in the snapshot folder naming the machine signature
+/// ([`crate::models::transformer::ops::kernel_signature`]) the snapshots of
+/// experiments on real models were taken with.
+pub const KERNEL_SIGNATURE: &str = "kernel_signature.txt";
+
 /// Run the check; `each` sees every manifest's outcome as soon as it is known.
 pub fn check(req: &CheckRequest, mut each: impl FnMut(&ManifestCheck)) -> Result<CheckOutcome> {
     let paths = collect_paths(&req.inputs)?;
@@ -109,6 +114,15 @@ pub fn check(req: &CheckRequest, mut each: impl FnMut(&ManifestCheck)) -> Result
         .map(|p| Manifest::load(p, &Overrides::default()).and_then(Plan::new))
         .collect::<Result<Vec<_>>>()?;
     let mut outcome = CheckOutcome::default();
+    if req.update {
+        // Experiments on real models reproduce on machines with this
+        // signature (gemm's kernels and blocking); the snapshot tests read it.
+        crate::fsio::create_dir_durable(&req.snapshots)?;
+        crate::fsio::write_atomic(
+            &req.snapshots.join(KERNEL_SIGNATURE),
+            format!("{}\n", crate::models::transformer::ops::kernel_signature()).as_bytes(),
+        )?;
+    }
     for plan in &plans {
         let m = check_one(req, plan)?;
         each(&m);

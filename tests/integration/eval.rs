@@ -9,6 +9,11 @@ use super::harness::{TempDir, evoquant};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Both fetched models are present (under CI=true they must be).
+pub fn models_present() -> bool {
+    minilm().is_some() && crate::decoder::smollm().is_some()
+}
+
 pub fn minilm() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
     if p.join("model.safetensors").exists() {

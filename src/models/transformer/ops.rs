@@ -5,6 +5,45 @@
 
 use gemm::{Parallelism, gemm};
 
+/// What decides `gemm`'s summation order on this machine: the SIMD
+/// features it dispatches on and the cache sizes it blocks by. Two machines
+/// with the same signature compute byte-identical transformer outputs; the
+/// snapshots of experiments on real models record it.
+pub fn kernel_signature() -> String {
+    let mut parts: Vec<String> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        for (name, on) in [
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+        ] {
+            if on {
+                parts.push(name.into());
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    parts.push(std::env::consts::ARCH.into());
+    for i in 0..4 {
+        let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{i}");
+        let read = |f: &str| {
+            std::fs::read_to_string(format!("{dir}/{f}"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let size = read("size");
+        if !size.is_empty() {
+            parts.push(format!(
+                "L{}{}={size}",
+                read("level"),
+                read("type").chars().next().unwrap_or('?')
+            ));
+        }
+    }
+    parts.join(" ")
+}
+
 /// `out[m×n] = a[m×k] · bᵀ` where `b` is `[n×k]` row-major (a linear layer's
 /// `[out, in]` weight): out[i][j] = Σ_p a[i][p]·b[j][p].
 pub fn matmul_bt(a: &[f32], b: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {

@@ -241,6 +241,7 @@ pub fn gene_weights(g: &LayerGene, w: &[f32], shape: &[usize; 2]) -> Vec<f32> {
                 Ok(())
             }
             WeightQuant::Int(spec) => crate::quant::fake_quantize(w, shape, &spec, &mut out),
+            WeightQuant::Ggml(f) => crate::quant::gguf_fake_quantize(w, shape[1], f, &mut out),
         }
     };
     if let Err(e) = done {
