@@ -29,7 +29,8 @@ pub enum Net {
 
 /// A quality figure against the reference; higher is better and the
 /// reference scores 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Quality {
     /// Encoders: mean / minimum cosine similarity of sentence embeddings,
     /// nearest-neighbour agreement.
@@ -42,8 +43,30 @@ pub enum Quality {
     KlFidelity,
     PerplexityRatio,
 }
+crate::choice!(Quality {
+    MeanCosine => "mean_cosine",
+    MinCosine => "min_cosine",
+    NnAgreement => "nn_agreement",
+    Top1Agreement => "top1_agreement",
+    KlFidelity => "kl_fidelity",
+    PerplexityRatio => "perplexity_ratio",
+});
 
 impl Quality {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Quality::MeanCosine => "mean cosine similarity",
+            Quality::MinCosine => "minimum cosine similarity",
+            Quality::NnAgreement => "nearest-neighbour agreement",
+            Quality::Top1Agreement => "top-1 next-token agreement",
+            Quality::KlFidelity => {
+                "KL fidelity exp(-mean KL(reference || quantized)) of the next-token distributions"
+            }
+            Quality::PerplexityRatio => "perplexity ratio (reference / quantized)",
+        }
+    }
+
+    /// Does the figure apply to a decoder (else to an encoder)?
     pub fn for_decoder(self) -> bool {
         matches!(
             self,
@@ -236,7 +259,7 @@ impl Session {
                 }
             }
         };
-        memo().insert(key.clone(), q);
+        memo().insert(key, q);
         Ok(q)
     }
 }

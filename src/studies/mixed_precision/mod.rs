@@ -712,6 +712,38 @@ mod tests {
     }
 
     #[test]
+    fn the_evaluation_budget_stops_the_search_before_it_is_exceeded() {
+        let p = Params {
+            population_size: 8,
+            max_generations: 20,
+            max_evaluations: 400,
+            ..Params::default()
+        };
+        let out = run(&p, 5);
+        let int = |k: &str| match out.get(k).unwrap() {
+            Value::Int(i) => *i,
+            v => panic!("{k}: {v:?}"),
+        };
+        // 54 ResNet-50 layers × widths 4, 6, 8.
+        let sens = int("sensitivity_evaluations");
+        assert_eq!(sens, 162);
+        let generations = int("generations_run");
+        assert!(generations > 0 && generations < 20, "{generations}");
+        // The cache's count (greedy, population, generations) stays within
+        // what the budget leaves; the 3 uniform baselines come on top.
+        assert!(int("evaluations") <= 400 - sens + 3);
+        let unbounded = run(
+            &Params {
+                max_evaluations: 0,
+                ..p
+            },
+            5,
+        );
+        assert!(unbounded.get("generations_run").is_none());
+        assert_eq!(unbounded.tables[1].rows.len(), 21);
+    }
+
+    #[test]
     fn unreachable_constraints_are_rejected_by_name() {
         let p = Params {
             target_memory_mb: 1.0,

@@ -30,51 +30,9 @@ crate::choice!(ModelKind {
     Command => "command",
 });
 
-/// What `model = "transformer"` searches as accuracy (higher is better; the
-/// unquantized model scores 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransformerMetric {
-    MeanCosine,
-    MinCosine,
-    NnAgreement,
-    Top1Agreement,
-    KlFidelity,
-    PerplexityRatio,
-}
-crate::choice!(TransformerMetric {
-    MeanCosine => "mean_cosine",
-    MinCosine => "min_cosine",
-    NnAgreement => "nn_agreement",
-    Top1Agreement => "top1_agreement",
-    KlFidelity => "kl_fidelity",
-    PerplexityRatio => "perplexity_ratio",
-});
-
-impl TransformerMetric {
-    pub fn describe(self) -> &'static str {
-        match self {
-            TransformerMetric::MeanCosine => "mean cosine similarity",
-            TransformerMetric::MinCosine => "minimum cosine similarity",
-            TransformerMetric::NnAgreement => "nearest-neighbour agreement",
-            TransformerMetric::Top1Agreement => "top-1 next-token agreement",
-            TransformerMetric::KlFidelity => {
-                "KL fidelity exp(-mean KL(reference || quantized)) of the next-token distributions"
-            }
-            TransformerMetric::PerplexityRatio => "perplexity ratio (reference / quantized)",
-        }
-    }
-
-    /// Does the metric apply to a decoder (else to an encoder)?
-    pub fn for_decoder(self) -> bool {
-        matches!(
-            self,
-            TransformerMetric::Top1Agreement
-                | TransformerMetric::KlFidelity
-                | TransformerMetric::PerplexityRatio
-        )
-    }
-}
+/// What `model = "transformer"` searches as accuracy: the runtime's
+/// quality figures, declared once in `crate::models::transformer::session`.
+pub use crate::models::transformer::session::Quality as TransformerMetric;
 
 /// How `model = "transformer"` maps genes to linear layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ use crate::hw::LayerShape;
 use crate::models::transformer::decoder;
 use crate::models::transformer::linear::Linear;
 use crate::models::transformer::llama::Llama;
-use crate::models::transformer::session::{Net, Quality, Session, SessionSpec};
+use crate::models::transformer::session::{Net, Session, SessionSpec};
 use crate::models::transformer::{self, CALIB_TEXT, EVAL_TEXT, ModelKind};
 use crate::nn::LayerQuant;
 use crate::studies::StudyError;
@@ -311,17 +311,9 @@ impl TransformerModel {
 
     fn quality(&self, genes: &[LayerGene], n_texts: usize) -> Result<f64> {
         let quant: Vec<LayerQuant> = genes.iter().map(layer_quant).collect();
-        let quality = match self.metric {
-            TransformerMetric::MeanCosine => Quality::MeanCosine,
-            TransformerMetric::MinCosine => Quality::MinCosine,
-            TransformerMetric::NnAgreement => Quality::NnAgreement,
-            TransformerMetric::Top1Agreement => Quality::Top1Agreement,
-            TransformerMetric::KlFidelity => Quality::KlFidelity,
-            TransformerMetric::PerplexityRatio => Quality::PerplexityRatio,
-        };
         // Debug of the genes is canonical: equal strings, equal genes.
         self.session
-            .measure(format!("{genes:?}"), &quant, n_texts, quality)
+            .measure(format!("{genes:?}"), &quant, n_texts, self.metric)
     }
 
     fn measure_all(&self, genomes: &[&Genome], n_texts: usize) -> Result<Vec<f64>, StudyError> {
