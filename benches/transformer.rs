@@ -1,7 +1,8 @@
 //! Transformer runtime throughput: the MiniLM forward (tokens/s over the
-//! first 32 eval texts, one thread, as `eval --jobs 1` runs it), the
+//! first 32 eval texts, one thread, one text at a time and in batches of 8
+//! (as sessions run it, `linear::TEXT_BATCH`) and 16), the
 //! SmolLM2-135M decoder forward (tokens/s over the first 8 eval texts, one
-//! thread, logits at every position) and the
+//! thread, logits at every position, alone and as one batch) and the
 //! single-threaded sgemm peak of the `gemm` crate on a 1024³ product, to
 //! quote the fraction of peak the forward reaches. Skips the model parts when
 //! models/ is absent. Run briefly:
@@ -53,13 +54,16 @@ fn minilm(c: &mut Criterion) {
     let tokens: usize = ids.iter().map(Vec::len).sum();
     let mut g = c.benchmark_group("minilm");
     g.throughput(Throughput::Elements(tokens as u64));
-    g.bench_function("forward_32_texts_tokens", |bch| {
-        bch.iter(|| {
-            for t in &ids {
-                black_box(model.embed(t, &plans, None).expect("forward"));
-            }
-        })
-    });
+    for batch in [1, 8, 16] {
+        g.bench_function(format!("forward_32_texts_batch_{batch}_tokens"), |bch| {
+            bch.iter(|| {
+                for b in ids.chunks(batch) {
+                    let refs: Vec<&[u32]> = b.iter().map(Vec::as_slice).collect();
+                    black_box(model.embed_batch(&refs, &plans, None).expect("forward"));
+                }
+            })
+        });
+    }
     g.finish();
 }
 
@@ -83,17 +87,20 @@ fn smollm2(c: &mut Criterion) {
     let mut g = c.benchmark_group("smollm2");
     g.sample_size(10);
     g.throughput(Throughput::Elements(tokens as u64));
-    g.bench_function("forward_8_texts_tokens", |bch| {
-        bch.iter(|| {
-            for t in &ids {
-                black_box(
-                    model
-                        .logits(t, &plans, &model.embedding.w, None)
-                        .expect("forward"),
-                );
-            }
-        })
-    });
+    for batch in [1, 8] {
+        g.bench_function(format!("forward_8_texts_batch_{batch}_tokens"), |bch| {
+            bch.iter(|| {
+                for b in ids.chunks(batch) {
+                    let refs: Vec<&[u32]> = b.iter().map(Vec::as_slice).collect();
+                    black_box(
+                        model
+                            .logits_batch(&refs, &plans, &model.embedding.w, None)
+                            .expect("forward"),
+                    );
+                }
+            })
+        });
+    }
     g.finish();
 }
 

@@ -274,3 +274,32 @@ fn bad_models_and_configs_exit_2_naming_the_file() {
         .stderr_has("decoder.layer.0.fc")
         .stderr_has("q.json");
 }
+
+#[test]
+fn minilm_batched_embeddings_equal_each_text_alone_bit_for_bit() {
+    use evoquant::models::transformer::{EVAL_TEXT, bert::Bert, linear, lines, tokenizer};
+    use evoquant::quant::LayerQuant;
+    let Some(dir) = minilm() else { return };
+    let model = Bert::load(&dir).unwrap();
+    let tok = tokenizer::Tokenizer::from_file(&dir.join("tokenizer.json")).unwrap();
+    let texts: Vec<Vec<u32>> = lines(EVAL_TEXT)
+        .iter()
+        .take(5)
+        .map(|t| tok.encode(t, 64).unwrap())
+        .collect();
+    let linears = model.linears();
+    let cache = linear::WeightCache::default();
+    let plans = linear::plans(
+        &linears,
+        &vec![LayerQuant::FP32; linears.len()],
+        None,
+        &cache,
+    )
+    .unwrap();
+    let refs: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+    let batch = model.embed_batch(&refs, &plans, None).unwrap();
+    for (ids, b) in texts.iter().zip(&batch) {
+        let one = model.embed(ids, &plans, None).unwrap();
+        assert!(one.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+}

@@ -261,38 +261,72 @@ impl Bert {
         &self,
         ids: &[u32],
         plans: &[LinearPlan],
-        mut record: Option<&mut Samples>,
+        record: Option<&mut Samples>,
     ) -> Result<Vec<f32>> {
+        Ok(self
+            .embed_batch(&[ids], plans, record)?
+            .pop()
+            .expect("one text"))
+    }
+
+    /// The sentence embeddings of several texts in one pass: their token rows
+    /// are stacked so every linear layer runs one tall matrix product (the
+    /// weights are read once per batch instead of once per text), while
+    /// attention, pooling and normalisation stay per text. When every
+    /// product has several rows and more than 64 columns (true of real
+    /// models' linear layers), a row sums in the same order whatever the
+    /// other rows are (`gemm` blocks the inner dimension by the cache sizes),
+    /// so each text's embedding is bit-identical to [`Bert::embed`] on it
+    /// alone; a test pins this on MiniLM. Callers batch by
+    /// [`super::linear::batches`], which does not depend on the thread
+    /// count, so nothing rests on that. Recorded inputs are in text order.
+    pub fn embed_batch(
+        &self,
+        texts: &[&[u32]],
+        plans: &[LinearPlan],
+        mut record: Option<&mut Samples>,
+    ) -> Result<Vec<Vec<f32>>> {
         let c = &self.config;
-        let (h, t) = (c.hidden_size, ids.len());
-        if t == 0 || t > c.max_position_embeddings {
-            return Err(Error::user(format!(
-                "a text of {t} tokens does not fit the model's 1..={} positions",
-                c.max_position_embeddings
-            )));
-        }
-        let mut x = vec![0.0f32; t * h];
-        for (p, (&id, row)) in ids.iter().zip(x.chunks_exact_mut(h)).enumerate() {
-            let id = id as usize;
-            if id >= c.vocab_size {
+        let h = c.hidden_size;
+        let mut starts = Vec::with_capacity(texts.len() + 1);
+        starts.push(0usize);
+        for ids in texts {
+            let t = ids.len();
+            if t == 0 || t > c.max_position_embeddings {
                 return Err(Error::user(format!(
-                    "token id {id} is outside the vocabulary of {}",
-                    c.vocab_size
+                    "a text of {t} tokens does not fit the model's 1..={} positions",
+                    c.max_position_embeddings
                 )));
             }
-            let (w, ps) = (
-                &self.word[id * h..(id + 1) * h],
-                &self.pos[p * h..(p + 1) * h],
-            );
-            for (j, r) in row.iter_mut().enumerate() {
-                *r = w[j] + ps[j] + self.typ[j];
+            starts.push(starts.last().expect("start") + t);
+        }
+        let rows = *starts.last().expect("start");
+        let mut x = vec![0.0f32; rows * h];
+        for (ids, &s) in texts.iter().zip(&starts) {
+            for (p, &id) in ids.iter().enumerate() {
+                let id = id as usize;
+                if id >= c.vocab_size {
+                    return Err(Error::user(format!(
+                        "token id {id} is outside the vocabulary of {}",
+                        c.vocab_size
+                    )));
+                }
+                let (w, ps) = (
+                    &self.word[id * h..(id + 1) * h],
+                    &self.pos[p * h..(p + 1) * h],
+                );
+                let row = &mut x[(s + p) * h..(s + p + 1) * h];
+                for (j, r) in row.iter_mut().enumerate() {
+                    *r = w[j] + ps[j] + self.typ[j];
+                }
             }
         }
         ops::layer_norm(&mut x, &self.emb_ln.g, &self.emb_ln.b, c.layer_norm_eps);
         let nh = c.num_attention_heads;
         let d = h / nh;
         let scale = 1.0 / (d as f32).sqrt();
-        let mut scores = vec![0.0f32; t * t];
+        let longest = texts.iter().map(|t| t.len()).max().unwrap_or(0);
+        let mut scores = vec![0.0f32; longest * longest];
         for (li, l) in self.layers.iter().enumerate() {
             let base = li * 6;
             let q = l.q.forward(&x, &plans[base], slot(&mut record, base));
@@ -300,38 +334,32 @@ impl Bert {
                 l.k.forward(&x, &plans[base + 1], slot(&mut record, base + 1));
             let v =
                 l.v.forward(&x, &plans[base + 2], slot(&mut record, base + 2));
-            let mut ctx = vec![0.0f32; t * h];
-            for hd in 0..nh {
-                let o = hd * d;
-                // scores = q_h · k_hᵀ
-                ops::matmul_strided(
-                    t,
-                    d,
-                    t,
-                    &q[o..],
-                    (h, 1),
-                    &k[o..],
-                    (1, h),
-                    &mut scores,
-                    (t, 1),
-                );
-                for row in scores.chunks_exact_mut(t) {
-                    for s in row.iter_mut() {
-                        *s *= scale;
+            let mut ctx = vec![0.0f32; rows * h];
+            for w in starts.windows(2) {
+                let (s, t) = (w[0], w[1] - w[0]);
+                let scores = &mut scores[..t * t];
+                for hd in 0..nh {
+                    let o = s * h + hd * d;
+                    // scores = q_h · k_hᵀ
+                    ops::matmul_strided(t, d, t, &q[o..], (h, 1), &k[o..], (1, h), scores, (t, 1));
+                    for row in scores.chunks_exact_mut(t) {
+                        for v in row.iter_mut() {
+                            *v *= scale;
+                        }
+                        ops::softmax(row);
                     }
-                    ops::softmax(row);
+                    ops::matmul_strided(
+                        t,
+                        t,
+                        d,
+                        scores,
+                        (t, 1),
+                        &v[o..],
+                        (h, 1),
+                        &mut ctx[o..],
+                        (h, 1),
+                    );
                 }
-                ops::matmul_strided(
-                    t,
-                    t,
-                    d,
-                    &scores,
-                    (t, 1),
-                    &v[o..],
-                    (h, 1),
-                    &mut ctx[o..],
-                    (h, 1),
-                );
             }
             let mut a = l
                 .attn_out
@@ -353,6 +381,16 @@ impl Bert {
             ops::layer_norm(&mut out, &l.ln2.g, &l.ln2.b, c.layer_norm_eps);
             x = out;
         }
+        Ok(starts
+            .windows(2)
+            .map(|w| self.pool(&x[w[0] * h..w[1] * h]))
+            .collect())
+    }
+
+    /// Pool one text's final hidden states `[t, hidden]` into its embedding.
+    fn pool(&self, x: &[f32]) -> Vec<f32> {
+        let h = self.config.hidden_size;
+        let t = x.len() / h;
         let mut e = vec![0.0f32; h];
         match self.pooling.mode {
             PoolMode::Cls => e.copy_from_slice(&x[..h]),
@@ -381,6 +419,6 @@ impl Bert {
                 *v = (f64::from(*v) / n) as f32;
             }
         }
-        Ok(e)
+        e
     }
 }

@@ -27,7 +27,6 @@ use super::{EvalOptions, pool};
 use crate::error::{Error, Result};
 use crate::quant::qconfig::QuantConfig;
 use crate::quant::{ActQuant, LayerQuant, WeightQuant};
-use rayon::prelude::*;
 use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -257,9 +256,9 @@ impl<M: Borrow<Llama> + Sync> DecoderSession<M> {
                 pool,
                 &ctoks,
                 linears.len(),
-                |ids, rec| {
+                |batch, rec| {
                     model
-                        .logits(ids, &reference_plans, &model.embedding.w, Some(rec))
+                        .logits_batch(batch, &reference_plans, &model.embedding.w, Some(rec))
                         .map(|_| ())
                 },
             )?)
@@ -268,10 +267,9 @@ impl<M: Borrow<Llama> + Sync> DecoderSession<M> {
         };
         let t0 = std::time::Instant::now();
         let reference = pool.install(|| {
-            tokens
-                .par_iter()
-                .map(|ids| model.logits(ids, &reference_plans, &model.embedding.w, None))
-                .collect::<Result<Vec<_>>>()
+            linear::map_batched(&tokens, |_, batch| {
+                model.logits_batch(batch, &reference_plans, &model.embedding.w, None)
+            })
         })?;
         Ok(DecoderSession {
             model: owner,
@@ -312,17 +310,25 @@ impl<M: Borrow<Llama> + Sync> DecoderSession<M> {
         let same = quant.iter().all(|q| *q == LayerQuant::FP32) && *embd_q == LayerQuant::FP32;
         let vocab = model.config.vocab;
         let n = n_texts.min(self.tokens.len());
-        let stats: Vec<TextStats> = self.tokens[..n]
-            .par_iter()
-            .zip(&self.reference[..n])
-            .map(|(ids, r)| -> Result<TextStats> {
-                if same {
-                    return Ok(compare(ids, r, None, vocab));
-                }
-                let q = model.logits(ids, &plans, &embd, None)?;
-                Ok(compare(ids, r, Some(&q), vocab))
-            })
-            .collect::<Result<_>>()?;
+        let stats: Vec<TextStats> = if same {
+            self.tokens[..n]
+                .iter()
+                .zip(&self.reference)
+                .map(|(ids, r)| compare(ids, r, None, vocab))
+                .collect()
+        } else {
+            // Batches are compared as they finish, so at most one batch of
+            // logits per thread is held.
+            linear::map_batched(&self.tokens[..n], |first, batch| {
+                let q = model.logits_batch(batch, &plans, &embd, None)?;
+                Ok(batch
+                    .iter()
+                    .zip(&q)
+                    .zip(&self.reference[first..])
+                    .map(|((ids, q), r)| compare(ids, r, Some(q), vocab))
+                    .collect())
+            })?
+        };
         let n_positions: usize = stats.iter().map(|s| s.kl.len()).sum();
         let np = n_positions as f64;
         let mut kls: Vec<f64> = stats.iter().flat_map(|s| s.kl.iter().copied()).collect();

@@ -533,18 +533,49 @@ impl Llama {
         ids: &[u32],
         plans: &[LinearPlan],
         embd: &[f32],
-        mut record: Option<&mut Samples>,
+        record: Option<&mut Samples>,
     ) -> Result<Vec<f32>> {
+        Ok(self
+            .logits_batch(&[ids], plans, embd, record)?
+            .pop()
+            .expect("one text"))
+    }
+
+    /// [`Llama::logits`] of several texts in one pass: their token rows are
+    /// stacked so each linear layer (and the head) runs one tall matrix
+    /// product, while RoPE positions and causal attention stay per text.
+    /// As for [`super::bert::Bert::embed_batch`], each text's logits equal
+    /// its own forward bit for bit when no product takes `gemm`'s one-row or
+    /// small-shape path (a test pins this); callers batch independently of
+    /// the thread count regardless. Recorded inputs are in text order.
+    pub fn logits_batch(
+        &self,
+        texts: &[&[u32]],
+        plans: &[LinearPlan],
+        embd: &[f32],
+        mut record: Option<&mut Samples>,
+    ) -> Result<Vec<Vec<f32>>> {
         let c = &self.config;
-        let (h, t, d) = (c.hidden, ids.len(), c.head_dim);
-        if t == 0 || t > c.context {
-            return Err(Error::user(format!(
-                "a text of {t} tokens does not fit the model's 1..={} positions",
-                c.context
-            )));
+        let (h, d) = (c.hidden, c.head_dim);
+        let mut starts = Vec::with_capacity(texts.len() + 1);
+        starts.push(0usize);
+        for ids in texts {
+            let t = ids.len();
+            if t == 0 || t > c.context {
+                return Err(Error::user(format!(
+                    "a text of {t} tokens does not fit the model's 1..={} positions",
+                    c.context
+                )));
+            }
+            starts.push(starts.last().expect("start") + t);
         }
-        let mut x = vec![0.0f32; t * h];
-        for (&id, row) in ids.iter().zip(x.chunks_exact_mut(h)) {
+        let rows = *starts.last().expect("start");
+        let mut x = vec![0.0f32; rows * h];
+        for (&id, row) in texts
+            .iter()
+            .flat_map(|t| t.iter())
+            .zip(x.chunks_exact_mut(h))
+        {
             let id = id as usize;
             if id >= c.vocab {
                 return Err(Error::user(format!(
@@ -555,10 +586,11 @@ impl Llama {
             row.copy_from_slice(&embd[id * h..(id + 1) * h]);
         }
         // cos/sin of p·base^(−2i/d), in f64 then rounded once.
+        let longest = texts.iter().map(|t| t.len()).max().unwrap_or(0);
         let half = d / 2;
-        let mut cos = vec![0.0f32; t * half];
-        let mut sin = vec![0.0f32; t * half];
-        for p in 0..t {
+        let mut cos = vec![0.0f32; longest * half];
+        let mut sin = vec![0.0f32; longest * half];
+        for p in 0..longest {
             for i in 0..half {
                 let theta = p as f64 * c.rope_base.powf(-2.0 * i as f64 / d as f64);
                 cos[p * half + i] = theta.cos() as f32;
@@ -568,7 +600,7 @@ impl Llama {
         let (nh, nkv) = (c.n_heads, c.n_kv_heads);
         let group = nh / nkv;
         let scale = 1.0 / (d as f32).sqrt();
-        let mut scores = vec![0.0f32; t * t];
+        let mut scores = vec![0.0f32; longest * longest];
         for (bi, b) in self.blocks.iter().enumerate() {
             let base = bi * BLOCK_LINEARS.len();
             let mut xn = x.clone();
@@ -578,42 +610,46 @@ impl Llama {
                 b.k.forward(&xn, &plans[base + 1], slot(&mut record, base + 1));
             let v =
                 b.v.forward(&xn, &plans[base + 2], slot(&mut record, base + 2));
-            self.rope_in_place(&mut q, nh, &cos, &sin);
-            self.rope_in_place(&mut k, nkv, &cos, &sin);
-            let mut ctx = vec![0.0f32; t * h];
-            for hd in 0..nh {
-                let (qo, ko) = (hd * d, (hd / group) * d);
-                ops::matmul_strided(
-                    t,
-                    d,
-                    t,
-                    &q[qo..],
-                    (nh * d, 1),
-                    &k[ko..],
-                    (1, nkv * d),
-                    &mut scores,
-                    (t, 1),
-                );
-                for (i, row) in scores.chunks_exact_mut(t).enumerate() {
-                    for s in &mut row[..=i] {
-                        *s *= scale;
+            let mut ctx = vec![0.0f32; rows * h];
+            for w in starts.windows(2) {
+                let (s, t) = (w[0], w[1] - w[0]);
+                self.rope_in_place(&mut q[s * nh * d..(s + t) * nh * d], nh, &cos, &sin);
+                self.rope_in_place(&mut k[s * nkv * d..(s + t) * nkv * d], nkv, &cos, &sin);
+                let scores = &mut scores[..t * t];
+                for hd in 0..nh {
+                    let (qo, ko) = (s * nh * d + hd * d, s * nkv * d + (hd / group) * d);
+                    ops::matmul_strided(
+                        t,
+                        d,
+                        t,
+                        &q[qo..],
+                        (nh * d, 1),
+                        &k[ko..],
+                        (1, nkv * d),
+                        scores,
+                        (t, 1),
+                    );
+                    for (i, row) in scores.chunks_exact_mut(t).enumerate() {
+                        for s in &mut row[..=i] {
+                            *s *= scale;
+                        }
+                        for s in &mut row[i + 1..] {
+                            *s = f32::NEG_INFINITY;
+                        }
+                        ops::softmax(row);
                     }
-                    for s in &mut row[i + 1..] {
-                        *s = f32::NEG_INFINITY;
-                    }
-                    ops::softmax(row);
+                    ops::matmul_strided(
+                        t,
+                        t,
+                        d,
+                        scores,
+                        (t, 1),
+                        &v[ko..],
+                        (nkv * d, 1),
+                        &mut ctx[s * h + hd * d..],
+                        (h, 1),
+                    );
                 }
-                ops::matmul_strided(
-                    t,
-                    t,
-                    d,
-                    &scores,
-                    (t, 1),
-                    &v[ko..],
-                    (nkv * d, 1),
-                    &mut ctx[qo..],
-                    (h, 1),
-                );
             }
             let a =
                 b.o.forward(&ctx, &plans[base + 3], slot(&mut record, base + 3));
@@ -637,7 +673,12 @@ impl Llama {
         }
         ops::rms_norm(&mut x, &self.out_norm, c.eps);
         let hi = self.blocks.len() * BLOCK_LINEARS.len();
-        Ok(self.head.forward(&x, &plans[hi], slot(&mut record, hi)))
+        let all = self.head.forward(&x, &plans[hi], slot(&mut record, hi));
+        let vocab = self.head.out;
+        Ok(starts
+            .windows(2)
+            .map(|w| all[w[0] * vocab..w[1] * vocab].to_vec())
+            .collect())
     }
 }
 
@@ -733,6 +774,43 @@ mod tests {
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f32::max);
         assert!(diff > 1e-3, "the rope layout must matter, diff {diff}");
+    }
+
+    #[test]
+    fn a_batched_forward_equals_each_text_alone() {
+        let m = tiny(5, false);
+        let p = fp32_plans(&m);
+        let texts: Vec<Vec<u32>> = vec![vec![1, 2, 3, 4, 5], vec![7, 2], vec![9, 8, 7, 6, 5, 4, 3]];
+        let refs: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+        let mut rec_batch = vec![Vec::new(); m.linears().len()];
+        let batch = m
+            .logits_batch(&refs, &p, &m.embedding.w, Some(&mut rec_batch))
+            .unwrap();
+        let mut rec_one = vec![Vec::new(); m.linears().len()];
+        for (ids, b) in texts.iter().zip(&batch) {
+            let one = m
+                .logits(ids, &p, &m.embedding.w, Some(&mut rec_one))
+                .unwrap();
+            assert_eq!(one.len(), ids.len() * m.config.vocab);
+            // This model's products are small enough for gemm's small-shape
+            // path, whose blocking follows the row count: equal to rounding
+            // here, bit-equal on real shapes (the MiniLM integration test).
+            let diff = one
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(diff < 1e-4, "diff {diff}");
+        }
+        // Calibration inputs come out in text order either way (the first
+        // layer's inputs are the normalised embeddings, equal bit for bit).
+        assert_eq!(rec_batch[0], rec_one[0]);
+        assert!(
+            rec_batch
+                .iter()
+                .zip(&rec_one)
+                .all(|(a, b)| a.len() == b.len())
+        );
     }
 
     #[test]

@@ -22,7 +22,6 @@ pub mod tokenizer;
 use crate::error::{Error, Result};
 use crate::quant::qconfig::QuantConfig;
 use linear::{Samples, WeightCache};
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// The corpora written for this project (one text per line, disjoint).
@@ -190,15 +189,16 @@ impl EncoderSession {
             None
         } else {
             let ctoks = encode(calib)?;
-            Some(linear::collect_samples(pool, &ctoks, n, |ids, rec| {
-                model.embed(ids, &reference_plans, Some(rec)).map(|_| ())
+            Some(linear::collect_samples(pool, &ctoks, n, |batch, rec| {
+                model
+                    .embed_batch(batch, &reference_plans, Some(rec))
+                    .map(|_| ())
             })?)
         };
         let reference: Vec<Vec<f32>> = pool.install(|| {
-            tokens
-                .par_iter()
-                .map(|ids| model.embed(ids, &reference_plans, None))
-                .collect::<Result<_>>()
+            linear::map_batched(&tokens, |_, batch| {
+                model.embed_batch(batch, &reference_plans, None)
+            })
         })?;
         let reference_nn = nearest_neighbours(&reference);
         Ok(EncoderSession {
@@ -254,10 +254,9 @@ impl EncoderSession {
             ));
         }
         let plans = linear::plans(&linears, quant, self.samples.as_ref(), &self.cache)?;
-        let embeddings: Vec<Vec<f32>> = self.tokens[..n]
-            .par_iter()
-            .map(|ids| self.model.embed(ids, &plans, None))
-            .collect::<Result<_>>()?;
+        let embeddings: Vec<Vec<f32>> = linear::map_batched(&self.tokens[..n], |_, batch| {
+            self.model.embed_batch(batch, &plans, None)
+        })?;
         let cosines: Vec<f64> = self
             .reference
             .iter()
