@@ -1,9 +1,9 @@
 //! BERT encoders (sentence-transformers layout, e.g. all-MiniLM-L6-v2) from a
 //! Hugging Face folder: `config.json`, `model.safetensors`, `tokenizer.json`,
 //! and the sentence-transformers pooling described by `modules.json` and
-//! `1_Pooling/config.json`. Texts are encoded one at a time (no padding), so
-//! the attention mask is all ones and a text's embedding does not depend on
-//! which other texts are in the batch.
+//! `1_Pooling/config.json`. Texts are never padded: a batch stacks their
+//! token rows for the linear layers and runs attention per text, so the
+//! attention mask is all ones and no text attends to another.
 
 use super::linear::{Linear, LinearPlan, Samples};
 use super::loader::Tensors;

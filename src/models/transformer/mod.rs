@@ -233,8 +233,8 @@ impl EncoderSession {
     }
 
     /// Measure one configuration (one `LayerQuant` per linear layer, in
-    /// `layer_names` order) on the ambient rayon pool: texts in parallel,
-    /// each text single-threaded, reductions in text order.
+    /// `layer_names` order) on the ambient rayon pool: text batches in parallel,
+    /// each batch single-threaded, reductions in text order.
     pub fn measure(&self, quant: &[crate::nn::classifier::LayerQuant]) -> Result<EncoderMeasure> {
         self.measure_first(quant, self.tokens.len())
     }

@@ -46,7 +46,7 @@ impl Tokenizer {
         }
         let mut inner = tokenizers::Tokenizer::from_file(path)
             .map_err(|e| Error::user(format!("{}: not a tokenizer.json: {e}", path.display())))?;
-        // Texts run one at a time: no padding, and truncation is ours (`encode`).
+        // Texts are never padded (batches stack rows), and truncation is ours (`encode`).
         inner.with_padding(None);
         inner
             .with_truncation(None)
