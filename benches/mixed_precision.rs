@@ -3,8 +3,18 @@
 //! model), one of the 54-layer ResNet-50-like inventory, one of the trained
 //! glyph MLP (accuracy measured on 1000 held-out samples), and a whole
 //! population of 20 through the cache, cold (parallel evaluation).
+//!
+//! On the real networks (skipped when models/ is absent), with the settings
+//! of experiments/mp_minilm.toml and mp_smollm2.toml (texts, sequence
+//! length, one gene per role): one new genome at a time, **cold** (every
+//! prepared weight and memoised result forgotten first: quantize every
+//! layer, then the forward passes) and **warm** (the layers' weights already
+//! prepared by earlier genomes, as in a search past its first generations:
+//! the forward passes only). A new genome each iteration, so the session's
+//! memo never answers. Run briefly:
+//! `cargo bench --bench mixed_precision -- --warm-up-time 2 --measurement-time 10 real_`.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use evoquant::hw::builtin;
 use evoquant::models::Family;
 use evoquant::nn::{ClassifierTask, TaskConfig};
@@ -12,9 +22,14 @@ use evoquant::studies::mixed_precision::adapters::MlpModel;
 use evoquant::studies::mixed_precision::evaluate::{Cache, Evaluator};
 use evoquant::studies::mixed_precision::genome::{GROUP_SIZES, Genome, Granularity, Space};
 use evoquant::studies::mixed_precision::model::{InventoryModel, QuantModel};
+use evoquant::studies::mixed_precision::params::{
+    LayerGroups, ModelKind, Params, TransformerMetric,
+};
+use evoquant::studies::mixed_precision::transformer::TransformerModel;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::hint::black_box;
+use std::path::Path;
 
 fn space() -> Space {
     Space {
@@ -27,6 +42,7 @@ fn space() -> Space {
         ],
         group_sizes: GROUP_SIZES.to_vec(),
         mixed: true,
+        ggml: false,
         calibrations: evoquant::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
     }
 }
@@ -76,5 +92,91 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The genome stream of a real-model benchmark: the experiment's space,
+/// a fresh random genome per call.
+fn stream(p: &Params, n_layers: usize) -> impl FnMut() -> Genome {
+    let space = p.space();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    move || space.random_genome(n_layers, &mut rng)
+}
+
+fn real(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let models = [
+        (
+            "minilm",
+            "all-MiniLM-L6-v2",
+            Params {
+                transformer_metric: TransformerMetric::MeanCosine,
+                eval_texts: 16,
+                calib_texts: 16,
+                max_seq_len: 32,
+                tokens: 32,
+                activation_bits: vec![8, 16],
+                ..Params::default()
+            },
+        ),
+        (
+            "smollm2",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            Params {
+                transformer_metric: TransformerMetric::KlFidelity,
+                eval_texts: 8,
+                calib_texts: 8,
+                max_seq_len: 24,
+                tokens: 24,
+                activation_bits: vec![16],
+                ..Params::default()
+            },
+        ),
+    ];
+    let target = builtin("cortex_a76_neon").unwrap();
+    for (label, file, p) in models {
+        let path = root.join(file);
+        if !path.exists() {
+            eprintln!("skipped: models/{file} absent (run scripts/fetch-models.sh)");
+            continue;
+        }
+        let p = Params {
+            model: ModelKind::Transformer,
+            layer_groups: LayerGroups::Role,
+            min_bits: 4,
+            max_bits: 8,
+            calibrations: vec!["min_max".into(), "percentile".into()],
+            ..p
+        };
+        let m = TransformerModel::load(&p, &path).expect("load the model");
+        let ev = Evaluator::new(&m, &target, [0.4, 0.3, 0.2, 0.1], [0.0; 3]);
+        let mut next = stream(&p, m.layers().len());
+        let mut g = c.benchmark_group(format!("real_{label}_genome_evaluation"));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("cold", |b| {
+            b.iter_batched(
+                || {
+                    m.clear_caches();
+                    next()
+                },
+                |genome| ev.evaluate(black_box(&genome)).expect("evaluate"),
+                BatchSize::PerIteration,
+            )
+        });
+        // Warm: enough genomes first that the stream's (role, precision)
+        // pairs are prepared.
+        m.clear_caches();
+        for _ in 0..24 {
+            ev.evaluate(&next()).expect("evaluate");
+        }
+        g.bench_function("warm", |b| {
+            b.iter_batched(
+                &mut next,
+                |genome| ev.evaluate(black_box(&genome)).expect("evaluate"),
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, real);
 criterion_main!(benches);

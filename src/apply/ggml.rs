@@ -26,7 +26,7 @@ pub fn exact_weight_type(w: &WeightQuant) -> Option<TensorType> {
         WeightQuant::Fp32 => Some(TensorType::F32),
         WeightQuant::Fp16 => Some(TensorType::F16),
         WeightQuant::Ggml(f) => Some(TensorType::Block(*f)),
-        WeightQuant::Int(_) => None,
+        WeightQuant::Int(_) | WeightQuant::Extreme(_) => None,
     }
 }
 
@@ -42,14 +42,17 @@ pub fn nearest_weight_types(w: &WeightQuant) -> Vec<TensorType> {
     if let Some(t) = exact_weight_type(w) {
         return vec![t];
     }
-    let WeightQuant::Int(s) = w else {
-        return Vec::new();
-    };
     let (q4_0, q4_1, q8_0) = (
         TensorType::Block(GgufFormat::Q4_0),
         TensorType::Block(GgufFormat::Q4_1),
         TensorType::Block(GgufFormat::Q8_0),
     );
+    let s = match w {
+        WeightQuant::Int(s) => s,
+        // Sign codes: the narrowest ggml types evoquant writes, symmetric first.
+        WeightQuant::Extreme(_) => return vec![q4_0, q4_1, q8_0],
+        _ => return Vec::new(),
+    };
     let affine = matches!(s.scheme, Scheme::Asymmetric | Scheme::AsymmetricClipped);
     match s.bits {
         ..=4 if affine => vec![q4_1, q4_0, q8_0],
@@ -110,6 +113,15 @@ mod tests {
             (int(3, Scheme::Asymmetric), None, "Q4_1, Q4_0, Q8_0"),
             (int(8, Scheme::Symmetric), None, "Q8_0, F16"),
             (int(12, Scheme::Symmetric), None, "F16, F32"),
+            (
+                WeightQuant::Extreme(crate::quant::binary::ExtremeSpec {
+                    kind: crate::quant::binary::Extreme::Ternary,
+                    granularity: crate::quant::Granularity::PerChannel,
+                    group_size: 0,
+                }),
+                None,
+                "Q4_0, Q4_1, Q8_0",
+            ),
         ] {
             assert_eq!(exact_ggml_type(&lq(w)).map(TensorType::name), exact);
             assert_eq!(type_list(&nearest_weight_types(&w)), nearest);

@@ -239,6 +239,19 @@ fn describe(w: &WeightQuant) -> String {
         WeightQuant::Fp32 => "fp32".into(),
         WeightQuant::Fp16 => "fp16".into(),
         WeightQuant::Ggml(f) => format!("ggml {}", f.name()),
+        WeightQuant::Extreme(x) => format!(
+            "{} {}{} (f16 scales)",
+            x.kind.name(),
+            x.granularity.name(),
+            if matches!(
+                x.granularity,
+                crate::quant::Granularity::PerGroup | crate::quant::Granularity::Block
+            ) {
+                format!(" {}", x.group_size)
+            } else {
+                String::new()
+            }
+        ),
         WeightQuant::Int(s) => format!(
             "int{} {} {}{} {} ({} scales)",
             s.bits,

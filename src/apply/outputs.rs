@@ -260,6 +260,10 @@ fn fake(p: &Planned, w: &[f32]) -> Result<Vec<f32>> {
         WeightQuant::Ggml(f) => {
             gguf_fake_quantize(w, cols, *f, &mut out).map_err(|e| layer_err(p, e))?
         }
+        WeightQuant::Extreme(x) => {
+            crate::quant::binary::fake_quantize_extreme(w, &[rows, cols], x, &mut out)
+                .map_err(|e| layer_err(p, e))?
+        }
     }
     Ok(out)
 }

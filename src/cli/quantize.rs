@@ -2,6 +2,7 @@
 //! `quant::command`; clap types stop here.
 
 use crate::error::{Result, exit};
+use crate::quant::binary::Extreme;
 use crate::quant::command::{
     DequantizeRequest, FileFormat, QuantReport, QuantizeRequest, run_dequantize, run_quantize,
 };
@@ -34,6 +35,10 @@ pub enum FormatArg {
     Mxfp4,
     /// NVIDIA NVFP4: E2M1 in blocks of 16 with an E4M3 scale, plus an f32 tensor scale.
     Nvfp4,
+    /// Sign × mean |w| per group (XNOR-Net), 1 bit per weight plus f16 scales.
+    Binary,
+    /// {−1, 0, +1} × scale per group, TWN threshold 0.7 · mean |w|; 2 bits plus f16 scales.
+    Ternary,
 }
 
 impl From<FormatArg> for FileFormat {
@@ -49,6 +54,8 @@ impl From<FormatArg> for FileFormat {
             FormatArg::Fp8E5m2 => FileFormat::Float(FloatFile::Fp8E5m2),
             FormatArg::Mxfp4 => FileFormat::Float(FloatFile::Mxfp4),
             FormatArg::Nvfp4 => FileFormat::Float(FloatFile::Nvfp4),
+            FormatArg::Binary => FileFormat::Extreme(Extreme::Binary),
+            FormatArg::Ternary => FileFormat::Extreme(Extreme::Ternary),
         }
     }
 }
@@ -105,9 +112,10 @@ pub struct QuantizeArgs {
     /// List the tensors of a .safetensors or GGUF input (name, shape, type) and exit.
     #[arg(long)]
     pub list_tensors: bool,
-    /// Output format: ggml block bytes (q4_0, q4_1, q8_0; no header), `int`, or a float
+    /// Output format: ggml block bytes (q4_0, q4_1, q8_0; no header), `int`, a float
     /// format (bf16, fp16, fp8_e4m3, fp8_e5m2 [--granularity per-channel for a scale per
-    /// row], mxfp4, nvfp4; no header, see docs/quant.md).
+    /// row], mxfp4, nvfp4; no header, see docs/quant.md), or `binary` / `ternary`
+    /// (--granularity, --block-size; with a header like `int`).
     #[arg(long, value_enum, required_unless_present = "list_tensors")]
     pub format: Option<FormatArg>,
     /// Bit width for `int` (1..=16).
@@ -140,7 +148,7 @@ pub struct DequantizeArgs {
     pub input: PathBuf,
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// Shape for GGUF and float-format inputs, e.g. 64,128 (default: 1-D). `int` files carry their own.
+    /// Shape for GGUF and float-format inputs, e.g. 64,128 (default: 1-D). `int`, `binary` and `ternary` files carry their own.
     #[arg(long, value_delimiter = ',')]
     pub shape: Vec<usize>,
     /// Original tensor to report MSE, SQNR and max error against.

@@ -61,6 +61,9 @@ pub struct QuantChoice {
     pub layout: ScaleLayout,
     /// Asymmetric weights carry a zero point per group.
     pub weight_zero_point: bool,
+    /// The zero point is stored in 2 bytes whatever the width (ggml's Q4_1
+    /// keeps its block minimum as f16).
+    pub wide_zero_point: bool,
     /// Power-of-two scales are stored as a 1-byte exponent.
     pub pow2_scale: bool,
     /// Activations are signed (symmetric or power-of-two scheme).
@@ -122,7 +125,11 @@ pub fn weight_bytes(shape: &LayerShape, q: &QuantChoice) -> (f64, f64) {
     // scale is an f16 power of two, not a bare exponent.
     let scale = 2.0;
     let zero = if q.weight_zero_point {
-        if q.weight_bits > 8 { 2.0 } else { 1.0 }
+        if q.weight_bits > 8 || q.wide_zero_point {
+            2.0
+        } else {
+            1.0
+        }
     } else {
         0.0
     };
@@ -193,6 +200,7 @@ mod tests {
             act_bits: a,
             layout,
             weight_zero_point: zp,
+            wide_zero_point: false,
             pow2_scale: false,
             signed_activations: false,
         }

@@ -68,7 +68,21 @@ pub struct ExtremeSpec {
 }
 
 impl ExtremeSpec {
-    fn layout(&self, shape: &[usize], len: usize) -> Result<Layout, QuantError> {
+    /// A group size where the granularity needs one, checked without a shape.
+    pub fn validate(&self) -> Result<(), QuantError> {
+        if matches!(self.granularity, Granularity::PerGroup | Granularity::Block)
+            && self.group_size == 0
+        {
+            return Err(QuantError::InvalidSpec(format!(
+                "{} weights with {:?} granularity need a group size ≥ 1",
+                self.kind.name(),
+                self.granularity
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn layout(&self, shape: &[usize], len: usize) -> Result<Layout, QuantError> {
         // The layout only reads granularity and group size; the rest of this
         // spec is a valid placeholder.
         let spec = QuantSpec {
@@ -325,6 +339,7 @@ mod tests {
                         _ => crate::hw::ScaleLayout::PerGroup(g as u32),
                     },
                     weight_zero_point: false,
+                    wide_zero_point: false,
                     pow2_scale: false,
                     signed_activations: false,
                 };

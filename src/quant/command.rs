@@ -3,11 +3,12 @@
 //! goes to a temporary name that is renamed into place, so a failed run never
 //! leaves a partial file.
 
+use super::binary::{Extreme, ExtremeSpec, ExtremeTensor};
 use super::float_file::{self, FloatFile};
 use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
 use super::metrics::{ErrorMetrics, error_metrics_chunked as error_metrics};
 use super::npy::{Tensor, encode_npy, parse_npy, parse_raw_f32};
-use super::packed_file::{decode_int, encode_int};
+use super::packed_file::{decode_extreme, decode_int, encode_extreme, encode_int};
 use super::spec::{QuantError, QuantSpec};
 use super::tensor::QuantizedTensor;
 use crate::error::{Error, Result};
@@ -22,6 +23,9 @@ pub enum FileFormat {
     Int,
     /// BF16, FP16, FP8, MXFP4, NVFP4 (see `float_file`).
     Float(FloatFile),
+    /// Binary or ternary sign codes with f16 group scales, with a
+    /// self-describing header like `Int` (see `packed_file`).
+    Extreme(Extreme),
 }
 
 #[derive(Clone, Debug)]
@@ -32,7 +36,8 @@ pub struct QuantizeRequest {
     pub format: FileFormat,
     /// Used by `FileFormat::Int` only; GGUF formats fix their own scheme.
     /// Float formats read only `granularity`: FP8 takes one scale per
-    /// tensor, or per row with `PerChannel`.
+    /// tensor, or per row with `PerChannel`. Binary and ternary read
+    /// `granularity` and `group_size`.
     pub spec: QuantSpec,
     pub out: PathBuf,
 }
@@ -250,6 +255,18 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
                 .map_err(|e| Error::Internal(format!("{}: {e}", req.input.display())))?;
             (enc, payload, approx)
         }
+        FileFormat::Extreme(kind) => {
+            let spec = ExtremeSpec {
+                kind,
+                granularity: req.spec.granularity,
+                group_size: req.spec.group_size,
+            };
+            spec.validate()
+                .map_err(|e| Error::user(format!("invalid quantization flags: {e}")))?;
+            let q = ExtremeTensor::quantize(&t.data, &t.shape, &spec)
+                .map_err(|e| quant_error(&req.input, e))?;
+            (encode_extreme(&q), q.size_bytes(), q.dequantize())
+        }
     };
     // FP16 and BF16 overflow to ±inf as IEEE formats do (FP16 beyond 65504,
     // BF16 only near f32::MAX); FP8/FP4 scale and saturate. Refuse rather
@@ -339,6 +356,28 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
                 )));
             }
             (q.shape().to_vec(), q.dequantize(), q.size_bytes())
+        }
+        FileFormat::Extreme(kind) => {
+            let q = decode_extreme(&bytes)
+                .map_err(|e| Error::user(format!("{}: {e}", req.input.display())))?;
+            if q.spec.kind != kind {
+                return Err(Error::user(format!(
+                    "{}: holds {} weights, not {} (--format {})",
+                    req.input.display(),
+                    q.spec.kind.name(),
+                    kind.name(),
+                    q.spec.kind.name()
+                )));
+            }
+            if !req.shape.is_empty() && req.shape != q.shape {
+                return Err(Error::user(format!(
+                    "--shape {:?} differs from the shape {:?} stored in {}",
+                    req.shape,
+                    q.shape,
+                    req.input.display()
+                )));
+            }
+            (q.shape.clone(), q.dequantize(), q.size_bytes())
         }
     };
     let metrics = match &req.reference {

@@ -8,6 +8,7 @@
 //! range calibrated on the calibration split, which is what integer kernels
 //! on the supported targets consume.
 
+use super::binary::ExtremeSpec;
 use super::gguf::GgufFormat;
 use super::spec::{Calibration, QuantError, QuantSpec, Scheme};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,9 @@ pub enum WeightQuant {
     /// GGUF file can store bit for bit. `Int` genes cannot: ggml's Q4_0 grid
     /// is −8..7 times max/−8 and Q4_1 does not widen its range to include 0.
     Ggml(GgufFormat),
+    /// Binary or ternary sign codes × one f16 scale per group
+    /// (`crate::quant::binary`): 1 or 2 bits per weight, calibration-free.
+    Extreme(ExtremeSpec),
 }
 
 impl WeightQuant {
@@ -37,6 +41,7 @@ impl WeightQuant {
             WeightQuant::Fp16 => 16,
             WeightQuant::Int(spec) => spec.bits,
             WeightQuant::Ggml(f) => f.bits(),
+            WeightQuant::Extreme(x) => x.kind.bits(),
         }
     }
 }
@@ -94,6 +99,10 @@ impl LayerQuant {
     pub fn validate(&self, layer: usize) -> Result<(), QuantError> {
         if let WeightQuant::Int(spec) = &self.weights {
             spec.validate()
+                .map_err(|e| QuantError::InvalidSpec(format!("layer {layer} weights: {e}")))?;
+        }
+        if let WeightQuant::Extreme(x) = &self.weights {
+            x.validate()
                 .map_err(|e| QuantError::InvalidSpec(format!("layer {layer} weights: {e}")))?;
         }
         if let ActQuant::Int {

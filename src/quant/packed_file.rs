@@ -16,12 +16,28 @@
 //! The reader sizes every section from the header with checked arithmetic
 //! and compares it with the bytes present before allocating, so a small
 //! crafted file cannot make `dequantize` allocate what no file backs.
+//!
+//! The `binary` / `ternary` file ([`encode_extreme`]) is laid out the same
+//! way with magic `EVOQEXT1`, header `{"shape": [...], "spec": {kind,
+//! granularity, group_size}}`, then the 1- or 2-bit codes
+//! (`crate::quant::binary`: binary 1 = +α, 0 = −α; ternary 0, 1 = +α,
+//! 2 = −α), then one f16 scale per group: exactly
+//! `ExtremeTensor::size_bytes()` bytes after the header.
 
+use super::binary::{ExtremeSpec, ExtremeTensor};
+use super::pack::packed_len;
 use super::spec::{QuantError, QuantSpec, ScaleDtype, SpecError};
 use super::tensor::{QuantizedTensor, zero_point_bytes};
 use serde::{Deserialize, Serialize};
 
 pub const INT_MAGIC: &[u8; 8] = b"EVOQINT1";
+pub const EXTREME_MAGIC: &[u8; 8] = b"EVOQEXT1";
+
+#[derive(Serialize, Deserialize)]
+struct ExtremeHeader {
+    shape: Vec<usize>,
+    spec: ExtremeSpec,
+}
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -32,8 +48,8 @@ struct Header {
 /// What is wrong with an `int` file.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum IntFileError {
-    #[error("not an evoquant int file (bad magic)")]
-    BadMagic,
+    #[error("not an evoquant {0} file (bad magic)")]
+    BadMagic(&'static str),
     #[error("truncated header: it declares {declared} bytes but {held} follow the length field")]
     TruncatedHeader { declared: u64, held: usize },
     #[error("bad header: {0}")]
@@ -61,10 +77,7 @@ pub fn encode_int(q: &QuantizedTensor) -> Vec<u8> {
         spec: *q.spec(),
     })
     .expect("header serializes");
-    let mut out = Vec::with_capacity(12 + header.len() + q.size_bytes());
-    out.extend_from_slice(INT_MAGIC);
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
+    let mut out = with_header(INT_MAGIC, &header, q.size_bytes());
     out.extend_from_slice(q.codes());
     for &s in q.scales() {
         match q.spec().scale_dtype {
@@ -83,10 +96,14 @@ pub fn encode_int(q: &QuantizedTensor) -> Vec<u8> {
     out
 }
 
-/// Parse an `int` file; every size is checked against the header.
-pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, IntFileError> {
-    if bytes.len() < 12 || &bytes[..8] != INT_MAGIC {
-        return Err(IntFileError::BadMagic);
+/// Magic, length-prefixed JSON header and what follows it.
+fn split_header<'a, H: serde::de::DeserializeOwned>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    what: &'static str,
+) -> Result<(H, &'a [u8]), IntFileError> {
+    if bytes.len() < 12 || &bytes[..8] != magic {
+        return Err(IntFileError::BadMagic(what));
     }
     let hl = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
     let header = usize::try_from(hl)
@@ -97,17 +114,80 @@ pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, IntFileError> {
             declared: u64::from(hl),
             held: bytes.len() - 12,
         })?;
-    let header_end = 12 + header.len();
-    let h: Header =
+    let h: H =
         serde_json::from_slice(header).map_err(|e| IntFileError::BadHeader(e.to_string()))?;
-    h.spec.validate()?;
-    let numel = h
-        .shape
+    Ok((h, &bytes[12 + header.len()..]))
+}
+
+fn numel_of(shape: &[usize]) -> Result<usize, IntFileError> {
+    shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| IntFileError::ShapeOverflow(h.shape.clone()))?;
+        .ok_or_else(|| IntFileError::ShapeOverflow(shape.to_vec()))
+}
+
+fn with_header(magic: &[u8; 8], header: &[u8], payload: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + header.len() + payload);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(header);
+    out
+}
+
+/// Serialize a binary or ternary tensor (see the module docs).
+pub fn encode_extreme(t: &ExtremeTensor) -> Vec<u8> {
+    let header = serde_json::to_vec(&ExtremeHeader {
+        shape: t.shape.clone(),
+        spec: t.spec,
+    })
+    .expect("header serializes");
+    let mut out = with_header(EXTREME_MAGIC, &header, t.size_bytes());
+    out.extend_from_slice(&t.codes);
+    for &s in &t.scales {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// Parse a binary / ternary file; every size is checked against the header.
+pub fn decode_extreme(bytes: &[u8]) -> Result<ExtremeTensor, IntFileError> {
+    let (h, rest): (ExtremeHeader, _) = split_header(bytes, EXTREME_MAGIC, "binary/ternary")?;
+    h.spec
+        .validate()
+        .map_err(|e| IntFileError::BadHeader(e.to_string()))?;
+    let numel = numel_of(&h.shape)?;
+    let groups = h.spec.layout(&h.shape, numel)?.n_groups();
+    let code_len = numel
+        .checked_mul(usize::from(h.spec.kind.bits()))
+        .map(|_| packed_len(numel, h.spec.kind.bits()))
+        .filter(|&n| n <= rest.len())
+        .ok_or_else(|| IntFileError::TruncatedCodes {
+            shape: h.shape.clone(),
+        })?;
+    let (codes, scales) = rest.split_at(code_len);
+    if scales.len() != 2 * groups {
+        return Err(IntFileError::GroupBytes {
+            held: scales.len(),
+            per_group: 2,
+        });
+    }
+    Ok(ExtremeTensor {
+        spec: h.spec,
+        shape: h.shape,
+        codes: codes.to_vec(),
+        scales: scales
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+    })
+}
+
+/// Parse an `int` file; every size is checked against the header.
+pub fn decode_int(bytes: &[u8]) -> Result<QuantizedTensor, IntFileError> {
+    let (h, mut rest): (Header, _) = split_header(bytes, INT_MAGIC, "int")?;
+    h.spec.validate()?;
+    let numel = numel_of(&h.shape)?;
     // Size the sections from the header alone, then let from_parts cross-check.
-    let mut rest = &bytes[header_end..];
     // Checked: a crafted shape can make numel·bits wrap to a tiny length that
     // passes the size check, and the decoder would then allocate numel values.
     let code_len = numel
@@ -272,6 +352,6 @@ mod tests {
             decode_int(&craft("{not json")),
             Err(IntFileError::BadHeader(_))
         ));
-        assert_eq!(decode_int(b"EVOQINT1"), Err(IntFileError::BadMagic));
+        assert_eq!(decode_int(b"EVOQINT1"), Err(IntFileError::BadMagic("int")));
     }
 }

@@ -12,9 +12,15 @@
 //! ([`WeightQuant::Ggml`]): what `evoquant apply` can write to a GGUF file
 //! bit for bit. The shorthands `q4_0`, `q4_1`, `q8_0` put every block linear
 //! layer in that format.
+//!
+//! Weights `{"format": "binary"}` or `{"format": "ternary"}` (with
+//! `granularity`, `group_size`; `bits` optional and checked) are sign codes
+//! × an f16 scale per group (`crate::quant::binary`), as mixed_precision
+//! exports its 1- and 2-bit sign genes.
 
 use super::layer::{ActQuant, LayerQuant, WeightQuant};
 use crate::error::{Error, Result};
+use crate::quant::binary::{Extreme, ExtremeSpec};
 use crate::quant::{Calibration, GgufFormat, Granularity, QuantSpec, ScaleDtype, Scheme};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -154,7 +160,8 @@ pub fn read(path: &Path) -> Result<QuantConfig> {
     parse(path, &text)
 }
 
-fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
+/// Parse `text` (a `quant_config.json` document); `path` labels messages.
+pub fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
     let doc: Doc = serde_json::from_str(text).map_err(|e| {
         Error::user(format!(
             "{}: not an evoquant.quant_config/1 document: {e}",
@@ -174,6 +181,9 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
             None => WeightQuant::Fp32,
             Some(p) if p.format == "ggml" => {
                 WeightQuant::Ggml(ggml_format(p).map_err(|m| at("weights", m))?)
+            }
+            Some(p) if p.format == "binary" || p.format == "ternary" => {
+                WeightQuant::Extreme(extreme(p).map_err(|m| at("weights", m))?)
             }
             Some(p) => match (p.format.as_str(), bits(p).map_err(|m| at("weights", m))?) {
                 ("float", 32) => WeightQuant::Fp32,
@@ -234,6 +244,38 @@ fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
 fn bits(p: &PrecDoc) -> std::result::Result<u8, String> {
     p.bits
         .ok_or_else(|| format!("format {:?} needs `bits`", p.format))
+}
+
+/// A `binary` or `ternary` weight precision (`bits` optional and checked;
+/// scales are always f16, the format's own).
+fn extreme(p: &PrecDoc) -> std::result::Result<ExtremeSpec, String> {
+    let kind = if p.format == "binary" {
+        Extreme::Binary
+    } else {
+        Extreme::Ternary
+    };
+    if let Some(b) = p.bits.filter(|&b| b != kind.bits()) {
+        return Err(format!(
+            "{} weights have {} bits, not {b}",
+            kind.name(),
+            kind.bits()
+        ));
+    }
+    if p.scale_dtype.is_some_and(|d| d != ScaleDtype::F16) {
+        return Err(format!("{} weights store f16 scales", kind.name()));
+    }
+    let granularity = p.granularity.unwrap_or(Granularity::PerChannel);
+    let spec = ExtremeSpec {
+        kind,
+        granularity,
+        // As `LayerGene::extreme`: a group size only where there are groups.
+        group_size: match granularity {
+            Granularity::PerGroup | Granularity::Block => p.group_size.unwrap_or(32),
+            _ => 0,
+        },
+    };
+    spec.validate().map_err(|e| e.to_string())?;
+    Ok(spec)
 }
 
 /// The ggml type of a `ggml` weight precision.
@@ -350,6 +392,39 @@ mod tests {
                 m.contains("(blk.0.attn_q).weights") && m.contains(want),
                 "{m}"
             );
+        }
+    }
+
+    #[test]
+    fn binary_and_ternary_weights_are_read_and_checked() {
+        let doc = |w: &str| format!(r#"{{"layers":[{{"name":"fc","weights":{w}}}]}}"#);
+        let c = parse(
+            Path::new("q.json"),
+            &doc(r#"{"format":"ternary","bits":2,"granularity":"per_group","group_size":16,"scale_dtype":"f16"}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            c.for_layer("fc").weights,
+            WeightQuant::Extreme(ExtremeSpec {
+                kind: Extreme::Ternary,
+                granularity: Granularity::PerGroup,
+                group_size: 16
+            })
+        );
+        let c = parse(Path::new("q.json"), &doc(r#"{"format":"binary"}"#)).unwrap();
+        assert_eq!(c.for_layer("fc").weights.bits(), 1);
+        for (w, want) in [
+            (r#"{"format":"binary","bits":2}"#, "1 bits, not 2"),
+            (r#"{"format":"ternary","scale_dtype":"f32"}"#, "f16 scales"),
+            (
+                r#"{"format":"binary","granularity":"per_group","group_size":0}"#,
+                "group size",
+            ),
+        ] {
+            let e = parse(Path::new("q.json"), &doc(w)).unwrap_err();
+            let m = e.to_string();
+            assert_eq!(e.exit_code(), 2);
+            assert!(m.contains("(fc).weights") && m.contains(want), "{m}");
         }
     }
 }

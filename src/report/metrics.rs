@@ -33,6 +33,7 @@ const DIRECTIONS: &[(&str, Direction)] = &[
     ("_bits_per_weight", Direction::Lower),
     ("_gap", Direction::Lower),
     ("_fallback_layers", Direction::Lower),
+    ("_gain", Direction::Higher),
 ];
 
 /// Positive quantities: ratios, errors, sizes, times. Their interval is
@@ -50,7 +51,7 @@ const POSITIVE: &[&str] = &[
 ];
 
 /// Fractions in [0, 1]: their interval is computed on the logit scale.
-const UNIT: &[&str] = &["accuracy"];
+const UNIT: &[&str] = &["accuracy", "_fraction"];
 
 pub fn direction(metric: &str) -> Direction {
     if metric.starts_with("front_dominates_") {
@@ -91,5 +92,8 @@ mod tests {
         assert_eq!(method("test_champion_accuracy", false), Method::Logit);
         assert_eq!(method("block_beats_fp32", true), Method::Wilson);
         assert_eq!(method("fp32_fitness", false), Method::StudentT);
+        assert_eq!(direction("hypervolume_gain"), Direction::Higher);
+        assert_eq!(method("greedy_accuracy_gain", false), Method::StudentT);
+        assert_eq!(method("front_above_greedy_fraction", false), Method::Logit);
     }
 }

@@ -266,6 +266,50 @@ fn a_tiny_study_on_an_imported_safetensors_file_runs() {
     let sens = std::fs::read_to_string(out.join("sensitivity.csv")).unwrap();
     assert!(sens.contains("a.weight") && sens.contains("b.weight"));
     assert!(!sens.contains("b.bias"));
+    greedy_at_sizes_agrees_with_the_front(&out);
+}
+
+/// pareto.csv's sensitivity-greedy columns: each greedy allocation fits its
+/// front point's memory, and the trial's summary metrics are computed from
+/// exactly those rows.
+fn greedy_at_sizes_agrees_with_the_front(out: &std::path::Path) {
+    let get = first_trial(out);
+    let pareto = crate::harness::read(&out.join("pareto.csv"));
+    let mut rows = csv::Reader::from_reader(pareto.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let col = |k: &str| header.iter().position(|h| h == k).unwrap();
+    let (acc, mem, gacc, gmem) = (
+        col("accuracy"),
+        col("memory_mb"),
+        col("greedy_accuracy"),
+        col("greedy_memory_mb"),
+    );
+    let mut gains = Vec::new();
+    for r in rows.records() {
+        let r = r.unwrap();
+        let f = |c: usize| r[c].parse::<f64>().unwrap();
+        if f(gacc).is_nan() {
+            continue;
+        }
+        assert!(
+            f(gmem) <= f(mem),
+            "greedy {} MB > front {} MB",
+            f(gmem),
+            f(mem)
+        );
+        gains.push(f(acc) - f(gacc));
+    }
+    assert!(!gains.is_empty(), "no front point matched: {pareto}");
+    assert_eq!(get("greedy_matched_points"), gains.len().to_string());
+    let mean: f64 = get("greedy_accuracy_gain").parse().unwrap();
+    let expect = gains.iter().sum::<f64>() / gains.len() as f64;
+    assert!(
+        (mean - expect).abs() <= 1e-9 * expect.abs().max(1.0),
+        "{mean} vs {expect}"
+    );
+    let above: f64 = get("front_above_greedy_fraction").parse().unwrap();
+    let k = gains.iter().filter(|&&d| d > 0.0).count() as f64 / gains.len() as f64;
+    assert!((above - k).abs() < 1e-9, "{above} vs {k}");
 }
 
 /// The first row of `out/trials.csv`, looked up by column name.
@@ -287,6 +331,22 @@ fn first_trial(out: &std::path::Path) -> impl Fn(&str) -> String {
 /// the same texts gives the reported accuracy bit for bit.
 #[test]
 fn a_transformer_search_is_measured_and_its_export_reproduces_through_eval() {
+    encoder_search_reproduces("min_bits = 4\nmax_bits = 4\n", &["int"]);
+}
+
+/// The same with sign genes only (min_bits = max_bits = 1: binary, and
+/// ternary which comes with it): the real network's layers are measured with
+/// sign weights, the export writes them as `binary` / `ternary`, and `eval`
+/// reads them back to the same figure.
+#[test]
+fn a_transformer_search_with_binary_genes_reproduces_through_eval() {
+    encoder_search_reproduces("min_bits = 1\nmax_bits = 1\n", &["binary", "ternary"]);
+}
+
+/// Search MiniLM with `bits` (manifest lines), check every exported layer's
+/// weights are in one of `formats` and the export reproduces the best
+/// accuracy through `eval_encoder`.
+fn encoder_search_reproduces(bits: &str, formats: &[&str]) {
     let Some(model) = crate::eval::minilm() else {
         return;
     };
@@ -295,7 +355,7 @@ fn a_transformer_search_is_measured_and_its_export_reproduces_through_eval() {
     let m = dir.write(
         "m.toml",
         &format!(
-            "[study]\nname = \"t\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"transformer\"\nmodel_path = \"{}\"\neval_texts = 6\ncalib_texts = 6\nmax_seq_len = 24\ntokens = 24\npopulation_size = 4\nmax_generations = 1\nmin_bits = 4\nmax_bits = 4\ncalibrations = [\"min_max\", \"percentile\"]\n",
+            "[study]\nname = \"t\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"transformer\"\nmodel_path = \"{}\"\neval_texts = 6\ncalib_texts = 6\nmax_seq_len = 24\ntokens = 24\npopulation_size = 4\nmax_generations = 1\n{bits}calibrations = [\"min_max\", \"percentile\"]\n",
             model.display()
         ),
     );
@@ -308,6 +368,11 @@ fn a_transformer_search_is_measured_and_its_export_reproduces_through_eval() {
     assert!(best > 0.0 && best < 1.0, "{best}");
     let id = get("trial_id");
     let config = out.join(format!("trials/{id}/quant_config.json"));
+    let doc: serde_json::Value = serde_json::from_str(&crate::harness::read(&config)).unwrap();
+    for l in doc["layers"].as_array().unwrap() {
+        let f = l["weights"]["format"].as_str().unwrap();
+        assert!(formats.contains(&f), "{l}");
+    }
     let opts = EvalOptions {
         texts: lines(EVAL_TEXT).into_iter().take(6).collect(),
         calib: lines(CALIB_TEXT).into_iter().take(6).collect(),

@@ -480,3 +480,130 @@ fn float_formats_round_trip_with_true_sizes() {
         "not a whole fp8_e4m3 file",
     );
 }
+
+/// `--format binary|ternary`: true sizes (codes at 1 or 2 bits plus one f16
+/// scale per group, after the header), a dequantized file equal to the
+/// library's kernel bit for bit, and mismatched formats or flags exit 2.
+#[test]
+fn binary_and_ternary_round_trip_with_true_sizes() {
+    use evoquant::quant::Granularity;
+    use evoquant::quant::binary::{Extreme, ExtremeSpec, fake_quantize_extreme};
+    let dir = TempDir::new("quant-extreme");
+    let w = weights(8 * 32);
+    let input = dir.join("w.npy");
+    std::fs::write(&input, npy("<f4", false, &[8, 32], &f32_bytes(&w))).unwrap();
+    // (format, granularity flags, kind, granularity, groups)
+    let cases: [(&str, &[&str], Extreme, Granularity, usize); 3] = [
+        (
+            "binary",
+            &["--granularity", "per_channel"],
+            Extreme::Binary,
+            Granularity::PerChannel,
+            8,
+        ),
+        (
+            "ternary",
+            &["--granularity", "per_group", "--block-size", "16"],
+            Extreme::Ternary,
+            Granularity::PerGroup,
+            16,
+        ),
+        (
+            "ternary",
+            &["--granularity", "per_tensor"],
+            Extreme::Ternary,
+            Granularity::PerTensor,
+            1,
+        ),
+    ];
+    for (i, (fmt, flags, kind, granularity, groups)) in cases.into_iter().enumerate() {
+        let packed = dir.join(&format!("w{i}.{fmt}"));
+        let mut args = vec!["quantize", s(&input), "--format", fmt];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--out", s(&packed)]);
+        let o = run(&args);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        let payload = 256 * usize::from(kind.bits()) / 8 + 2 * groups;
+        assert_eq!(metric(&stdout(&o), "bytes"), payload as f64, "{fmt}");
+        assert_eq!(
+            metric(&stdout(&o), "bits per weight"),
+            payload as f64 * 8.0 / 256.0
+        );
+        let file = std::fs::read(&packed).unwrap();
+        assert_eq!(&file[..8], b"EVOQEXT1");
+        let hl = u32::from_le_bytes(file[8..12].try_into().unwrap()) as usize;
+        assert_eq!(file.len(), 12 + hl + payload, "{fmt}");
+
+        let back = dir.join(&format!("w{i}.npy"));
+        let o = run(&[
+            "dequantize",
+            s(&packed),
+            "--format",
+            fmt,
+            "--reference",
+            s(&input),
+            "--out",
+            s(&back),
+        ]);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        let (header, data) = read_npy_f32(&back);
+        assert!(header.contains("(8, 32)"), "{header}");
+        let spec = ExtremeSpec {
+            kind,
+            granularity,
+            group_size: 16,
+        };
+        let mut expect = vec![0.0; w.len()];
+        fake_quantize_extreme(&w, &[8, 32], &spec, &mut expect).unwrap();
+        assert_eq!(data, expect, "{fmt}");
+        let levels: std::collections::BTreeSet<u32> =
+            data.iter().map(|v| v.abs().to_bits()).collect();
+        assert!(levels.len() <= groups + usize::from(kind == Extreme::Ternary));
+    }
+    // A binary file read as ternary, a truncated file, a zero group size.
+    let out = dir.join("bad.npy");
+    assert_user_error(
+        &[
+            "dequantize",
+            s(&dir.join("w0.binary")),
+            "--format",
+            "ternary",
+            "--out",
+            s(&out),
+        ],
+        &out,
+        "holds binary weights, not ternary",
+    );
+    let bytes = std::fs::read(dir.join("w0.binary")).unwrap();
+    let cut = dir.join("cut.binary");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1]).unwrap();
+    assert_user_error(
+        &[
+            "dequantize",
+            s(&cut),
+            "--format",
+            "binary",
+            "--out",
+            s(&out),
+        ],
+        &out,
+        "cut.binary",
+    );
+    let packed = dir.join("none.binary");
+    assert_user_error(
+        &[
+            "quantize",
+            s(&input),
+            "--format",
+            "binary",
+            "--granularity",
+            "per_group",
+            "--block-size",
+            "0",
+            "--out",
+            s(&packed),
+        ],
+        &packed,
+        "group size",
+    );
+}

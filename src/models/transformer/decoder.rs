@@ -184,7 +184,7 @@ pub struct DecoderSession<M: Borrow<Llama> = Llama> {
     /// `[t, vocab]` reference logits per text.
     reference: Vec<Vec<f32>>,
     samples: Option<Samples>,
-    cache: WeightCache,
+    pub(super) cache: WeightCache,
     /// Wall time of the reference forwards.
     pub reference_seconds: f64,
 }

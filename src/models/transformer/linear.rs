@@ -92,6 +92,11 @@ impl Linear {
                     .size_bytes()
             }
             WeightQuant::Ggml(f) => f.encoded_len(self.w.len()),
+            WeightQuant::Extreme(x) => {
+                crate::quant::binary::ExtremeTensor::quantize(&self.w, &[self.out, self.inp], x)
+                    .map_err(|e| Error::user(format!("layer `{}`: {e}", self.name)))?
+                    .size_bytes()
+            }
         })
     }
 }
@@ -113,6 +118,13 @@ pub struct WeightCache {
 }
 
 impl WeightCache {
+    /// Forget every prepared layer (memory back; later plans recompute
+    /// the same values).
+    pub fn clear(&self) {
+        self.map.lock().expect("cache lock").clear();
+        self.acts.lock().expect("cache lock").clear();
+    }
+
     /// The activation parameters of `l` under integer activations `q`,
     /// calibrated on `samples` (the layer's calibration inputs).
     fn act_params(&self, l: &Linear, q: &ActQuant, samples: &[f32]) -> Option<AffineParams> {
@@ -154,6 +166,10 @@ impl WeightCache {
                 .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
             WeightQuant::Ggml(f) => gguf_fake_quantize(&l.w, l.inp, *f, &mut out)
                 .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
+            WeightQuant::Extreme(x) => {
+                crate::quant::binary::fake_quantize_extreme(&l.w, &[l.out, l.inp], x, &mut out)
+                    .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?
+            }
         }
         let w = Arc::new(out);
         let mut map = self.map.lock().expect("cache lock");

@@ -187,6 +187,16 @@ impl Session {
         })
     }
 
+    /// Forget every memoised measurement and prepared layer: the next
+    /// measurements start cold (and give the same values).
+    pub fn clear_caches(&self) {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        match &self.net {
+            Net::Encoder(s) => s.cache.clear(),
+            Net::Decoder(s) => s.cache.clear(),
+        }
+    }
+
     pub fn is_decoder(&self) -> bool {
         matches!(self.net, Net::Decoder(_))
     }

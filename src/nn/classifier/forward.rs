@@ -74,6 +74,12 @@ pub(crate) fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32
                 panic!("layer {l}: ggml weight quantization failed after validation: {e}");
             }
         }
+        WeightQuant::Extreme(x) => {
+            let shape = [net.sizes[l + 1], net.sizes[l]];
+            if let Err(e) = crate::quant::binary::fake_quantize_extreme(w, &shape, x, &mut out) {
+                panic!("layer {l}: binary/ternary quantization failed after validation: {e}");
+            }
+        }
     }
     out
 }

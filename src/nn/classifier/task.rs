@@ -172,43 +172,6 @@ impl ClassifierTask {
         )
     }
 
-    /// Held-out accuracy with `overrides[l]`, when given, as layer l's
-    /// effective weights (weights quantized outside `LayerQuant`, e.g.
-    /// binary or ternary); other layers follow `layers` as in
-    /// [`accuracy`](Self::accuracy).
-    ///
-    /// # Panics
-    /// As [`accuracy`](Self::accuracy), or if an override has the wrong length.
-    pub fn accuracy_with_weights(
-        &self,
-        layers: &[LayerQuant],
-        overrides: &[Option<Vec<f32>>],
-    ) -> f64 {
-        if let Err(e) = self.validate_layers(layers) {
-            panic!("ClassifierTask::accuracy_with_weights: {e}");
-        }
-        for (l, o) in overrides.iter().enumerate() {
-            if let Some(w) = o {
-                assert_eq!(w.len(), self.net.weights[l].len(), "layer {l} override");
-            }
-        }
-        let shared: Vec<Option<std::sync::Arc<[f32]>>> = overrides
-            .iter()
-            .map(|o| o.as_ref().map(|w| w.clone().into()))
-            .collect();
-        let mut scratch = EvalScratch::default();
-        let correct = correct_count(
-            &self.net,
-            &self.ranges,
-            &self.weights,
-            &self.test,
-            layers,
-            &shared,
-            &mut scratch,
-        );
-        correct as f64 / self.test.len() as f64
-    }
-
     pub fn config(&self) -> &TaskConfig {
         &self.config
     }

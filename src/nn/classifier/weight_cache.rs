@@ -34,6 +34,25 @@ fn key(layer: usize, q: &WeightQuant) -> Key {
         WeightQuant::Fp16 => (layer, 1, 16, 0, 0, 0, 0, 0, 0),
         WeightQuant::Int(s) => int_key(layer, s),
         WeightQuant::Ggml(f) => (layer, 2, f.bits(), *f as u8, 0, 0, 0, 0, 0),
+        WeightQuant::Extreme(x) => {
+            let granularity = match x.granularity {
+                Granularity::PerTensor => 0,
+                Granularity::PerChannel => 1,
+                Granularity::PerGroup => 2,
+                Granularity::Block => 3,
+            };
+            (
+                layer,
+                3,
+                x.kind.bits(),
+                0,
+                granularity,
+                x.group_size,
+                0,
+                0,
+                0,
+            )
+        }
     }
 }
 

@@ -176,6 +176,25 @@ pub fn fmt_mean_ci(xs: &[f64], scale: f64, unit: &str) -> String {
     }
 }
 
+/// Mean and 95% interval by `method`, for bounded metrics whose symmetric
+/// `± half-width` would leave their range: "0.86 (95% logit-scale t
+/// [0.52, 0.97])"; the mean alone when there is no spread.
+pub fn fmt_mean_interval(xs: &[f64], method: Method) -> String {
+    match summarise(xs, method) {
+        None => "n/a".into(),
+        Some((s, m)) => match s.ci95 {
+            Some((lo, hi)) if hi > lo && fmt_num(lo) != fmt_num(hi) => format!(
+                "{} (95% {} [{}, {}])",
+                fmt_num(s.mean),
+                m.label(),
+                fmt_num(lo),
+                fmt_num(hi)
+            ),
+            _ => fmt_num(s.mean),
+        },
+    }
+}
+
 /// Where a sample's 95% interval (by `method`) lies against a reference
 /// value: "; its 95% interval (log-scale t) [96.5%, 108.1%] includes 100%, so no
 /// difference is detectable" or "… lies below 100%". Empty with fewer than

@@ -124,13 +124,11 @@ impl MlpModel {
     }
 }
 
-/// The classifier's per-layer request for a gene.
-///
-/// Binary and ternary genes ask for float weights here: their weights are
-/// quantized by [`gene_weights`] and passed to the classifier as overrides.
+/// The per-layer request for a gene (classifier, transformer runtime).
 pub fn layer_quant(g: &LayerGene) -> LayerQuant {
     let weights = match g.weight_bits {
-        _ if g.extreme().is_some() => WeightQuant::Fp32,
+        _ if g.extreme().is_some() => WeightQuant::Extreme(g.extreme().expect("checked")),
+        _ if g.ggml_format().is_some() => WeightQuant::Ggml(g.ggml_format().expect("checked")),
         32.. => WeightQuant::Fp32,
         16..=31 => WeightQuant::Fp16,
         bits => WeightQuant::Int(QuantSpec {
@@ -207,20 +205,7 @@ impl MlpModel {
 
 fn measure(task: &ClassifierTask, genome: &Genome) -> f64 {
     let request: Vec<LayerQuant> = genome.layers.iter().map(layer_quant).collect();
-    if genome.layers.iter().all(|g| g.extreme().is_none()) {
-        return task.accuracy(&request);
-    }
-    let shapes = task.layer_shapes();
-    let overrides: Vec<Option<Vec<f32>>> = genome
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(l, g)| {
-            g.extreme()
-                .map(|_| gene_weights(g, task.layer_weights(l), &shapes[l]))
-        })
-        .collect();
-    task.accuracy_with_weights(&request, &overrides)
+    task.accuracy(&request)
 }
 
 /// A layer's effective weights under a gene's weight quantizer (the
@@ -231,17 +216,16 @@ fn measure(task: &ClassifierTask, genome: &Genome) -> f64 {
 /// If a validated gene fails to quantize (a programming error).
 pub fn gene_weights(g: &LayerGene, w: &[f32], shape: &[usize; 2]) -> Vec<f32> {
     let mut out = w.to_vec();
-    let done = if let Some(spec) = g.extreme() {
-        crate::quant::binary::fake_quantize_extreme(w, shape, &spec, &mut out)
-    } else {
-        match layer_quant(g).weights {
-            WeightQuant::Fp32 => Ok(()),
-            WeightQuant::Fp16 => {
-                crate::quant::fp16_round_trip_in_place(&mut out);
-                Ok(())
-            }
-            WeightQuant::Int(spec) => crate::quant::fake_quantize(w, shape, &spec, &mut out),
-            WeightQuant::Ggml(f) => crate::quant::gguf_fake_quantize(w, shape[1], f, &mut out),
+    let done = match layer_quant(g).weights {
+        WeightQuant::Fp32 => Ok(()),
+        WeightQuant::Fp16 => {
+            crate::quant::fp16_round_trip_in_place(&mut out);
+            Ok(())
+        }
+        WeightQuant::Int(spec) => crate::quant::fake_quantize(w, shape, &spec, &mut out),
+        WeightQuant::Ggml(f) => crate::quant::gguf_fake_quantize(w, shape[1], f, &mut out),
+        WeightQuant::Extreme(x) => {
+            crate::quant::binary::fake_quantize_extreme(w, shape, &x, &mut out)
         }
     };
     if let Err(e) = done {

@@ -274,6 +274,7 @@ mod tests {
                 granularities: vec![Granularity::PerTensor, Granularity::PerChannel],
                 group_sizes: GROUP_SIZES.to_vec(),
                 mixed: true,
+                ggml: false,
                 calibrations: CALIBRATIONS.to_vec(),
             },
         )

@@ -385,7 +385,7 @@ pub fn run_trial(
     let base_rows: Vec<(&str, Genome, Eval, bool)> = base_names
         .iter()
         .map(|&name| {
-            let g = baselines::uniform(name, n);
+            let g = baselines::uniform(name, n, &space);
             let e = ev0.evaluate(&g)?;
             let dominated = co.archive.dominates_point(&ev0.objectives(&e));
             Ok((name, g, e, dominated))

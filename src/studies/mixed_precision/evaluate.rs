@@ -124,6 +124,15 @@ impl<'a> Evaluator<'a> {
         total
     }
 
+    /// The genome's memory (MB) on the cost model, without measuring it.
+    pub fn memory_mb(&self, g: &Genome) -> f64 {
+        self.memory_bytes(&self.cost(g)) / 1e6
+    }
+
+    fn memory_bytes(&self, cost: &TotalCost) -> f64 {
+        cost.weight_bytes + 2.0 * self.model.fixed_params() as f64
+    }
+
     fn finish(&self, accuracy: f64, cost: &TotalCost, g: &Genome) -> Eval {
         let bit_sum: f64 = self
             .model
@@ -132,7 +141,7 @@ impl<'a> Evaluator<'a> {
             .zip(&g.layers)
             .map(|(l, gene)| l.shape.weights as f64 * f64::from(gene.weight_bits))
             .sum();
-        let memory_bytes = cost.weight_bytes + 2.0 * self.model.fixed_params() as f64;
+        let memory_bytes = self.memory_bytes(cost);
         let qp = self.quant_params.max(1) as f64;
         let mut e = Eval {
             accuracy,
@@ -328,6 +337,7 @@ mod tests {
             granularities: vec![Granularity::PerChannel],
             group_sizes: vec![128],
             mixed: true,
+            ggml: false,
             calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
         };
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);

@@ -29,7 +29,10 @@ pub fn gene_fields(g: &LayerGene) -> (Value, Value) {
             Value::Null
         }
     };
-    let weights = if let Some(x) = g.extreme() {
+    let weights = if let Some(f) = g.ggml_format() {
+        // ggml's own block arithmetic (`WeightQuant::Ggml`).
+        json!({"format": "ggml", "type": f.name(), "bits": g.weight_bits})
+    } else if let Some(x) = g.extreme() {
         // Sign × per-group mean-|w| scale (`crate::quant::binary`).
         json!({
             "format": x.kind.name(),
@@ -194,5 +197,30 @@ mod tests {
         // serde_json maps are key-sorted.
         let expect = "empty: []\nlayers:\n  - name: \"a: b\"\n    shape:\n      - 2\n      - 3\n  - group_size: null\n    name: \"yes\"\nschema: \"x/1\"\nsummary:\n  accuracy: 0.5\n  native: true\n";
         assert_eq!(y, expect);
+    }
+
+    /// Every gene kind the study exports reads back through `qconfig` (what
+    /// `evoquant eval --config` and `apply` use) as the request the study
+    /// measured, binary and ternary included.
+    #[test]
+    fn exported_genes_read_back_as_the_measured_request() {
+        use super::super::adapters::layer_quant;
+        use super::super::genome::Granularity;
+        let genes = [
+            LayerGene {
+                ternary: true,
+                ..LayerGene::int(2, 8, Granularity::PerGroup)
+            },
+            LayerGene::int(1, 16, Granularity::PerChannel),
+            LayerGene::int(4, 8, Granularity::PerGroup),
+            LayerGene::float(16),
+        ];
+        for g in genes {
+            let (w, a) = gene_fields(&g);
+            let doc = json!({"layers": [{"name": "x", "weights": w, "activations": a}]});
+            let c = crate::quant::qconfig::parse(std::path::Path::new("q.json"), &doc.to_string())
+                .unwrap();
+            assert_eq!(c.for_layer("x"), layer_quant(&g), "{g:?}");
+        }
     }
 }

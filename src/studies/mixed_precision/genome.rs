@@ -53,6 +53,12 @@ pub struct LayerGene {
     /// JSON when false, so integer genomes read and write as before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ternary: bool,
+    /// ggml block weights (`formats = "ggml"`): 4 bits symmetric = Q4_0,
+    /// 4 bits asymmetric = Q4_1, 8 bits = Q8_0, blocks of 32 with ggml's own
+    /// rounding (`WeightQuant::Ggml`), so `evoquant apply` writes the gene
+    /// to GGUF bit for bit. Omitted from JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ggml: bool,
 }
 
 fn is_extreme(g: &LayerGene) -> bool {
@@ -74,6 +80,7 @@ impl LayerGene {
             group_size: 128,
             calibration: Calibration::MinMax,
             ternary: false,
+            ggml: false,
         }
     }
 
@@ -89,6 +96,19 @@ impl LayerGene {
             group_size: 128,
             calibration: Calibration::Percentile,
             ternary: false,
+            ggml: false,
+        }
+    }
+
+    /// The ggml block format of this gene, if it is one.
+    pub fn ggml_format(&self) -> Option<crate::quant::GgufFormat> {
+        use crate::quant::GgufFormat;
+        match (self.ggml, self.weight_bits, self.weight_scheme) {
+            (false, ..) => None,
+            (true, 4, Scheme::Asymmetric) => Some(GgufFormat::Q4_1),
+            (true, 4, _) => Some(GgufFormat::Q4_0),
+            (true, 8, _) => Some(GgufFormat::Q8_0),
+            _ => None,
         }
     }
 
@@ -107,10 +127,16 @@ impl LayerGene {
             (2, true) => Extreme::Ternary,
             _ => return None,
         };
+        // The group size only where the granularity has groups, so equal
+        // quantizers compare equal (and read back equal from an export).
+        let group_size = match self.granularity {
+            Granularity::PerGroup | Granularity::Block => usize::from(self.group_size),
+            _ => 0,
+        };
         Some(ExtremeSpec {
             kind,
             granularity: self.granularity,
-            group_size: usize::from(self.group_size),
+            group_size,
         })
     }
 
@@ -128,13 +154,18 @@ impl LayerGene {
                 }
             },
             weight_zero_point: self.weight_scheme == Scheme::Asymmetric,
+            // ggml's Q4_1 stores its minimum as f16, not a 1-byte zero point.
+            wide_zero_point: self.ggml,
             pow2_scale: self.weight_scheme == Scheme::PowerOfTwo,
             signed_activations: self.activation_scheme != Scheme::Asymmetric,
         }
     }
 
-    /// `W4A8` style label (`W1A8` binary, `W2tA8` ternary).
+    /// `W4A8` style label (`W1A8` binary, `W2tA8` ternary, `Q4_0` ggml).
     pub fn label(&self) -> String {
+        if let Some(f) = self.ggml_format() {
+            return f.name().to_ascii_uppercase();
+        }
         let t = if self.ternary { "t" } else { "" };
         format!("W{}{t}A{}", self.weight_bits, self.activation_bits)
     }
@@ -182,6 +213,11 @@ pub struct Space {
     pub mixed: bool,
     /// Calibration methods the search draws from (non-empty).
     pub calibrations: Vec<Calibration>,
+    /// Only genes a GGUF file stores exactly (`formats = "ggml"`): weight
+    /// widths 4 and 8 as ggml blocks (`LayerGene::ggml`), 16 as F16, every
+    /// activation unquantized (GGUF records no activation precision), as
+    /// [`Space::canonical`] makes them.
+    pub ggml: bool,
 }
 
 impl Space {
@@ -203,6 +239,7 @@ impl Space {
             group_size: *self.group_sizes.choose(rng).expect("non-empty"),
             calibration: *self.calibrations.choose(rng).expect("non-empty"),
             ternary,
+            ggml: false,
         }
     }
 
@@ -240,6 +277,52 @@ impl Space {
         g
     }
 
+    /// A gene at `bits` weights and `act` activations in the common recipe
+    /// (symmetric weights per channel when allowed), made legal.
+    pub fn gene_at(&self, bits: u8, act: u8) -> LayerGene {
+        let mut g = if bits >= 16 {
+            LayerGene {
+                activation_bits: act,
+                ..LayerGene::float(bits)
+            }
+        } else {
+            let gran = if self.granularities.contains(&Granularity::PerChannel) {
+                Granularity::PerChannel
+            } else {
+                self.granularities[0]
+            };
+            LayerGene::int(bits, act, gran)
+        };
+        self.canonical(&mut g);
+        g
+    }
+
+    /// In a ggml space, the one representation of what a gene stores: 4 and
+    /// 8 bits become ggml blocks (8 bits and a power-of-two scheme
+    /// symmetric), 16 and 32 floats; fields ggml fixes (groups of 32, its
+    /// own rounding, float activations) are set so equal formats are equal
+    /// genes. Elsewhere a no-op.
+    pub fn canonical(&self, g: &mut LayerGene) {
+        if !self.ggml {
+            return;
+        }
+        g.ternary = false;
+        g.activation_bits = 32;
+        g.activation_scheme = Scheme::Asymmetric;
+        g.calibration = Calibration::MinMax;
+        if matches!(g.weight_bits, 4 | 8) {
+            g.ggml = true;
+            g.granularity = Granularity::PerGroup;
+            g.group_size = 32;
+            if g.weight_bits == 8 || g.weight_scheme != Scheme::Asymmetric {
+                g.weight_scheme = Scheme::Symmetric;
+            }
+        } else {
+            *g = LayerGene::float(g.weight_bits.max(16));
+            g.activation_bits = 32;
+        }
+    }
+
     /// Make a genome legal: uniform bit widths when mixed precision is off
     /// (layer 0's widths win), granularity inside the allowed set.
     pub fn repair(&self, g: &mut Genome) {
@@ -260,6 +343,7 @@ impl Space {
             if is_extreme(l) {
                 l.weight_scheme = Scheme::Symmetric;
             }
+            self.canonical(l);
         }
     }
 
@@ -340,7 +424,13 @@ impl Space {
     /// Is every gene inside the space?
     pub fn contains(&self, g: &Genome) -> bool {
         g.layers.iter().all(|l| {
-            self.weight_levels().contains(&(l.weight_bits, l.ternary))
+            let mut c = *l;
+            self.canonical(&mut c);
+            if self.ggml {
+                return c == *l && self.weight_bits.contains(&l.weight_bits);
+            }
+            !l.ggml
+                && self.weight_levels().contains(&(l.weight_bits, l.ternary))
                 && (!is_extreme(l) || l.weight_scheme == Scheme::Symmetric)
                 && self.act_bits.contains(&l.activation_bits)
                 && self.granularities.contains(&l.granularity)
@@ -368,6 +458,7 @@ mod tests {
             granularities: vec![Granularity::PerTensor, Granularity::PerChannel],
             group_sizes: GROUP_SIZES.to_vec(),
             mixed,
+            ggml: false,
             calibrations: CALIBRATIONS.to_vec(),
         }
     }

@@ -50,6 +50,9 @@ use std::path::PathBuf;
 pub struct MixedPrecision;
 
 /// How far the screen was off on the final front.
+/// An archive entry: objectives, and the genome with its evaluation.
+type FrontEntry = (Vec<f64>, (Genome, Eval));
+
 struct Screened {
     texts: usize,
     mean_abs_error: f64,
@@ -204,6 +207,7 @@ pub fn lower_bounds(
                                 act_bits: a,
                                 layout,
                                 weight_zero_point: zp,
+                                wide_zero_point: false,
                                 pow2_scale: pow2,
                                 signed_activations: signed,
                             });
@@ -407,7 +411,7 @@ impl Study for MixedPrecision {
                 if name == names::SENSITIVITY_GREEDY {
                     greedy.clone()
                 } else {
-                    baselines::uniform(name, n)
+                    baselines::uniform(name, n, &space)
                 }
             })
             .collect();
@@ -465,6 +469,35 @@ impl Study for MixedPrecision {
             let dominated = result.archive.dominates_point(&ev.objectives(&e));
             baseline_rows.push((*name, g, e, dominated));
         }
+
+        // The sensitivity ranking at each front point's size, measured the
+        // same way (on all texts when screened); not counted in the budget.
+        ctx.progress("sensitivity-greedy at the front's sizes");
+        let path = baselines::greedy_path(ev, &space, &sens);
+        let matched: Vec<Option<&Genome>> = result
+            .archive
+            .entries()
+            .iter()
+            .map(|(_, (_, e))| baselines::greedy_at(ev, &path, e.memory_mb))
+            .collect();
+        let mut distinct: Vec<&Genome> = Vec::new();
+        for g in matched.iter().flatten() {
+            if !distinct.contains(g) {
+                distinct.push(g);
+            }
+        }
+        let measured = ev.evaluate_batch(&distinct)?;
+        let greedy_at_size: Vec<Option<Eval>> = matched
+            .iter()
+            .map(|m| m.map(|g| measured[distinct.iter().position(|d| *d == g).expect("listed")]))
+            .collect();
+        let gains: Vec<f64> = result
+            .archive
+            .entries()
+            .iter()
+            .zip(&greedy_at_size)
+            .filter_map(|((_, (_, e)), g)| g.map(|g| e.accuracy - g.accuracy))
+            .collect();
 
         let mut out = TrialOutput::default();
         let (best_genome, best) = &result.best;
@@ -540,6 +573,17 @@ impl Study for MixedPrecision {
         for (name, _, _, dominated) in &baseline_rows {
             out.metric(&names::front_dominates(name), *dominated);
         }
+        out.metric(names::GREEDY_MATCHED, Value::Int(gains.len() as i64));
+        if !gains.is_empty() {
+            out.metric(
+                names::FRONT_OVER_GREEDY,
+                gains.iter().sum::<f64>() / gains.len() as f64,
+            );
+            out.metric(
+                names::FRONT_ABOVE_GREEDY,
+                gains.iter().filter(|&&d| d > 0.0).count() as f64 / gains.len() as f64,
+            );
+        }
 
         // pareto.csv, sorted by objective vector.
         let mut cols = vec!["point"];
@@ -547,24 +591,30 @@ impl Study for MixedPrecision {
         if screened.is_some() {
             cols.push("screen_accuracy");
         }
-        cols.push("config");
+        cols.extend(["greedy_accuracy", "greedy_memory_mb", "config"]);
         let mut pareto = Table::new(names::PARETO, &cols);
-        let mut entries: Vec<&(Vec<f64>, (Genome, Eval))> =
-            result.archive.entries().iter().collect();
-        entries.sort_by(|a, b| {
+        let mut entries: Vec<(&FrontEntry, &Option<Eval>)> = result
+            .archive
+            .entries()
+            .iter()
+            .zip(&greedy_at_size)
+            .collect();
+        entries.sort_by(|(a, _), (b, _)| {
             a.0.iter()
                 .zip(&b.0)
                 .map(|(x, y)| x.total_cmp(y))
                 .find(|o| o.is_ne())
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        for (i, (_, (g, e))) in entries.iter().enumerate() {
+        for (i, ((_, (g, e)), greedy)) in entries.iter().enumerate() {
             let mut row = vec![Value::Int(i as i64)];
             row.extend(eval_cells(e));
             if let Some(sc) = &screened {
                 let a = sc.screen_accuracy.iter().find(|(x, _)| x == g).map(|x| x.1);
                 row.push(a.unwrap_or(f64::NAN).into());
             }
+            row.push(greedy.map_or(f64::NAN, |g| g.accuracy).into());
+            row.push(greedy.map_or(f64::NAN, |g| g.memory_mb).into());
             row.push(rle(g).into());
             pareto.push(row);
         }

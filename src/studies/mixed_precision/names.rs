@@ -29,6 +29,12 @@ pub const SCREEN_MEAN_ABS_ERROR: &str = "screen_mean_abs_error";
 pub const SCREEN_MAX_ABS_ERROR: &str = "screen_max_abs_error";
 pub const SCREEN_FRONT_SIZE: &str = "screen_front_size";
 pub const SCREEN_FRONT_KEPT: &str = "screen_front_kept";
+/// The sensitivity-greedy allocation at each front point's memory: how many
+/// points it fits, the mean accuracy gain of the front over it (front minus
+/// greedy) and the fraction of points where the front is more accurate.
+pub const GREEDY_MATCHED: &str = "greedy_matched_points";
+pub const FRONT_OVER_GREEDY: &str = "greedy_accuracy_gain";
+pub const FRONT_ABOVE_GREEDY: &str = "front_above_greedy_fraction";
 /// Prefix of the per-baseline dominance flags: `front_dominates_<baseline>`.
 pub const FRONT_DOMINATES: &str = "front_dominates_";
 

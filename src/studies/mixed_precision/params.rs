@@ -46,6 +46,17 @@ pub enum LayerGroups {
 }
 crate::choice!(LayerGroups { Layer => "layer", Role => "role" });
 
+/// Which weight formats the genes may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Formats {
+    /// Every gene the space allows (integer, float, binary / ternary).
+    Any,
+    /// Only what a GGUF file stores exactly: Q4_0, Q4_1, Q8_0, F16.
+    Ggml,
+}
+crate::choice!(Formats { Any => "any", Ggml => "ggml" });
+
 /// The search algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +67,9 @@ pub enum SearchMode {
     Nsga2,
 }
 crate::choice!(SearchMode { WeightedSum => "weighted_sum", Nsga2 => "nsga2" });
+
+/// Weight widths a GGUF file stores exactly (Q4_0/Q4_1, Q8_0, F16).
+const GGML_BITS: [u8; 3] = [4, 8, 16];
 
 /// Resource bounds: beyond these a trial would take hours or exhaust memory.
 const MAX_POPULATION: usize = 100_000;
@@ -68,7 +82,7 @@ const MAX_WORKERS: usize = 256;
 
 crate::params! {
     pub struct Params {
-        /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split; transformer: a pretrained BERT encoder (`model_path`) whose embedding fidelity is MEASURED; command: your own model in evaluator worker processes (`evaluator`), which MEASURE each configuration (README, "External evaluator").
+        /// inventory: a layer inventory at real scale, not run (accuracy from the per-layer sensitivity MODEL shared with bit_allocation); mlp: a glyph classifier trained in-process whose accuracy is MEASURED on a held-out split; transformer: a pretrained BERT encoder or LLaMA decoder (`model_path`) whose embedding or next-token fidelity is MEASURED; command: your own model in evaluator worker processes (`evaluator`), which MEASURE each configuration (README, "External evaluator").
         model: ModelKind = ModelKind::Inventory;
         /// model = "transformer": a Hugging Face BERT-family folder, a LLaMA-family GGUF file or Hugging Face folder, relative to the manifest (e.g. "../models/all-MiniLM-L6-v2", fetched by scripts/fetch-models.sh); its files are part of trial identity.
         model_path: FilePath = FilePath::default();
@@ -84,7 +98,7 @@ crate::params! {
         layer_groups: LayerGroups = LayerGroups::Layer;
         /// model = "transformer": 0, or search on the first N evaluation texts only (a cheap screen) and re-measure the final front and the baselines on all `eval_texts`; the report shows both.
         screen_texts: usize = 0, range 0..=100_000;
-        /// Most genome evaluations the search may spend, counting the sensitivity analysis, the greedy baseline and the population (0 = no budget): the search stops before a generation that could exceed it; the uniform baselines and a screen's re-measurement come on top.
+        /// Most genome evaluations the search may spend, counting the sensitivity analysis, the greedy baseline and the population (0 = no budget): the search stops before a generation that could exceed it; the uniform baselines, a screen's re-measurement and the sensitivity-greedy allocations at the front's sizes come on top.
         max_evaluations: usize = 0, range 0..=100_000_000;
         /// model = "command": the worker's program and arguments (JSON lines on stdin/stdout); entries naming files relative to the manifest are passed as absolute paths and their content is part of trial identity.
         evaluator: FilePaths = FilePaths::default();
@@ -116,6 +130,8 @@ crate::params! {
         elitism_ratio: f64 = 0.1;
         /// Smallest weight bit width, one of 1, 2, 4, 6, 8, 16 (1 = binary weights, and ternary becomes a choice too; mlp and inventory only).
         min_bits: u32 = 4;
+        /// any: every gene min_bits..max_bits and activation_bits allow; ggml: only genes a GGUF file stores exactly, so `evoquant apply --format gguf` writes the chosen configuration as measured: 4 bits as Q4_0 (symmetric) or Q4_1 (asymmetric), 8 bits as Q8_0, 16 as F16 (ggml's blocks of 32 and rounding), activations unquantized (GGUF records no activation precision; activation_bits is then unused); the uniform baselines become F16 / Q8_0 / Q4_0.
+        formats: Formats = Formats::Any;
         /// Largest weight bit width, one of 1, 2, 4, 6, 8, 16 (≥ min_bits).
         max_bits: u32 = 8;
         /// Activation bit widths the search may use, a non-empty subset of [4, 8, 16].
@@ -279,11 +295,25 @@ impl Params {
     }
 
     pub fn space(&self) -> Space {
-        let weight_bits = WEIGHT_BITS
+        let ggml = self.formats == Formats::Ggml;
+        let weight_bits: Vec<u8> = WEIGHT_BITS
             .iter()
             .copied()
             .filter(|&b| (self.min_bits..=self.max_bits).contains(&u32::from(b)))
+            .filter(|b| !ggml || GGML_BITS.contains(b))
             .collect();
+        if ggml {
+            // What ggml fixes; `Space::canonical` sets the same on every gene.
+            return Space {
+                weight_bits,
+                act_bits: vec![32],
+                granularities: vec![Granularity::PerGroup],
+                group_sizes: vec![32],
+                mixed: self.allow_mixed_precision,
+                ggml,
+                calibrations: vec![crate::quant::Calibration::MinMax],
+            };
+        }
         let mut act_bits: Vec<u8> = ACT_BITS
             .iter()
             .copied()
@@ -304,6 +334,7 @@ impl Params {
             },
             group_sizes: GROUP_SIZES.to_vec(),
             mixed: self.allow_mixed_precision,
+            ggml,
             calibrations: CALIBRATIONS
                 .iter()
                 .copied()
@@ -426,10 +457,25 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             );
         }
     }
-    if p.min_bits == 1 && !matches!(p.model, ModelKind::Mlp | ModelKind::Inventory) {
+    if p.formats == Formats::Ggml && p.space().weight_bits.is_empty() {
+        bad(
+            "formats",
+            format!(
+                "formats = \"ggml\" stores 4, 8 or 16 bits (Q4_0/Q4_1, Q8_0, F16); min_bits..max_bits = {}..{} holds none",
+                p.min_bits, p.max_bits
+            ),
+        );
+    }
+    if p.formats == Formats::Ggml && p.arch.enabled {
+        bad(
+            "formats",
+            "formats = \"ggml\" is for deploying a fixed model; co-evolution (arch.enabled) trains its own networks".into(),
+        );
+    }
+    if p.min_bits == 1 && p.model == ModelKind::Command {
         bad(
             "min_bits",
-            "min_bits = 1 (binary and ternary weights) is supported for model = \"mlp\" and \"inventory\"".into(),
+            "min_bits = 1 (binary and ternary weights) is supported for model = \"mlp\", \"inventory\" and \"transformer\"; an external evaluator would receive formats it may not implement".into(),
         );
     }
     if p.mlp.qat_epochs > 0 && p.model != ModelKind::Mlp {
@@ -632,8 +678,8 @@ mod tests {
                 p.arch.widths = vec![];
             }),
             ("min_bits", |p| {
-                p.model = ModelKind::Transformer;
-                p.model_path = "m".into();
+                p.model = ModelKind::Command;
+                p.evaluator = crate::params::FilePaths(vec!["worker.py".into()]);
                 p.min_bits = 1;
             }),
             ("mlp.qat_epochs", |p| p.mlp.qat_epochs = 1),

@@ -645,6 +645,31 @@ fn findings(
                 parts.join(", ")
             )));
         }
+        let gain = v(n::FRONT_OVER_GREEDY);
+        if !gain.is_empty() {
+            out.push(sentence(&format!(
+                "{prefix}at each front point's memory, the sensitivity-greedy allocation of at most that \
+                 size (the sensitivity ranking narrowing one layer at a time, measured the same way) was \
+                 less accurate than the front point at a fraction {} of the points ({} points per trial); \
+                 the front's accuracy minus greedy's was {} on average{}.",
+                crate::report::plots::fmt_mean_interval(
+                    &v(n::FRONT_ABOVE_GREEDY),
+                    crate::report::stats::Method::Logit
+                ),
+                crate::report::plots::fmt_mean_interval(
+                    &v(n::GREEDY_MATCHED),
+                    crate::report::stats::Method::Log
+                ),
+                fmt_mean_ci(&gain, 1.0, ""),
+                crate::report::plots::reference_clause(
+                    &gain,
+                    crate::report::stats::Method::StudentT,
+                    0.0,
+                    1.0,
+                    ""
+                ),
+            )));
+        }
         let screen = v(n::SCREEN_MAX_ABS_ERROR);
         if !screen.is_empty() {
             out.push(sentence(&format!(

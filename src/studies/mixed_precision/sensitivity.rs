@@ -4,7 +4,7 @@
 //! seed part of the initial population, to drive the greedy baseline, and
 //! reported as `sensitivity.csv`.
 
-use super::genome::{Genome, Granularity, LayerGene, Space};
+use super::genome::{Genome, LayerGene, Space};
 use super::model::QuantModel;
 use crate::studies::StudyError;
 
@@ -19,17 +19,7 @@ pub struct Sensitivity {
 /// The gene used to probe one layer at `bits`: the space's best granularity,
 /// symmetric weights, unquantized activations.
 pub fn probe_gene(space: &Space, bits: u8) -> LayerGene {
-    if bits >= 16 {
-        let mut g = LayerGene::float(bits);
-        g.activation_bits = 32;
-        return g;
-    }
-    let gran = if space.granularities.contains(&Granularity::PerChannel) {
-        Granularity::PerChannel
-    } else {
-        space.granularities[0]
-    };
-    LayerGene::int(bits, 32, gran)
+    space.gene_at(bits, 32)
 }
 
 pub fn analyze(model: &dyn QuantModel, space: &Space) -> Result<Sensitivity, StudyError> {
@@ -121,6 +111,7 @@ impl Sensitivity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::studies::mixed_precision::genome::Granularity;
     use crate::models::Family;
     use crate::studies::mixed_precision::model::InventoryModel;
 
@@ -133,6 +124,7 @@ mod tests {
             granularities: vec![Granularity::PerTensor, Granularity::PerChannel],
             group_sizes: vec![128],
             mixed: true,
+            ggml: false,
             calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
         };
         let s = analyze(&m, &space).unwrap();

@@ -291,6 +291,12 @@ impl TransformerModel {
         Ok(m)
     }
 
+    /// Start cold: forget memoised measurements and prepared weights
+    /// (the genome-evaluation benchmark's cold case).
+    pub fn clear_caches(&self) {
+        self.session.clear_caches();
+    }
+
     /// The search's view when `screen_texts` is set: the same model measured
     /// on the first `screen_texts` evaluation texts.
     pub fn screen(&self) -> Option<Screen<'_>> {
