@@ -233,6 +233,18 @@ pub fn plan(src: &Source, opts: &ApplyOptions) -> Result<(Vec<Planned>, Vec<Stri
     Ok((planned, notes))
 }
 
+/// ` 64` for granularities with groups, else nothing.
+fn group_suffix(g: crate::quant::Granularity, size: usize) -> String {
+    if matches!(
+        g,
+        crate::quant::Granularity::PerGroup | crate::quant::Granularity::Block
+    ) {
+        format!(" {size}")
+    } else {
+        String::new()
+    }
+}
+
 /// A gene in words, for messages.
 fn describe(w: &WeightQuant) -> String {
     match w {
@@ -243,28 +255,14 @@ fn describe(w: &WeightQuant) -> String {
             "{} {}{} (f16 scales)",
             x.kind.name(),
             x.granularity.name(),
-            if matches!(
-                x.granularity,
-                crate::quant::Granularity::PerGroup | crate::quant::Granularity::Block
-            ) {
-                format!(" {}", x.group_size)
-            } else {
-                String::new()
-            }
+            group_suffix(x.granularity, x.group_size)
         ),
         WeightQuant::Int(s) => format!(
             "int{} {} {}{} {} ({} scales)",
             s.bits,
             s.scheme.name(),
             s.granularity.name(),
-            if matches!(
-                s.granularity,
-                crate::quant::Granularity::PerGroup | crate::quant::Granularity::Block
-            ) {
-                format!(" {}", s.group_size)
-            } else {
-                String::new()
-            },
+            group_suffix(s.granularity, s.group_size),
             s.calibration.name(),
             match s.scale_dtype {
                 crate::quant::ScaleDtype::F16 => "f16",

@@ -447,3 +447,91 @@ fn a_decoder_search_by_role_with_a_screen_reproduces_through_eval() {
         "eval of the export differs from the search"
     );
 }
+
+/// `formats = "ggml"`: a search on SmolLM2 whose every gene is a type GGUF
+/// stores exactly; the exported configuration applies to GGUF without
+/// `--nearest`, each searched layer in the type its gene names, and the
+/// uniform baselines are the ggml types a llama.cpp user would pick.
+#[test]
+fn a_ggml_search_exports_a_configuration_apply_writes_as_is() {
+    let Some(model) = crate::decoder::smollm() else {
+        return;
+    };
+    let dir = TempDir::new("mp-ggml");
+    let m = dir.write(
+        "m.toml",
+        &format!(
+            "[study]\nname = \"g\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"transformer\"\nmodel_path = \"{}\"\ntransformer_metric = \"kl_fidelity\"\nlayer_groups = \"role\"\nformats = \"ggml\"\neval_texts = 2\ncalib_texts = 2\nmax_seq_len = 10\ntokens = 10\npopulation_size = 4\nmax_generations = 1\nmin_bits = 4\nmax_bits = 16\n",
+            model.display()
+        ),
+    );
+    let out = dir.join("out");
+    crate::harness::run_into(&m, &out, &[]).success();
+    let get = first_trial(&out);
+    let config = out.join(format!("trials/{}/quant_config.json", get("trial_id")));
+    let doc: serde_json::Value = serde_json::from_str(&read(&config)).unwrap();
+    let mut expect = Vec::new();
+    for l in doc["layers"].as_array().unwrap() {
+        let w = &l["weights"];
+        match w["format"].as_str().unwrap() {
+            "ggml" => expect.push((
+                l["name"].as_str().unwrap().to_string(),
+                w["type"].as_str().unwrap().to_ascii_uppercase(),
+            )),
+            "float" => assert_eq!(w["bits"], 16, "{l}"),
+            f => panic!("format {f} in a ggml search: {l}"),
+        }
+        assert_eq!(l["activations"]["format"], "float", "{l}");
+        assert_eq!(l["activations"]["bits"], 32, "{l}");
+    }
+    assert!(!expect.is_empty(), "no ggml layer chosen: {doc}");
+    let gguf = dir.join("chosen.gguf");
+    evoquant()
+        .arg("apply")
+        .arg(&model)
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(&gguf)
+        .run()
+        .success();
+    let g = evoquant::models::gguf::Gguf::open(&gguf).unwrap();
+    for (name, kind) in &expect {
+        let t = g.tensor(&format!("{name}.weight")).unwrap();
+        assert_eq!(t.kind.name(), kind, "{name}");
+    }
+    let baselines = read(&out.join("baselines.csv"));
+    assert!(
+        baselines.contains("Q8_0") && baselines.contains("Q4_0"),
+        "{baselines}"
+    );
+}
+
+/// `formats = "ggml"` exits 2 naming the key when the widths hold no ggml
+/// type, or when a layer's rows are not whole 32-value blocks (the tiny
+/// decoder's 48-wide down projection).
+#[test]
+fn a_ggml_search_gguf_cannot_store_is_refused() {
+    let dir = TempDir::new("mp-ggml-bad");
+    let path = dir.write(
+        "m.toml",
+        &format!("{HEAD}formats = \"ggml\"\nmin_bits = 6\nmax_bits = 6\n"),
+    );
+    let o = evoquant().arg("run").arg(&path).arg("--quiet").run();
+    o.code(2)
+        .stderr_has("params.formats")
+        .stderr_has("4, 8 or 16");
+    std::fs::write(
+        dir.join("tiny.gguf"),
+        crate::decoder::tiny_gguf("llama", |_| {}),
+    )
+    .unwrap();
+    let path = dir.write(
+        "t.toml",
+        "[study]\nname = \"g\"\nkind = \"mixed_precision\"\n[params]\nmodel = \"transformer\"\nmodel_path = \"tiny.gguf\"\ntransformer_metric = \"kl_fidelity\"\nformats = \"ggml\"\neval_texts = 2\ncalib_texts = 2\n",
+    );
+    let o = evoquant().arg("run").arg(&path).arg("--quiet").run();
+    o.code(2)
+        .stderr_has("params.formats")
+        .stderr_has("blk.0.ffn_down");
+}

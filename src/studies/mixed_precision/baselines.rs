@@ -180,10 +180,17 @@ mod tests {
     use crate::studies::mixed_precision::model::{InventoryModel, QuantModel};
     use crate::studies::mixed_precision::sensitivity::analyze;
 
+    /// The ResNet-50-like inventory on arm_dot.
+    fn resnet() -> (InventoryModel, crate::hw::Target) {
+        (
+            InventoryModel::new(Family::Resnet50Like.shaped(42, 1)),
+            builtin("arm_dot").unwrap(),
+        )
+    }
+
     #[test]
     fn the_greedy_path_narrows_one_layer_per_step_and_picks_the_largest_that_fits() {
-        let m = InventoryModel::new(Family::Resnet50Like.shaped(42, 1));
-        let t = builtin("arm_dot").unwrap();
+        let (m, t) = resnet();
         let ev = Evaluator::new(&m, &t, [0.4, 0.3, 0.2, 0.1], [0.0; 3]);
         let space = Space {
             weight_bits: vec![4, 6, 8],
@@ -237,8 +244,7 @@ mod tests {
 
     #[test]
     fn greedy_beats_its_starting_point_and_stays_in_the_space() {
-        let m = InventoryModel::new(Family::Resnet50Like.shaped(42, 1));
-        let t = builtin("arm_dot").unwrap();
+        let (m, t) = resnet();
         let ev = Evaluator::new(&m, &t, [0.4, 0.3, 0.2, 0.1], [0.0; 3]);
         let space = Space {
             weight_bits: vec![4, 6, 8],

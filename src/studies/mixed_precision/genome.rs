@@ -530,6 +530,52 @@ mod tests {
         assert!(drawn.contains(&(2, true)) && drawn.contains(&(1, false)));
     }
 
+    /// A ggml space never leaves the types GGUF stores exactly: every gene
+    /// of random, crossed and mutated genomes maps to Q4_0 / Q4_1 / Q8_0 /
+    /// F16 weights with float activations.
+    #[test]
+    fn ggml_space_genes_are_exact_ggml_types() {
+        use crate::apply::ggml::ggml_deployable;
+        use crate::studies::mixed_precision::adapters::layer_quant;
+        let s = Space {
+            weight_bits: vec![4, 8, 16],
+            act_bits: vec![32],
+            granularities: vec![Granularity::PerGroup],
+            group_sizes: vec![32],
+            mixed: true,
+            ggml: true,
+            calibrations: vec![Calibration::MinMax],
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let a = s.random_genome(6, &mut rng);
+            let b = s.random_genome(6, &mut rng);
+            let mut c = s.crossover(&a, &b, &mut rng);
+            s.mutate(&mut c, 1.0, &mut rng);
+            for g in [&a, &b, &c] {
+                assert!(s.contains(g), "{g:?}");
+                for l in &g.layers {
+                    assert!(ggml_deployable(&layer_quant(l)), "{l:?}");
+                    seen.insert(l.label());
+                }
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ["Q4_0", "Q4_1", "Q8_0", "W16A32"]
+        );
+        // An integer gene is not in a ggml space, nor a ggml gene elsewhere.
+        let int = Genome::uniform(LayerGene::int(4, 8, Granularity::PerGroup), 2);
+        assert!(!s.contains(&int));
+        let q = Genome::uniform(s.gene_at(8, 8), 2);
+        assert_eq!(
+            q.layers[0].ggml_format(),
+            Some(crate::quant::GgufFormat::Q8_0)
+        );
+        assert!(!space(true).contains(&q));
+    }
+
     #[test]
     fn mutation_rate_zero_is_identity_and_one_changes_something() {
         let s = space(true);

@@ -311,6 +311,20 @@ impl Study for MixedPrecision {
             Ok(m) => m,
             Err((key, e)) => return vec![ParamIssue::new(key, e)],
         };
+        // ggml blocks run along each row; a row that is not whole blocks
+        // has no exact ggml type, so no gene of the space could hold it.
+        let block = crate::quant::GGUF_BLOCK as u64;
+        if p.formats == params::Formats::Ggml
+            && let Some(l) = layers.iter().find(|l| l.shape.cols % block != 0)
+        {
+            return vec![ParamIssue::new(
+                "formats",
+                format!(
+                    "formats = \"ggml\": layer `{}` has rows of {} weights, not whole {block}-value ggml blocks; no ggml type stores it (use formats = \"any\")",
+                    l.name, l.shape.cols
+                ),
+            )];
+        }
         let limits = [
             ("target_latency_ms", p.target_latency_ms, "ms"),
             ("target_memory_mb", p.target_memory_mb, "MB"),

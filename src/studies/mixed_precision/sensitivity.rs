@@ -111,8 +111,8 @@ impl Sensitivity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::studies::mixed_precision::genome::Granularity;
     use crate::models::Family;
+    use crate::studies::mixed_precision::genome::Granularity;
     use crate::studies::mixed_precision::model::InventoryModel;
 
     #[test]
