@@ -124,10 +124,11 @@ pub fn greedy_path(ev: &Evaluator, space: &Space, sens: &Sensitivity) -> Vec<Gen
     path
 }
 
-/// The largest genome of `path` (sizes fall along it) whose memory is at
-/// most `memory_mb`; `None` when even the narrowest is larger.
-pub fn greedy_at<'p>(ev: &Evaluator, path: &'p [Genome], memory_mb: f64) -> Option<&'p Genome> {
-    path.iter().find(|g| ev.memory_mb(g) <= memory_mb)
+/// Index of the largest genome of a greedy path (its memories `sizes`,
+/// falling along it) whose memory is at most `memory_mb`; `None` when even
+/// the narrowest is larger.
+pub fn greedy_at(sizes: &[f64], memory_mb: f64) -> Option<usize> {
+    sizes.iter().position(|&m| m <= memory_mb)
 }
 
 /// The sensitivity-greedy allocation.
@@ -214,16 +215,11 @@ mod tests {
             assert!(ev.memory_mb(&w[1]) < ev.memory_mb(&w[0]));
             assert!(w[1].layers.iter().all(|l| l.activation_bits == 8));
         }
-        let budget = (ev.memory_mb(&path[5]) + ev.memory_mb(&path[6])) / 2.0;
-        assert_eq!(greedy_at(&ev, &path, budget), Some(&path[6]));
-        assert_eq!(
-            greedy_at(&ev, &path, ev.memory_mb(&path[5])),
-            Some(&path[5])
-        );
-        assert_eq!(
-            greedy_at(&ev, &path, ev.memory_mb(&path[2 * n]) - 1e-9),
-            None
-        );
+        let sizes: Vec<f64> = path.iter().map(|g| ev.memory_mb(g)).collect();
+        let budget = (sizes[5] + sizes[6]) / 2.0;
+        assert_eq!(greedy_at(&sizes, budget), Some(6));
+        assert_eq!(greedy_at(&sizes, sizes[5]), Some(5));
+        assert_eq!(greedy_at(&sizes, sizes[2 * n] - 1e-9), None);
         // Not mixed: one uniform genome per width, widest first.
         let uniform = greedy_path(
             &ev,

@@ -49,10 +49,10 @@ use std::path::PathBuf;
 
 pub struct MixedPrecision;
 
-/// How far the screen was off on the final front.
 /// An archive entry: objectives, and the genome with its evaluation.
 type FrontEntry = (Vec<f64>, (Genome, Eval));
 
+/// How far the screen was off on the final front.
 struct Screened {
     texts: usize,
     mean_abs_error: f64,
@@ -488,11 +488,12 @@ impl Study for MixedPrecision {
         // same way (on all texts when screened); not counted in the budget.
         ctx.progress("sensitivity-greedy at the front's sizes");
         let path = baselines::greedy_path(ev, &space, &sens);
+        let sizes: Vec<f64> = path.iter().map(|g| ev.memory_mb(g)).collect();
         let matched: Vec<Option<&Genome>> = result
             .archive
             .entries()
             .iter()
-            .map(|(_, (_, e))| baselines::greedy_at(ev, &path, e.memory_mb))
+            .map(|(_, (_, e))| baselines::greedy_at(&sizes, e.memory_mb).map(|k| &path[k]))
             .collect();
         let mut distinct: Vec<&Genome> = Vec::new();
         for g in matched.iter().flatten() {
