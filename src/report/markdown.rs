@@ -438,13 +438,25 @@ fn markdown(results: &ResultsDir, section: &Section, plots: &[Plot]) -> String {
         }
     }
     let _ = writeln!(out, "## Parameters\n");
+    let used: Vec<&(String, String)> = results
+        .params
+        .iter()
+        .filter(|(k, _)| !results.unused_params.contains(k))
+        .collect();
     let _ = writeln!(
         out,
         "<details><summary>{} fixed parameters</summary>\n",
-        results.params.len()
+        used.len()
     );
-    let rows: Vec<Vec<String>> = results
-        .params
+    let omitted = results.params.len() - used.len();
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "The {omitted} that no trial used (another model's, a target's not chosen) are left out; \
+             report.json lists every parameter.\n"
+        );
+    }
+    let rows: Vec<Vec<String>> = used
         .iter()
         .map(|(k, v)| vec![format!("`{k}`"), format!("`{v}`")])
         .collect();
@@ -526,6 +538,38 @@ mod tests {
         assert_eq!(report.svgs.len(), 1);
         assert_eq!(report.svgs[0].0, "sweep_score.svg");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A parameter no trial used is left out of the table, and the count says
+    /// so; a folder written before `unused_params` existed lists them all.
+    #[test]
+    fn parameters_no_trial_used_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        write_folder(dir);
+        let mut report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap())
+                .unwrap();
+        report["params"]["mlp.epochs"] = serde_json::json!(10);
+        std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+        let md = build_report(
+            &ResultsDir::load(dir).unwrap(),
+            &super::super::plots::GenericOnly,
+        )
+        .unwrap()
+        .markdown;
+        assert!(md.contains("2 fixed parameters") && md.contains("`mlp.epochs`"));
+        report["unused_params"] = serde_json::json!(["mlp.epochs"]);
+        std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+        let md = build_report(
+            &ResultsDir::load(dir).unwrap(),
+            &super::super::plots::GenericOnly,
+        )
+        .unwrap()
+        .markdown;
+        assert!(md.contains("1 fixed parameters"), "{md}");
+        assert!(md.contains("The 1 that no trial used"), "{md}");
+        assert!(!md.contains("`mlp.epochs`") && md.contains("| `width` | `3` |"));
     }
 
     /// Before: metrics `score.x` and `score_x` both became

@@ -45,6 +45,8 @@ pub struct RunInfo {
     pub inputs: Vec<InputFile>,
     /// What the manifest claims, tested by the report.
     pub claims: Vec<super::claims::Claim>,
+    /// Fixed parameters no trial used (sorted): report.md leaves them out.
+    pub unused: Vec<String>,
 }
 
 /// One trial of a [`RunInfo`].
@@ -412,6 +414,7 @@ fn report_json(
         },
         "seeds": { "base": m.base_seed, "replicates": m.replicates },
         "params": params,
+        "unused_params": plan.unused,
         "sweep": { "keys": plan.swept_keys, "points": plan.points.len() },
         "inputs": plan.inputs,
         "claims": plan.claims.iter().map(super::claims::Claim::to_json).collect::<Vec<_>>(),

@@ -29,6 +29,9 @@ pub struct ResultsDir {
     pub replicates: u64,
     /// Resolved fixed parameters (swept keys excluded), in key order.
     pub params: Vec<(String, String)>,
+    /// Fixed parameters no trial used (none listed by a folder written
+    /// before report.json recorded them).
+    pub unused_params: Vec<String>,
     pub swept_keys: Vec<String>,
     /// Sweep points in summary order.
     pub points: Vec<Point>,
@@ -139,6 +142,11 @@ impl ResultsDir {
                 values: cols.iter().map(|&c| row[c].clone()).collect(),
             });
         }
+        let unused_params = report
+            .get("unused_params")
+            .and_then(|c| c.as_array())
+            .map(|a| a.iter().map(json_text).collect())
+            .unwrap_or_default();
         let claims = report
             .get("claims")
             .and_then(|c| c.as_array())
@@ -159,6 +167,7 @@ impl ResultsDir {
             base_seed: int_field(&["seeds", "base"])?,
             replicates: int_field(&["seeds", "replicates"])?,
             params,
+            unused_params,
             swept_keys,
             points,
             trials,

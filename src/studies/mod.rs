@@ -129,6 +129,13 @@ pub trait Study: Send + Sync + 'static {
     fn validate(&self, _params: &Self::Params, _ctx: &CheckContext) -> Vec<ParamIssue> {
         Vec::new()
     }
+    /// Parameters that take no part in a trial with these values (`mlp.*`
+    /// when the model is an inventory), as keys or `prefix.` groups:
+    /// report.md lists only the others, so a reader is not left to guess
+    /// which settings mattered.
+    fn unused_params(&self, _params: &Self::Params) -> Vec<&'static str> {
+        Vec::new()
+    }
     /// Run one trial. Must be a pure function of `params` and `rng`.
     fn run_trial(
         &self,
@@ -162,6 +169,12 @@ pub trait DynStudy: Send + Sync {
     fn defaults(&self) -> ParamSet;
     /// Type the parameters and run the study's own validation.
     fn check(&self, params: &ParamSet, ctx: &CheckContext) -> Vec<ParamIssue>;
+    /// The keys of `params` that take no part in a trial (see
+    /// [`Study::unused_params`]); none when the set does not type, and none
+    /// by default (the `command` kind hands every parameter to the program).
+    fn unused(&self, _params: &ParamSet) -> Vec<String> {
+        Vec::new()
+    }
     fn run(
         &self,
         params: &ParamSet,
@@ -199,6 +212,22 @@ impl<S: Study> DynStudy for S {
             }
             Err(issue) => vec![issue],
         }
+    }
+    fn unused(&self, params: &ParamSet) -> Vec<String> {
+        let Ok(p) = typed::<S::Params>(params) else {
+            return Vec::new();
+        };
+        let patterns = self.unused_params(&p);
+        params
+            .keys()
+            .filter(|k| {
+                patterns.iter().any(|pat| match pat.strip_suffix('.') {
+                    Some(group) => k.strip_prefix(group).is_some_and(|r| r.starts_with('.')),
+                    None => k.as_str() == *pat,
+                })
+            })
+            .cloned()
+            .collect()
     }
     fn run(
         &self,

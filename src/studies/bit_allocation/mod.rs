@@ -71,6 +71,9 @@ impl Study for BitAllocation {
     fn report(&self, results: &ResultsDir) -> crate::error::Result<Section> {
         report::section(results)
     }
+    fn unused_params(&self, p: &Params) -> Vec<&'static str> {
+        p.unused()
+    }
     fn run_trial(
         &self,
         params: &Params,

@@ -79,6 +79,16 @@ pub enum PrecisionsError {
 }
 
 impl Params {
+    /// The parameters that take no part in a trial with these values (see
+    /// `Study::unused_params`): the measured TEST split reads the real
+    /// network's settings instead of `data.test`.
+    pub fn unused(&self) -> Vec<&'static str> {
+        match self.data.source {
+            DataSource::Inventory => vec!["data.model", "data.eval_texts", "data.max_seq_len"],
+            DataSource::Measured => vec!["data.test"],
+        }
+    }
+
     /// The allowed precisions, sorted by bits, or the problem with them.
     pub fn allowed(&self) -> Result<Vec<Precision>, PrecisionsError> {
         if self.precisions.is_empty() {

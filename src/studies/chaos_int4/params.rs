@@ -95,6 +95,15 @@ crate::params! {
 }
 
 impl Params {
+    /// The parameters that take no part in a trial with these values (see
+    /// `Study::unused_params`): steady-state renewal keeps no elites.
+    pub fn unused(&self) -> Vec<&'static str> {
+        match self.mode {
+            Renewal::Generational => Vec::new(),
+            Renewal::SteadyState => vec!["elitism"],
+        }
+    }
+
     pub fn ga(&self) -> GaConfig {
         GaConfig {
             mode: self.mode,

@@ -253,6 +253,67 @@ crate::params! {
 }
 
 impl Params {
+    /// The parameters that take no part in a trial with these values (see
+    /// `Study::unused_params`): each model reads its own group, the custom
+    /// target only when selected, the GA's elitism only under weighted_sum.
+    pub fn unused(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let model = self.model;
+        if model != ModelKind::Transformer {
+            out.extend([
+                "model_path",
+                "eval_texts",
+                "calib_texts",
+                "max_seq_len",
+                "transformer_metric",
+                "layer_groups",
+                "screen_texts",
+            ]);
+        }
+        if model != ModelKind::Command {
+            out.extend([
+                "evaluator",
+                "parallel_evaluations",
+                "evaluator_timeout_s",
+                "evaluator_metric",
+            ]);
+        }
+        if model != ModelKind::Inventory {
+            out.extend(["inventory", "inventory_seed", "inventory_file"]);
+        } else if !self.inventory_file.is_empty() {
+            // An imported file's sensitivity is measured, its shapes are real.
+            out.extend(["inventory", "inventory_seed"]);
+        }
+        let builtin_inventory = model == ModelKind::Inventory && self.inventory_file.is_empty();
+        if !(builtin_inventory || model == ModelKind::Transformer) {
+            out.push("tokens");
+        }
+        if model != ModelKind::Mlp {
+            out.push("mlp.");
+        }
+        if model != ModelKind::Mlp || self.search != SearchMode::Nsga2 {
+            out.push("arch.");
+        } else if !self.arch.enabled {
+            out.extend([
+                "arch.depth",
+                "arch.widths",
+                "arch.activations",
+                "arch.mutation_rate",
+                "arch.compare_quant_only",
+            ]);
+        }
+        if !self.hardware_target.is_custom() {
+            out.push("custom.");
+        }
+        if self.search == SearchMode::Nsga2 {
+            out.push("elitism_ratio");
+        }
+        if self.formats == Formats::Ggml {
+            out.push("activation_bits");
+        }
+        out
+    }
+
     /// The four objective weights in the order accuracy, compression,
     /// latency, energy.
     pub fn weights(&self) -> [f64; 4] {
@@ -625,6 +686,53 @@ mod tests {
         assert_eq!((p.min_bits, p.max_bits), (4, 8));
         assert_eq!(p.weights(), [0.4, 0.3, 0.2, 0.1]);
         assert_eq!(p.elites(), 2);
+    }
+
+    #[test]
+    fn each_model_uses_its_own_parameters_only() {
+        let unused = |edit: fn(&mut Params)| {
+            let mut p = Params::default();
+            edit(&mut p);
+            p.unused()
+        };
+        // The default: a built-in inventory on a built-in target, NSGA-II.
+        let u = unused(|_| {});
+        for k in [
+            "model_path",
+            "evaluator",
+            "mlp.",
+            "arch.",
+            "custom.",
+            "elitism_ratio",
+        ] {
+            assert!(u.contains(&k), "{k}");
+        }
+        for k in ["inventory", "inventory_seed", "tokens", "activation_bits"] {
+            assert!(!u.contains(&k), "{k}");
+        }
+        let u = unused(|p| p.inventory_file = FilePath::from("net.safetensors"));
+        assert!(u.contains(&"inventory_seed") && u.contains(&"tokens"));
+        assert!(!u.contains(&"inventory_file"));
+        let u = unused(|p| p.model = ModelKind::Transformer);
+        assert!(!u.contains(&"model_path") && !u.contains(&"tokens"));
+        assert!(u.contains(&"inventory") && u.contains(&"mlp."));
+        let u = unused(|p| p.model = ModelKind::Mlp);
+        assert!(!u.contains(&"mlp.") && !u.contains(&"arch.enabled"));
+        assert!(u.contains(&"arch.widths") && u.contains(&"tokens"));
+        let u = unused(|p| {
+            p.model = ModelKind::Mlp;
+            p.arch.enabled = true;
+        });
+        assert!(!u.iter().any(|k| k.starts_with("arch")));
+        let u = unused(|p| {
+            p.model = ModelKind::Command;
+            p.search = SearchMode::WeightedSum;
+            p.hardware_target = "custom".into();
+            p.formats = Formats::Ggml;
+        });
+        assert!(!u.contains(&"evaluator") && !u.contains(&"custom."));
+        assert!(!u.contains(&"elitism_ratio"));
+        assert!(u.contains(&"activation_bits") && u.contains(&"arch."));
     }
 
     #[test]
