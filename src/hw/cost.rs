@@ -45,6 +45,38 @@ pub struct LayerShape {
     pub act_out: u64,
 }
 
+impl LayerShape {
+    /// A weight matrix applied at `tokens` positions (a linear layer over a
+    /// sequence; 1 = one GEMV): every weight read once, a MAC per weight
+    /// and position.
+    pub fn gemm(rows: u64, cols: u64, tokens: u64) -> LayerShape {
+        LayerShape {
+            weights: rows * cols,
+            rows,
+            cols,
+            macs: rows * cols * tokens,
+            weight_reads: rows * cols,
+            act_in: cols * tokens,
+            act_out: rows * tokens,
+        }
+    }
+
+    /// An embedding table of `rows` entries of width `cols`, looked up at
+    /// `tokens` positions: no MACs, and only the rows of its tokens are
+    /// read (at most every row), in: token ids, out: their vectors.
+    pub fn lookup(rows: u64, cols: u64, tokens: u64) -> LayerShape {
+        LayerShape {
+            weights: rows * cols,
+            rows,
+            cols,
+            macs: 0,
+            weight_reads: cols * tokens.min(rows),
+            act_in: tokens,
+            act_out: cols * tokens,
+        }
+    }
+}
+
 /// How scales are laid out over a weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScaleLayout {

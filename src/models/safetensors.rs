@@ -333,17 +333,24 @@ fn network_key(name: &str) -> (u8, Vec<(String, u64)>) {
     (stage(name), natural_key(name))
 }
 
+/// Does the name say the tensor is an embedding table (looked up, not
+/// multiplied)?
+pub fn is_embedding(name: &str) -> bool {
+    stage(name) == 0
+}
+
 /// 0 for embedding tables, 2 for output heads, 1 for everything between.
 fn stage(name: &str) -> u8 {
     let n = name.to_ascii_lowercase();
     let last = n.split('.').rev().find(|p| *p != "weight").unwrap_or("");
-    if n.contains("embed") || matches!(last, "wte" | "wpe" | "tok_embeddings") {
-        0
-    } else if n.starts_with("lm_head")
+    // Heads first: GPT-NeoX's output head is `embed_out`.
+    if n.starts_with("lm_head")
         || n.starts_with("output.")
-        || matches!(last, "lm_head" | "classifier" | "head")
+        || matches!(last, "lm_head" | "classifier" | "head" | "embed_out")
     {
         2
+    } else if n.contains("embed") || matches!(last, "wte" | "wpe" | "tok_embeddings") {
+        0
     } else {
         1
     }
@@ -757,6 +764,7 @@ mod tests {
             "model.layers.2.mlp",
             "model.layers.1.attn",
             "model.embed",
+            "gpt_neox.embed_out",
         ];
         names.sort_by_key(|n| network_key(n));
         assert_eq!(
@@ -766,9 +774,14 @@ mod tests {
                 "model.layers.1.attn",
                 "model.layers.2.mlp",
                 "model.layers.10.mlp",
+                "gpt_neox.embed_out",
                 "lm_head"
             ]
         );
+        assert!(
+            is_embedding("model.embed_tokens.weight") && is_embedding("transformer.wte.weight")
+        );
+        assert!(!is_embedding("gpt_neox.embed_out.weight") && !is_embedding("lm_head.weight"));
     }
 
     #[test]

@@ -67,29 +67,28 @@ impl ShapedInventory {
 /// (name, type, rows, cols, MACs, weights read, act in, act out)
 type Raw = (String, LayerType, u64, u64, u64, u64, u64, u64);
 
-fn gemm(name: String, ty: LayerType, rows: u64, cols: u64, tokens: u64) -> Raw {
+fn raw(name: String, ty: LayerType, s: LayerShape) -> Raw {
     (
         name,
         ty,
-        rows,
-        cols,
-        rows * cols * tokens,
-        rows * cols,
-        cols * tokens,
-        rows * tokens,
+        s.rows,
+        s.cols,
+        s.macs,
+        s.weight_reads,
+        s.act_in,
+        s.act_out,
     )
 }
 
+fn gemm(name: String, ty: LayerType, rows: u64, cols: u64, tokens: u64) -> Raw {
+    raw(name, ty, LayerShape::gemm(rows, cols, tokens))
+}
+
 fn lookup(name: String, rows: u64, cols: u64, tokens: u64) -> Raw {
-    (
+    raw(
         name,
         LayerType::Embedding,
-        rows,
-        cols,
-        0,
-        cols * tokens.min(rows),
-        tokens,
-        cols * tokens,
+        LayerShape::lookup(rows, cols, tokens),
     )
 }
 

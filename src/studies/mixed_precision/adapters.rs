@@ -62,16 +62,16 @@ pub fn mlp_layers(shapes: &[[usize; 2]]) -> Vec<ModelLayer> {
 }
 
 /// Shapes of an imported file's layers (header only).
-pub fn safetensors_layers(file: &crate::models::safetensors::SafetensorsModel) -> Vec<ModelLayer> {
+pub fn safetensors_layers(
+    file: &crate::models::safetensors::SafetensorsModel,
+    tokens: u64,
+) -> Vec<ModelLayer> {
     file.layers
         .iter()
-        .map(|l| {
-            let (rows, cols) = rows_cols(l);
-            ModelLayer {
-                name: l.name.clone(),
-                kind: layer_type(l).name().to_string(),
-                shape: gemv(l.params, rows, cols),
-            }
+        .map(|l| ModelLayer {
+            name: l.name.clone(),
+            kind: layer_type(l).name().to_string(),
+            shape: imported_shape(l, tokens),
         })
         .collect()
 }
@@ -84,20 +84,22 @@ fn rows_cols(l: &crate::models::safetensors::ImportedLayer) -> (u64, u64) {
 fn layer_type(l: &crate::models::safetensors::ImportedLayer) -> LayerType {
     if l.shape.len() == 4 {
         LayerType::Conv
+    } else if crate::models::safetensors::is_embedding(&l.name) {
+        LayerType::Embedding
     } else {
         LayerType::Linear
     }
 }
 
-fn gemv(params: u64, rows: u64, cols: u64) -> LayerShape {
-    LayerShape {
-        weights: params,
-        rows,
-        cols,
-        macs: params,
-        weight_reads: params,
-        act_in: cols,
-        act_out: rows,
+/// An imported layer's cost shape at `tokens` positions: embedding tables
+/// are lookups (no MACs, only their tokens' rows read), everything else a
+/// matrix product (a convolution as one output position per token: the
+/// header gives no feature-map size).
+fn imported_shape(l: &crate::models::safetensors::ImportedLayer, tokens: u64) -> LayerShape {
+    let (rows, cols) = rows_cols(l);
+    match layer_type(l) {
+        LayerType::Embedding => LayerShape::lookup(rows, cols, tokens),
+        _ => LayerShape::gemm(rows, cols, tokens),
     }
 }
 
@@ -237,6 +239,7 @@ pub fn gene_weights(g: &LayerGene, w: &[f32], shape: &[usize; 2]) -> Vec<f32> {
 /// Build an inventory model from a measured safetensors file.
 pub fn safetensors_inventory(
     file: &crate::models::safetensors::SafetensorsModel,
+    tokens: u64,
 ) -> crate::error::Result<InventoryModel> {
     let total: u64 = file.layer_params().max(1);
     let n = file.layers.len();
@@ -277,7 +280,6 @@ pub fn safetensors_inventory(
                 })?;
             losses[p.index()] = -(-(err * share)).exp_m1();
         }
-        let (rows, cols) = rows_cols(l);
         let pos = if n > 1 {
             index as f64 / (n - 1) as f64
         } else {
@@ -295,7 +297,7 @@ pub fn safetensors_inventory(
                 weight_std: 0.0,
                 activation_range: 0.0,
             },
-            shape: gemv(l.params, rows, cols),
+            shape: imported_shape(l, tokens),
         });
     }
     let name = file
@@ -319,6 +321,66 @@ mod tests {
     use crate::nn::TaskConfig;
     use crate::quant::Granularity;
 
+    /// An imported embedding table is a lookup: typed Embedding, no MACs,
+    /// only its tokens' rows read; the linear layers run on every token.
+    /// Before: it was typed Linear and costed as a matrix product.
+    #[test]
+    fn imported_embeddings_are_costed_as_lookups() {
+        use safetensors::tensor::{Dtype, TensorView};
+        let bytes = |n: usize| -> Vec<u8> {
+            (0..n)
+                .flat_map(|i| (((i * 31 % 17) as f32 - 8.0) / 9.0).to_le_bytes())
+                .collect()
+        };
+        let (embed, q, head) = (bytes(100 * 8), bytes(8 * 8), bytes(100 * 8));
+        let tensors = vec![
+            (
+                "lm_head.weight",
+                TensorView::new(Dtype::F32, vec![100, 8], &head).unwrap(),
+            ),
+            (
+                "model.layers.0.q.weight",
+                TensorView::new(Dtype::F32, vec![8, 8], &q).unwrap(),
+            ),
+            (
+                "model.embed_tokens.weight",
+                TensorView::new(Dtype::F32, vec![100, 8], &embed).unwrap(),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        std::fs::write(&path, safetensors::serialize(tensors, None).unwrap()).unwrap();
+        let file = crate::models::safetensors::read(&path).unwrap();
+        let model = safetensors_inventory(&file, 4).unwrap();
+        let layers = model.layers();
+        let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "model.embed_tokens.weight",
+                "model.layers.0.q.weight",
+                "lm_head.weight"
+            ]
+        );
+        let kinds: Vec<&str> = layers.iter().map(|l| l.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                LayerType::Embedding.name(),
+                LayerType::Linear.name(),
+                LayerType::Linear.name()
+            ]
+        );
+        assert_eq!(layers[0].shape, LayerShape::lookup(100, 8, 4));
+        assert_eq!(
+            (layers[0].shape.macs, layers[0].shape.weight_reads),
+            (0, 4 * 8)
+        );
+        assert_eq!(layers[1].shape.macs, 8 * 8 * 4);
+        assert_eq!(layers[2].shape, LayerShape::gemm(100, 8, 4));
+        assert_eq!(safetensors_layers(&file, 4), layers.to_vec());
+    }
+
     /// The cost model's weight bytes are the bytes `quant` packs for the
     /// same gene (codes, f16 scales, zero points), so the study's
     /// bits_per_weight equals what `evoquant eval` counts. Regression: a
@@ -331,7 +393,7 @@ mod tests {
         let w: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();
-        let shape = gemv((rows * cols) as u64, rows as u64, cols as u64);
+        let shape = LayerShape::gemm(rows as u64, cols as u64, 1);
         for bits in [2u8, 3, 4, 6, 8] {
             for scheme in [Scheme::Symmetric, Scheme::Asymmetric, Scheme::PowerOfTwo] {
                 for (granularity, group_size) in [

@@ -81,7 +81,7 @@ pub fn build_model(
         ModelKind::Inventory => {
             let file = crate::models::safetensors::read(&resolve(p.inventory_file.as_str()))
                 .map_err(|e| crate::error::Error::user(e.to_string()))?;
-            Ok(Box::new(adapters::safetensors_inventory(&file)?))
+            Ok(Box::new(adapters::safetensors_inventory(&file, p.tokens)?))
         }
         ModelKind::Transformer => Ok(Box::new(transformer::TransformerModel::load(
             p,
@@ -168,7 +168,10 @@ fn shapes_only(
                     ),
                 ));
             }
-            Ok((adapters::safetensors_layers(&file), file.other_params))
+            Ok((
+                adapters::safetensors_layers(&file, p.tokens),
+                file.other_params,
+            ))
         }
         ModelKind::Inventory => {
             let m = build_model(p, resolve, 0).map_err(|e| ("inventory", e.to_string()))?;

@@ -114,7 +114,7 @@ crate::params! {
         inventory_seed: u64 = 42;
         /// A .safetensors file to import instead of the built-in inventory ("" = built-in): header read, each layer's weight error measured at 2-16 bits as the sensitivity signal.
         inventory_file: FilePath = FilePath::default();
-        /// Tokens processed per inference by transformer inventories (1 = one decode step).
+        /// Tokens processed per inference by transformer inventories and imported files (1 = one decode step): linear layers run on every token, embedding tables look up only theirs.
         tokens: u64 = 1, range 1..=MAX_TOKENS;
         /// weighted_sum: the document's GA on the weighted fitness; nsga2: NSGA-II on the objectives with positive weight.
         search: SearchMode = SearchMode::Nsga2;
@@ -284,8 +284,7 @@ impl Params {
             // An imported file's sensitivity is measured, its shapes are real.
             out.extend(["inventory", "inventory_seed"]);
         }
-        let builtin_inventory = model == ModelKind::Inventory && self.inventory_file.is_empty();
-        if !(builtin_inventory || model == ModelKind::Transformer) {
+        if !matches!(model, ModelKind::Inventory | ModelKind::Transformer) {
             out.push("tokens");
         }
         if model != ModelKind::Mlp {
@@ -711,7 +710,7 @@ mod tests {
             assert!(!u.contains(&k), "{k}");
         }
         let u = unused(|p| p.inventory_file = FilePath::from("net.safetensors"));
-        assert!(u.contains(&"inventory_seed") && u.contains(&"tokens"));
+        assert!(u.contains(&"inventory_seed") && !u.contains(&"tokens"));
         assert!(!u.contains(&"inventory_file"));
         let u = unused(|p| p.model = ModelKind::Transformer);
         assert!(!u.contains(&"model_path") && !u.contains(&"tokens"));
