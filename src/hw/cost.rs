@@ -190,7 +190,7 @@ pub fn layer_cost(target: &Target, shape: &LayerShape, q: &QuantChoice) -> Layer
     let memory_s = traffic / target.bandwidth_bytes_per_s;
     let latency_s = compute_s.max(memory_s);
     let energy_j = match target.energy {
-        EnergyBasis::PerOp => {
+        EnergyBasis::PerOp { .. } => {
             (shape.macs as f64 * target.mac_energy_pj[execution.mode.compute.index()]
                 + traffic * target.dram_pj_per_byte)
                 * 1e-12
@@ -269,9 +269,13 @@ mod tests {
         let b = layer_cost(&dot, &big, &q(8, 8, ScaleLayout::PerChannel, false));
         assert!(!a.memory_bound && !b.memory_bound);
         assert!((a.latency_s / b.latency_s - 4.0).abs() < 1e-9);
-        // Energy = MAC energy + traffic energy exactly.
-        let expect = (big.macs as f64 * 0.23 + a.traffic_bytes * 1950.0 / 8.0) * 1e-12;
-        assert!((a.energy_j - expect).abs() < 1e-15 * expect.max(1.0));
+        // A per-op target: energy = MAC energy + traffic energy exactly.
+        let x4 = builtin("cortex_x4_i8mm").unwrap();
+        let c = layer_cost(&x4, &big, &q(8, 8, ScaleLayout::PerChannel, false));
+        let expect = (big.macs as f64 * x4.mac_energy_pj[Compute::Int8.index()]
+            + c.traffic_bytes * x4.dram_pj_per_byte)
+            * 1e-12;
+        assert!((c.energy_j - expect).abs() < 1e-15 * expect.max(1.0));
     }
 
     #[test]
@@ -284,11 +288,19 @@ mod tests {
         let neon = layer_cost(&builtin("arm_neon").unwrap(), &s, &fp32);
         let xeon = layer_cost(&builtin("intel_vnni").unwrap(), &s, &fp32);
         let t4 = layer_cost(&builtin("nvidia_tensorrt").unwrap(), &s, &fp32);
+        let x4_target = builtin("cortex_x4_i8mm").unwrap();
+        let x4 = layer_cost(&x4_target, &s, &fp32);
         assert!((t4.energy_j - 70.0 * t4.latency_s).abs() <= 1e-12 * t4.energy_j);
         assert!((xeon.energy_j - 60.0 * xeon.latency_s).abs() <= 1e-12 * xeon.energy_j);
-        let per_op = (s.macs as f64 * 4.6 + neon.traffic_bytes * 1950.0 / 8.0) * 1e-12;
-        assert!((neon.energy_j - per_op).abs() <= 1e-12 * per_op);
-        assert!(neon.energy_j != xeon.energy_j && xeon.energy_j != t4.energy_j);
+        assert!((neon.energy_j - 9.8 * neon.latency_s).abs() <= 1e-12 * neon.energy_j);
+        let per_op = (s.macs as f64 * x4_target.mac_energy_pj[Compute::Fp32.index()]
+            + x4.traffic_bytes * 112.0)
+            * 1e-12;
+        assert!((x4.energy_j - per_op).abs() <= 1e-12 * per_op);
+        let all = [neon.energy_j, xeon.energy_j, t4.energy_j, x4.energy_j];
+        for (i, a) in all.iter().enumerate() {
+            assert!(all[i + 1..].iter().all(|b| b != a), "{all:?}");
+        }
     }
 
     #[test]

@@ -80,9 +80,10 @@ pub struct Execution {
 #[derive(Clone, Debug, PartialEq)]
 pub enum EnergyBasis {
     /// Energy per operation: `MACs · mac_energy_pj[compute] + traffic ·
-    /// dram_pj_per_byte`, from a per-operation table (the 45 nm Horowitz
-    /// table for parts whose power is not published, or a custom table).
-    PerOp,
+    /// dram_pj_per_byte`, from a per-operation table; `table` says which
+    /// (scaled to the part's process node, calibrated on a measurement, or
+    /// the manifest's own).
+    PerOp { table: &'static str },
     /// Rated board (or package) power × modelled latency: the energy of the
     /// device running flat out for the modelled time. An upper bound (the
     /// rated power is a ceiling, idle and memory-bound stretches draw less);
@@ -94,7 +95,9 @@ impl EnergyBasis {
     /// `per-op table` / `70 W board power × time`, for tables and docs.
     pub fn text(&self) -> String {
         match self {
-            EnergyBasis::PerOp => "per-op table (pJ/MAC + pJ/DRAM byte)".to_string(),
+            EnergyBasis::PerOp { table } => {
+                format!("per-op table (pJ/MAC + pJ/DRAM byte): {table}")
+            }
             EnergyBasis::BoardPower { watts } => format!("{watts} W rated power × modelled time"),
         }
     }

@@ -5,21 +5,26 @@
 //! "assumption" marks a figure the vendor does not publish, with the
 //! reasoning.
 //!
-//! Energy has a basis per target ([`EnergyBasis`]):
-//! - **rated power × modelled time** where the vendor publishes the part's
-//!   power (GPU board power, CPU TDP): T4, L4, H100, Jetson AGX Orin, the
-//!   Xeon slice and the Core i9;
-//! - **the 45 nm per-operation table** where no power figure is published
-//!   (the phone/laptop NPUs, the Neural Engines and the Arm cores): Horowitz,
-//!   "Computing's energy problem (and what we can do about it)", ISSCC 2014,
-//!   45 nm, 0.9 V: int8 add 0.03 pJ, int8 mult 0.2 pJ, int32 add 0.1 pJ,
-//!   int32 mult 3.1 pJ, fp16 add 0.4 pJ, fp16 mult 1.1 pJ, fp32 add 0.9 pJ,
-//!   fp32 mult 3.7 pJ, DRAM 1.3–2.6 nJ per 64-bit access. A MAC is one
-//!   multiply plus one add. These parts are built in 4–7 nm processes, so the
-//!   absolute figures are high (an upper bound); the *ratios* (DRAM traffic
-//!   dwarfs arithmetic; int8 ≪ fp16 < fp32) are what a search on one target
-//!   trades on. Energies of a per-op and a board-power target are different
-//!   models and should not be compared as measurements.
+//! Energy has a basis per target ([`EnergyBasis`]), each from a cited
+//! source and named in `evoquant list mixed_precision`:
+//! - **rated or measured power × modelled time** where the part's power is
+//!   published: GPU board power and CPU TDP (T4, L4, H100, Jetson AGX Orin,
+//!   the Xeon slice, the Core i9), and the Raspberry Pi 5's measured board
+//!   power under a CPU stress load (the Cortex-A76 targets);
+//! - **a per-operation table calibrated on a measurement** for the Apple
+//!   Neural Engines: Horowitz's ratios, scaled so the fp16 MAC costs what
+//!   the M1 Neural Engine was measured to spend;
+//! - **a per-operation table scaled to the process node** for the parts with
+//!   no published power (the Qualcomm NPUs, the Cortex-X4): Horowitz's
+//!   45 nm table × the Stillmaker–Baas energy factor to 7 nm, the smallest
+//!   node that paper covers (these parts are 4 nm, so an upper bound on
+//!   arithmetic energy), which counts arithmetic only (no SRAM movement or
+//!   control: the Apple calibration shows those dominate).
+//!
+//! Every per-op target prices DRAM at 14 pJ/bit, an LPDDR4 whole-access
+//! figure (an upper bound for the LPDDR5/5X/5T these parts use), not scaled
+//! with the logic node: DRAM energy is the memory's, not the SoC's.
+//! Energies of different bases are different models: compare them as such.
 
 use super::target::{Compute, EnergyBasis, ExecMode, Target};
 
@@ -86,7 +91,8 @@ pub const TARGET_CHOICES: [&str; BUILTINS.len() + ALIASES.len() + 1] = {
     out
 };
 
-/// Horowitz ISSCC 2014: int8 mult 0.2 + int8 add 0.03 pJ.
+/// Horowitz, "Computing's energy problem (and what we can do about it)",
+/// ISSCC 2014, 45 nm, 0.9 V: int8 mult 0.2 + int8 add 0.03 pJ.
 const E_INT8: f64 = 0.23;
 /// Derived, not in the table: an array multiplier's energy grows roughly with
 /// the square of its width, so an int4 mult ≈ 0.2 · (4/8)² = 0.05 pJ, plus
@@ -100,16 +106,72 @@ const E_FP16: f64 = 1.5;
 /// Horowitz ISSCC 2014: fp32 mult 3.7 + fp32 add 0.9 pJ.
 const E_FP32: f64 = 4.6;
 /// Horowitz ISSCC 2014: DRAM 1.3–2.6 nJ per 64-bit access; the midpoint
-/// 1.95 nJ / 8 bytes.
+/// 1.95 nJ / 8 bytes (DDR3-era; the `custom.*` default).
 const E_DRAM_BYTE: f64 = 1950.0 / 8.0;
 
-/// The 45 nm per-operation table, [int4, int8, int16, fp16, fp32] pJ per MAC.
+/// The 45 nm per-operation table, [int4, int8, int16, fp16, fp32] pJ per MAC
+/// (the `custom.*` default).
 pub const ENERGY: [f64; 5] = [E_INT4, E_INT8, E_INT16, E_FP16, E_FP32];
-/// The 45 nm DRAM energy per byte (pJ).
+/// The 45 nm DRAM energy per byte (pJ), the `custom.*` default.
 pub const DRAM_PJ_PER_BYTE: f64 = E_DRAM_BYTE;
 
-const HOROWITZ: &str =
-    "energy: Horowitz ISSCC 2014 45 nm per-op table (no published power for this part)";
+/// LPDDR4 DRAM energy per access, core and I/O: 13–14 pJ/bit (H. Ha,
+/// Stanford PhD thesis, DramDSE simulation of 32 Gb LPDDR4 at 3.2 Gb/s/pin:
+/// 14.0 pJ/bit), 14 × 8 pJ per byte. No published whole-access figure for
+/// LPDDR5/5X/5T was found; their vendors claim lower energy than LPDDR4X,
+/// so this is an upper bound for them.
+const E_LPDDR_BYTE: f64 = 14.0 * 8.0;
+
+/// Stillmaker & Baas, "Scaling equations for the accurate prediction of
+/// CMOS device performance from 180 nm to 7 nm", Integration, the VLSI
+/// Journal 58 (2017) 74–81: energy factor a·V² + b·V + c per node (fitted to
+/// HSpice on PTM/ITRS models; coefficients as transcribed in UCLA NanoCAD's
+/// nodeScale, which reproduce the paper's corrigendum example).
+fn stillmaker_baas_energy((a, b, c): (f64, f64, f64), vdd: f64) -> f64 {
+    a * vdd * vdd + b * vdd + c
+}
+/// High-performance 45 nm, the node of Horowitz's table (at 0.9 V).
+const SB_HP45: (f64, f64, f64) = (1.018, -0.3107, 0.1539);
+/// High-performance 7 nm, the paper's smallest node.
+const SB_HP7: (f64, f64, f64) = (0.1776, -0.09097, 0.02447);
+/// Assumed core supply of the scaled parts (not published): 0.8 V.
+const SCALED_VDD: f64 = 0.8;
+
+/// Energy per operation at 7 nm, 0.8 V relative to 45 nm, 0.9 V (≈ 0.094).
+pub fn node_factor_7nm() -> f64 {
+    stillmaker_baas_energy(SB_HP7, SCALED_VDD) / stillmaker_baas_energy(SB_HP45, 0.9)
+}
+
+/// Horowitz's table scaled to 7 nm (see [`node_factor_7nm`]).
+fn energy_7nm() -> [f64; 5] {
+    let f = node_factor_7nm();
+    ENERGY.map(|e| e * f)
+}
+
+const SCALED_7NM: &str = "Horowitz 45 nm x Stillmaker-Baas 7 nm HP at 0.8 V (x0.094; a 4 nm part spends less, arithmetic only), DRAM 14 pJ/bit (LPDDR4, Ha thesis; upper bound for LPDDR5X)";
+const SCALED_7NM_SOURCES: &str = "energy: Horowitz ISSCC 2014 table x Stillmaker & Baas, Integration 58 (2017) 7 nm factor (0.8 V assumed); DRAM 14 pJ/bit LPDDR4 (H. Ha, Stanford thesis)";
+
+/// Measured Apple M1 Neural Engine efficiency: 2063 GFLOP/s per W in fp16
+/// on a 3×3 convolution stack, idle-subtracted package power from
+/// `powermetrics` ("ANE guide", §10 Power and efficiency), i.e. 0.485 pJ
+/// per FLOP, 0.97 pJ per fp16 MAC (2 FLOP) including on-chip data movement.
+const E_ANE_FP16: f64 = 2.0 / 2063e9 * 1e12;
+
+/// Horowitz's ratios scaled so the fp16 MAC equals the M1 measurement (the
+/// A17 Pro and M3 are a node newer, N3B vs N5: an upper bound).
+fn energy_neural_engine() -> [f64; 5] {
+    let f = E_ANE_FP16 / E_FP16;
+    ENERGY.map(|e| e * f)
+}
+
+const NEURAL_ENGINE_TABLE: &str = "Horowitz ratios calibrated to the measured M1 Neural Engine (0.97 pJ per fp16 MAC, package power; N5, an upper bound for N3B), DRAM 14 pJ/bit (LPDDR4, Ha thesis; upper bound for LPDDR5)";
+const NEURAL_ENGINE_SOURCES: &str = "energy: ANE guide 10 (M1 Neural Engine 2063 GFLOP/s per W fp16, powermetrics) with Horowitz ISSCC 2014 ratios; DRAM 14 pJ/bit LPDDR4 (H. Ha, Stanford thesis)";
+
+/// Raspberry Pi 5 (4 GB, C1 stepping) board power under a CPU stress load,
+/// measured by Jeff Geerling: 9.8 W (3.3 W idle). A stress test is not a
+/// NEON GEMM, and the board includes I/O, so this is the board's energy
+/// running flat out for the modelled time.
+const PI5_STRESS_W: f64 = 9.8;
 
 const G: f64 = 1e9;
 const T: f64 = 1e12;
@@ -188,9 +250,11 @@ fn cpu_modes() -> Vec<ExecMode> {
     ]
 }
 
-/// TensorRT on an NVIDIA GPU: INT8 (W8A8), weight-only INT4 / INT8 that
+/// TensorRT on an Ampere-or-later NVIDIA GPU: INT8 (W8A8; FP8 W8A8 on Ada
+/// and Hopper runs at the same rate), weight-only INT4 / INT8 that
 /// dequantize into an fp16 GEMM (TensorRT "Working with Quantized Types":
-/// INT4 is weight-only quantization, activations stay fp16), fp16, fp32.
+/// INT4 is weight-only quantization, activations stay fp16; NVIDIA Model
+/// Optimizer support matrix: W4A16 on Ampere and later), fp16, fp32.
 fn tensorrt_modes() -> Vec<ExecMode> {
     vec![
         ExecMode::new(8, 8, Compute::Int8),
@@ -236,9 +300,11 @@ fn arm(name: &str, dot: bool) -> Target {
         dram_pj_per_byte: E_DRAM_BYTE,
         modes: cpu_modes(),
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::BoardPower {
+            watts: PI5_STRESS_W,
+        },
         sources: format!(
-            "Arm Cortex-A76 Software Optimization Guide ({}); Raspberry Pi 5 product brief (4x A76 @ 2.4 GHz, LPDDR4X-4267); {HOROWITZ}",
+            "Arm Cortex-A76 Software Optimization Guide ({}; LLVM's Neoverse N1 model, an A76 derivative, agrees: SMLAL on V0, FMLA on V0/V1); Raspberry Pi 5 product brief (4x A76 @ 2.4 GHz, LPDDR4X-4267 x32, BCM2712 in TSMC 16 nm); energy: 9.8 W Raspberry Pi 5 board power measured under CPU stress (Jeff Geerling, 4 GB C1) x modelled time",
             if dot {
                 "SDOT on both ASIMD pipes, 16 MACs each"
             } else {
@@ -262,8 +328,8 @@ fn hexagon() -> Target {
         device: "Qualcomm Hexagon NPU (Snapdragon X Elite), 45 TOPS int8, LPDDR5X-8448 x128".into(),
         peak_macs_per_s: [0.0, int8, int8 / 2.0, int8 / 4.0, 0.0],
         bandwidth_bytes_per_s: 135.0 * G,
-        mac_energy_pj: ENERGY,
-        dram_pj_per_byte: E_DRAM_BYTE,
+        mac_energy_pj: energy_7nm(),
+        dram_pj_per_byte: E_LPDDR_BYTE,
         modes: vec![
             ExecMode::new(8, 8, Compute::Int8),
             ExecMode::new(4, 16, Compute::Int16),
@@ -273,19 +339,20 @@ fn hexagon() -> Target {
             ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::PerOp { table: SCALED_7NM },
         sources: format!(
-            "Qualcomm Snapdragon X Elite product brief (45 TOPS, 135 GB/s); QNN HTP backend docs (a8w8, a16w8, a16w16, a16w4, fp16); assumptions: int16 = 1/2, fp16 = 1/4 of int8; {HOROWITZ}"
+            "Qualcomm Snapdragon X Elite product brief (45 TOPS, 135 GB/s, LPDDR5X-8448, TSMC 4 nm); QNN HTP backend docs (a8w8, a16w8, a16w16, a16w4, fp16); assumptions: 45 TOPS is the int8 rate, int16 = 1/2, fp16 = 1/4 of int8; {SCALED_7NM_SOURCES}"
         ),
     }
 }
 
 /// Apple A17 Pro Neural Engine: 35 TOPS (Apple, iPhone 15 Pro announcement,
-/// Sept 2023); the W8A8 int8 compute path exists on A17 Pro / M4 (Apple
-/// coremltools "Quantization Overview": activation quantization speeds up
-/// compute on newer Neural Engines); everything else computes in fp16 and
-/// int8 / int4 weights are decompressed (coremltools weight-only
-/// linear quantization / palettization save memory and bandwidth only).
+/// Sept 2023); int8 × int8 compute is faster on A17 Pro / M4 (coremltools
+/// "Performance": "increased throughput possible for int8-int8 compute",
+/// W8A8 ResNet-50 considerably faster than W16A16); everything else
+/// computes in fp16 and int8 / int4 weights are decompressed (coremltools
+/// `linear_quantize_weights`: "all computation at runtime uses float
+/// precision").
 /// Assumptions: the 35 TOPS figure is the int8 rate and fp16 is half of it;
 /// memory is the A17 Pro's LPDDR5-6400 on a 64-bit bus, 51.2 GB/s.
 fn neural_engine() -> Target {
@@ -295,8 +362,8 @@ fn neural_engine() -> Target {
         device: "Apple A17 Pro Neural Engine, 35 TOPS, LPDDR5-6400 x64".into(),
         peak_macs_per_s: [0.0, int8, 0.0, int8 / 2.0, 0.0],
         bandwidth_bytes_per_s: 51.2 * G,
-        mac_energy_pj: ENERGY,
-        dram_pj_per_byte: E_DRAM_BYTE,
+        mac_energy_pj: energy_neural_engine(),
+        dram_pj_per_byte: E_LPDDR_BYTE,
         modes: vec![
             ExecMode::new(8, 8, Compute::Int8),
             ExecMode::new(4, 16, Compute::Fp16),
@@ -306,9 +373,11 @@ fn neural_engine() -> Target {
             ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::PerOp {
+            table: NEURAL_ENGINE_TABLE,
+        },
         sources: format!(
-            "Apple iPhone 15 Pro announcement (35 TOPS); coremltools Quantization Overview (W8A8 compute on A17 Pro/M4, weight-only elsewhere); assumptions: 35 TOPS is the int8 rate, fp16 half, LPDDR5-6400 x64; {HOROWITZ}"
+            "Apple iPhone 15 Pro announcement (35 TOPS, TSMC N3B); coremltools Performance (faster int8-int8 compute on A17 Pro/M4) and weight-only linear quantization (float compute); assumptions: 35 TOPS is the int8 rate, fp16 half, LPDDR5-6400 x64; {NEURAL_ENGINE_SOURCES}"
         ),
     }
 }
@@ -317,7 +386,10 @@ fn neural_engine() -> Target {
 /// fp16, 130 TOPS int8, 320 GB/s GDDR6, 70 W maximum board power. The
 /// datasheet's 260 TOPS int4 is a tensor-core peak TensorRT does not expose:
 /// TensorRT's INT4 is weight-only (W4A16, dequantized into an fp16 GEMM), so
-/// there is no native W4A4 and W4A4 runs as W8A8 int8 (a fallback).
+/// there is no native W4A4 and W4A4 runs as W8A8 int8 (a fallback). Weight-
+/// only W4A16 itself is listed for "Ampere and later" GPUs (NVIDIA Model
+/// Optimizer support matrix), and the T4 is Turing: on it W4A16 / W8A16 are
+/// not native either (they run as fp16 GEMMs on weights stored narrow).
 fn tensorrt() -> Target {
     Target {
         name: "nvidia_tensorrt".into(),
@@ -326,10 +398,14 @@ fn tensorrt() -> Target {
         bandwidth_bytes_per_s: 320.0 * G,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
-        modes: tensorrt_modes(),
+        modes: vec![
+            ExecMode::new(8, 8, Compute::Int8),
+            ExecMode::new(16, 16, Compute::Fp16),
+            ExecMode::new(32, 32, Compute::Fp32),
+        ],
         unsigned_int8_activations: false,
         energy: EnergyBasis::BoardPower { watts: 70.0 },
-        sources: "NVIDIA T4 datasheet (8.1/65/130 TOPS fp32/fp16/int8, 320 GB/s, 70 W); TensorRT docs (INT4 is weight-only: no W4A4); energy: 70 W board power x modelled time".into(),
+        sources: "NVIDIA T4 datasheet (8.1/65/130 TOPS fp32/fp16/int8, 320 GB/s, 70 W); TensorRT Working with Quantized Types (INT4 is weight-only: no W4A4); NVIDIA Model Optimizer support matrix (weight-only W4A16: Ampere and later, so not on Turing); energy: 70 W board power x modelled time".into(),
     }
 }
 
@@ -405,8 +481,8 @@ fn h100() -> Target {
 /// sparse int8 TOPS of which the Ampere GPU's are 170 (the rest the two
 /// DLAs, not used by a GPU TensorRT engine), i.e. 85 dense; 5.3 TFLOPS fp32
 /// on the CUDA cores; 204.8 GB/s LPDDR5 (256-bit); 15–60 W module power.
-/// Assumption: dense fp16 tensor throughput is half of int8, the Ampere
-/// tensor-core ratio (A100 datasheet: 624 int8 / 312 fp16 dense).
+/// Dense fp16 tensor throughput is half of int8 (Jetson AGX Orin technical
+/// brief: each tensor core does 16 fp16 HMMA or 32 int8 IMMA per cycle).
 fn orin() -> Target {
     let int8 = 85.0 * T / 2.0;
     Target {
@@ -419,18 +495,20 @@ fn orin() -> Target {
         modes: tensorrt_modes(),
         unsigned_int8_activations: false,
         energy: EnergyBasis::BoardPower { watts: 60.0 },
-        sources: "NVIDIA Jetson AGX Orin series datasheet (GPU 170 sparse int8 TOPS = 85 dense; 5.3 TFLOPS fp32; 204.8 GB/s; 15-60 W); assumption: fp16 = 1/2 of int8 (Ampere ratio, A100 datasheet); energy: 60 W module power x modelled time".into(),
+        sources: "NVIDIA Jetson AGX Orin series datasheet (GPU 170 sparse int8 TOPS = 85 dense; 5.3 TFLOPS fp32; 204.8 GB/s; 15-60 W); Jetson AGX Orin technical brief (tensor core 16 fp16 HMMA vs 32 int8 IMMA: fp16 = 1/2 of int8); energy: 60 W module power x modelled time".into(),
     }
 }
 
 /// Qualcomm Hexagon NPU of the Snapdragon 8 Gen 3 (phone). Snapdragon 8 Gen 3
 /// product brief: LPDDR5X up to 4800 MHz (9600 MT/s) on a 64-bit bus,
-/// 76.8 GB/s; INT4 support on the Hexagon NPU (introduced with 8 Gen 2: 4-bit
-/// weights consumed by the int8 and int16 paths, QNN a8w4 / a16w4). Qualcomm
-/// publishes no TOPS figure for this part. Assumption: the X Elite's 45 TOPS
-/// int8 (the same Hexagon generation, announced together at Snapdragon Summit
-/// 2023; the phone part clocks no higher, so this is an upper bound), int16 =
-/// ½, fp16 = ¼ of int8 as for `qualcomm_hexagon`.
+/// 76.8 GB/s, TSMC 4 nm (N4P); INT4 support on the Hexagon NPU, published
+/// as 4-bit weights with 16-bit activations (Qualcomm AI Hub models: "INT4
+/// (4-bit weight, 16-bit activation)"; QNN a16w4), so W4A8 is not taken as
+/// native (it runs as W8A8). Qualcomm publishes no TOPS figure for this part
+/// (only "+98% AI performance" over the 8 Gen 2). Assumption: the X Elite's
+/// 45 TOPS int8 (the same Hexagon generation, announced together at
+/// Snapdragon Summit 2023; the phone part clocks no higher, so this is an
+/// upper bound), int16 = ½, fp16 = ¼ of int8 as for `qualcomm_hexagon`.
 fn hexagon_8g3() -> Target {
     let int8 = 45.0 * T / 2.0;
     Target {
@@ -438,10 +516,9 @@ fn hexagon_8g3() -> Target {
         device: "Qualcomm Snapdragon 8 Gen 3 Hexagon NPU, INT4 weights, LPDDR5X-9600 x64".into(),
         peak_macs_per_s: [0.0, int8, int8 / 2.0, int8 / 4.0, 0.0],
         bandwidth_bytes_per_s: 9600e6 * 8.0,
-        mac_energy_pj: ENERGY,
-        dram_pj_per_byte: E_DRAM_BYTE,
+        mac_energy_pj: energy_7nm(),
+        dram_pj_per_byte: E_LPDDR_BYTE,
         modes: vec![
-            ExecMode::new(4, 8, Compute::Int8),
             ExecMode::new(8, 8, Compute::Int8),
             ExecMode::new(4, 16, Compute::Int16),
             ExecMode::new(8, 16, Compute::Int16),
@@ -449,9 +526,9 @@ fn hexagon_8g3() -> Target {
             ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::PerOp { table: SCALED_7NM },
         sources: format!(
-            "Qualcomm Snapdragon 8 Gen 3 product brief (LPDDR5X 4800 MHz, INT4 support); QNN HTP backend docs (a8w4, a8w8, a16w4, a16w8, a16w16, fp16); assumptions: 45 TOPS int8 as on the X Elite (not published for this part), int16 = 1/2, fp16 = 1/4 of int8; {HOROWITZ}"
+            "Qualcomm Snapdragon 8 Gen 3 product brief (LPDDR5X 4800 MHz, INT4 support, TSMC 4 nm); Qualcomm AI Hub (INT4 = 4-bit weights, 16-bit activations); QNN HTP backend docs (a8w8, a16w4, a16w8, a16w16, fp16); assumptions: 45 TOPS int8 as on the X Elite (not published for this part), int16 = 1/2, fp16 = 1/4 of int8; {SCALED_7NM_SOURCES}"
         ),
     }
 }
@@ -460,10 +537,12 @@ fn hexagon_8g3() -> Target {
 /// 2.85 GHz, LPDDR5T-9600 on a 64-bit bus, 76.8 GB/s; MediaTek product
 /// page), Armv9.2 with the i8mm extension: SMMLA multiplies a 2×8 by an 8×2
 /// int8 matrix into 2×2 int32, 32 MACs per 128-bit instruction (Arm
-/// Architecture Reference Manual), twice SDOT's 16. Assumptions: the four
-/// X4 cores at 2.85 GHz (the sustained all-big-core clock), four 128-bit
-/// vector pipes per core on which SMMLA and FMLA both issue (as on the
-/// X-series since the X1, whose software optimization guide lists four).
+/// Architecture Reference Manual), twice SDOT's 16. Four 128-bit vector
+/// pipes per core, SMMLA, SDOT and FMLA issuing on all four (LLVM schedules
+/// `cortex-x4` with its Neoverse V3 model, taken from the Neoverse V3
+/// Software Optimization Guide: VMMA, VDOT and VFMA on V0–V3; SMLAL on V0
+/// and V2 only). Assumption: the four X4 cores at 2.85 GHz (the sustained
+/// all-big-core clock; one of them reaches 3.25 GHz).
 fn cortex_x4() -> Target {
     let per_core_s = 4.0 * 2.85 * G * 4.0; // cores × clock × pipes
     Target {
@@ -478,23 +557,24 @@ fn cortex_x4() -> Target {
             4.0 * per_core_s,
         ],
         bandwidth_bytes_per_s: 9600e6 * 8.0,
-        mac_energy_pj: ENERGY,
-        dram_pj_per_byte: E_DRAM_BYTE,
+        mac_energy_pj: energy_7nm(),
+        dram_pj_per_byte: E_LPDDR_BYTE,
         modes: cpu_modes(),
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::PerOp { table: SCALED_7NM },
         sources: format!(
-            "MediaTek Dimensity 9300 (4x Cortex-X4, LPDDR5T-9600); Arm ARM (SMMLA: 32 int8 MACs per instruction); assumptions: 2.85 GHz on all four, 4 vector pipes each issuing SMMLA/FMLA; {HOROWITZ}"
+            "MediaTek Dimensity 9300 (4x Cortex-X4 at 3.25/2.85 GHz, LPDDR5T-9600, TSMC 3rd-gen 4 nm); Arm ARM (SMMLA: 32 int8 MACs per instruction); LLVM cortex-x4 = Neoverse V3 model (4 vector pipes, SMMLA/SDOT/FMLA on all four); assumption: 2.85 GHz on all four; {SCALED_7NM_SOURCES}"
         ),
     }
 }
 
 /// Apple M3 Neural Engine: 18 TOPS (Apple M3 family announcement, Oct 2023),
-/// 100 GB/s unified LPDDR5 (same). coremltools "Quantization Overview" names
-/// A17 Pro and M4 as the Neural Engines with an int8 × int8 compute path, so
-/// on the M3 every configuration computes in fp16 (W8A8 runs as fp16 with
-/// 8-bit storage, a fallback) and int4 / int8 weights are weight-only.
-/// Assumption: the 18 TOPS figure is the fp16 rate (it has no int8 path).
+/// 100 GB/s unified LPDDR5 (same), TSMC N3B. coremltools "Performance" names
+/// A17 Pro and M4 as the Neural Engines where int8 × int8 compute gains
+/// throughput, so on the M3 W8A8 gains nothing over fp16: it is modelled at
+/// the fp16 rate (8-bit storage, a fallback) and int4 / int8 weights are
+/// weight-only. Assumption: the 18 TOPS figure is the fp16 rate (the Neural
+/// Engine's datapath before A17 Pro/M4 is described as fp16).
 fn m3_neural_engine() -> Target {
     let fp16 = 18.0 * T / 2.0;
     Target {
@@ -502,8 +582,8 @@ fn m3_neural_engine() -> Target {
         device: "Apple M3 Neural Engine, 18 TOPS, 100 GB/s LPDDR5".into(),
         peak_macs_per_s: [0.0, 0.0, 0.0, fp16, 0.0],
         bandwidth_bytes_per_s: 100.0 * G,
-        mac_energy_pj: ENERGY,
-        dram_pj_per_byte: E_DRAM_BYTE,
+        mac_energy_pj: energy_neural_engine(),
+        dram_pj_per_byte: E_LPDDR_BYTE,
         modes: vec![
             ExecMode::new(4, 16, Compute::Fp16),
             ExecMode::new(8, 16, Compute::Fp16),
@@ -511,9 +591,11 @@ fn m3_neural_engine() -> Target {
             ExecMode::new(32, 32, Compute::Fp16),
         ],
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::PerOp {
+            table: NEURAL_ENGINE_TABLE,
+        },
         sources: format!(
-            "Apple M3 announcement (18 TOPS, 100 GB/s); coremltools Quantization Overview (int8 compute only on A17 Pro/M4: weight-only on M3); assumption: 18 TOPS is the fp16 rate; {HOROWITZ}"
+            "Apple M3 announcement (18 TOPS, 100 GB/s, TSMC N3B); coremltools Performance (int8-int8 throughput gain only on A17 Pro/M4: W8A8 at the fp16 rate on M3); assumption: 18 TOPS is the fp16 rate; {NEURAL_ENGINE_SOURCES}"
         ),
     }
 }
@@ -593,7 +675,9 @@ pub fn custom(
         dram_pj_per_byte: pj_per_byte,
         modes,
         unsigned_int8_activations: false,
-        energy: EnergyBasis::PerOp,
+        energy: EnergyBasis::PerOp {
+            table: "custom.pj_per_mac and custom.pj_per_byte",
+        },
         sources: "custom.* parameters of the manifest".into(),
     }
 }
@@ -647,15 +731,20 @@ mod tests {
         assert!(!e.native);
         assert_eq!((e.mode.weight_bits, e.mode.act_bits), (8, 8));
         assert_eq!(e.mode.compute, Compute::Int8);
-        assert!(trt.execution(4, 16).native);
+        // Weight-only W4A16 is Ampere and later: not native on the Turing T4,
+        // native on the Ada L4.
+        assert!(!trt.execution(4, 16).native);
         assert_eq!(trt.execution(4, 16).mode.compute, Compute::Fp16);
+        assert!(builtin("nvidia_l4").unwrap().execution(4, 16).native);
         assert!(trt.modes.iter().all(|m| m.compute != Compute::Int4));
         // i8mm SMMLA: twice SDOT's MACs per instruction.
         let x4 = builtin("cortex_x4_i8mm").unwrap();
         assert_eq!(x4.peak(Compute::Int8), 4.0 * x4.peak(Compute::Fp16));
-        // Snapdragon 8 Gen 3: INT4 weights with int8 activations are native.
+        // Snapdragon 8 Gen 3: INT4 weights are published with 16-bit
+        // activations (W4A16 native); W4A8 runs as W8A8.
         let h = builtin("snapdragon_8_gen_3_hexagon").unwrap();
-        assert!(h.execution(4, 8).native);
+        assert!(h.execution(4, 16).native);
+        assert!(!h.execution(4, 8).native);
         assert_eq!(h.execution(4, 8).mode.compute, Compute::Int8);
         // The M3 Neural Engine has no int8 compute path.
         let m3 = builtin("apple_m3_neural_engine").unwrap();
@@ -667,6 +756,38 @@ mod tests {
         let ane = builtin("apple_neural_engine").unwrap();
         assert_eq!(ane.execution(4, 16).mode.compute, Compute::Fp16);
         assert!(!ane.execution(4, 8).native);
+    }
+
+    /// Before: every per-op target used the same 45 nm table, so FP32
+    /// ResNet-50 cost the same energy on a Cortex-A76, a phone NPU and a
+    /// Neural Engine. Each now has its own basis, stated in its sources.
+    #[test]
+    fn each_target_has_its_own_cited_energy_basis() {
+        // Stillmaker & Baas, HP45 at 0.9 V to HP7 at 0.8 V.
+        assert!(
+            (node_factor_7nm() - 0.0935).abs() < 5e-4,
+            "{}",
+            node_factor_7nm()
+        );
+        // M1 Neural Engine: 2063 GFLOP/s per W = 0.97 pJ per fp16 MAC.
+        assert!((E_ANE_FP16 - 0.9695).abs() < 1e-3);
+        let ane = builtin("apple_neural_engine").unwrap();
+        assert!((ane.mac_energy_pj[Compute::Fp16.index()] - E_ANE_FP16).abs() < 1e-12);
+        let x4 = builtin("cortex_x4_i8mm").unwrap();
+        assert!((x4.mac_energy_pj[Compute::Int8.index()] - 0.23 * node_factor_7nm()).abs() < 1e-12);
+        assert_eq!(x4.dram_pj_per_byte, 112.0);
+        assert_eq!(
+            builtin("arm_neon").unwrap().energy,
+            EnergyBasis::BoardPower { watts: 9.8 }
+        );
+        for name in BUILTIN_NAMES {
+            let t = builtin(name).unwrap();
+            assert!(!t.sources.contains("no published power"), "{name}");
+            if let EnergyBasis::PerOp { table } = t.energy {
+                assert_ne!(t.mac_energy_pj, ENERGY, "{name} still on the 45 nm table");
+                assert!(table.contains("DRAM 14 pJ/bit"), "{name}");
+            }
+        }
     }
 
     #[test]
