@@ -215,15 +215,7 @@ mod tests {
     use crate::hw::builtin;
 
     fn gemm(rows: u64, cols: u64, tokens: u64) -> LayerShape {
-        LayerShape {
-            weights: rows * cols,
-            rows,
-            cols,
-            macs: rows * cols * tokens,
-            weight_reads: rows * cols,
-            act_in: cols * tokens,
-            act_out: rows * tokens,
-        }
+        LayerShape::gemm(rows, cols, tokens)
     }
 
     fn q(w: u8, a: u8, layout: ScaleLayout, zp: bool) -> QuantChoice {
