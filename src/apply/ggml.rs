@@ -26,7 +26,8 @@ pub fn exact_weight_type(w: &WeightQuant) -> Option<TensorType> {
         WeightQuant::Fp32 => Some(TensorType::F32),
         WeightQuant::Fp16 => Some(TensorType::F16),
         WeightQuant::Ggml(f) => Some(TensorType::Block(*f)),
-        WeightQuant::Int(_) | WeightQuant::Extreme(_) => None,
+        // ggml has no FP8 type.
+        WeightQuant::Int(_) | WeightQuant::Extreme(_) | WeightQuant::Fp8 { .. } => None,
     }
 }
 
@@ -51,6 +52,8 @@ pub fn nearest_weight_types(w: &WeightQuant) -> Vec<TensorType> {
         WeightQuant::Int(s) => s,
         // Sign codes: the narrowest ggml types evoquant writes, symmetric first.
         WeightQuant::Extreme(_) => return vec![q4_0, q4_1, q8_0],
+        // One byte per value with a scale, as Q8_0; F16 holds every E4M3 value.
+        WeightQuant::Fp8 { .. } => return vec![q8_0, TensorType::F16],
         _ => return Vec::new(),
     };
     let affine = matches!(s.scheme, Scheme::Asymmetric | Scheme::AsymmetricClipped);

@@ -251,6 +251,14 @@ fn describe(w: &WeightQuant) -> String {
         WeightQuant::Fp32 => "fp32".into(),
         WeightQuant::Fp16 => "fp16".into(),
         WeightQuant::Ggml(f) => format!("ggml {}", f.name()),
+        WeightQuant::Fp8 { per_channel } => format!(
+            "fp8_e4m3 {} (f32 scales)",
+            if *per_channel {
+                "per_channel"
+            } else {
+                "per_tensor"
+            }
+        ),
         WeightQuant::Extreme(x) => format!(
             "{} {}{} (f16 scales)",
             x.kind.name(),

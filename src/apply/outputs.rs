@@ -5,9 +5,7 @@ use super::source::Source;
 use super::{ApplyOptions, Planned, ggml};
 use crate::error::{Error, Result};
 use crate::models::gguf::{self, TensorType, Value};
-use crate::quant::{
-    WeightQuant, fake_quantize, fp16_round_trip_in_place, gguf_fake_quantize, gguf_quantize,
-};
+use crate::quant::gguf_quantize;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -250,21 +248,11 @@ fn mostly(planned: &[Planned]) -> Option<TensorType> {
 fn fake(p: &Planned, w: &[f32]) -> Result<Vec<f32>> {
     let cols = *p.shape.last().unwrap_or(&1);
     let rows = w.len() / cols.max(1);
-    let mut out = w.to_vec();
-    match &p.gene.weights {
-        WeightQuant::Fp32 => {}
-        WeightQuant::Fp16 => fp16_round_trip_in_place(&mut out),
-        WeightQuant::Int(spec) => {
-            fake_quantize(w, &[rows, cols], spec, &mut out).map_err(|e| layer_err(p, e))?
-        }
-        WeightQuant::Ggml(f) => {
-            gguf_fake_quantize(w, cols, *f, &mut out).map_err(|e| layer_err(p, e))?
-        }
-        WeightQuant::Extreme(x) => {
-            crate::quant::binary::fake_quantize_extreme(w, &[rows, cols], x, &mut out)
-                .map_err(|e| layer_err(p, e))?
-        }
-    }
+    let mut out = vec![0.0; w.len()];
+    p.gene
+        .weights
+        .fake_quantize(w, &[rows, cols], &mut out)
+        .map_err(|e| layer_err(p, e))?;
     Ok(out)
 }
 

@@ -17,7 +17,8 @@
 //!
 //! where `a_bits` is the activation width of the execution mode (a fallback
 //! moves activations at the width it computes in), scales are fp16 (2 bytes)
-//! or, for power-of-two scales, a 1-byte exponent, and zero points take
+//! (f32, 4 bytes, for FP8 E4M3 weights) or, for power-of-two scales, a
+//! 1-byte exponent, and zero points take
 //! 1 byte (2 above 8 bits) per group for asymmetric weights. 16- and 32-bit
 //! weights are stored as floats without scales. Everything is assumed to come
 //! from DRAM once (no cache reuse across layers), which is right for weights
@@ -100,6 +101,9 @@ pub struct QuantChoice {
     pub pow2_scale: bool,
     /// Activations are signed (symmetric or power-of-two scheme).
     pub signed_activations: bool,
+    /// The 8-bit operands are FP8 E4M3; FP8 weights keep an f32 scale per
+    /// group (`crate::quant::fp8`), not f16.
+    pub fp8: bool,
 }
 
 /// Cost of one layer.
@@ -155,7 +159,11 @@ pub fn weight_bytes(shape: &LayerShape, q: &QuantChoice) -> (f64, f64) {
     // Scales are stored as f16 whatever the scheme, as `quant` packs them
     // and `quant_config.json` declares (`scale_dtype`); a power-of-two
     // scale is an f16 power of two, not a bare exponent.
-    let scale = 2.0;
+    let scale = if q.fp8 && q.weight_bits == 8 {
+        4.0
+    } else {
+        2.0
+    };
     let zero = if q.weight_zero_point {
         if q.weight_bits > 8 || q.wide_zero_point {
             2.0
@@ -171,7 +179,7 @@ pub fn weight_bytes(shape: &LayerShape, q: &QuantChoice) -> (f64, f64) {
 
 /// Cost of one layer on one target.
 pub fn layer_cost(target: &Target, shape: &LayerShape, q: &QuantChoice) -> LayerCost {
-    let execution = target.execution(q.weight_bits, q.act_bits);
+    let execution = target.execution_of(q.weight_bits, q.act_bits, q.fp8);
     let (wbytes, meta) = weight_bytes(shape, q);
     let read_fraction = if shape.weights == 0 {
         0.0
@@ -191,7 +199,7 @@ pub fn layer_cost(target: &Target, shape: &LayerShape, q: &QuantChoice) -> Layer
     let latency_s = compute_s.max(memory_s);
     let energy_j = match target.energy {
         EnergyBasis::PerOp { .. } => {
-            (shape.macs as f64 * target.mac_energy_pj[execution.mode.compute.index()]
+            (shape.macs as f64 * target.mac_energy(execution.mode.compute)
                 + traffic * target.dram_pj_per_byte)
                 * 1e-12
         }
@@ -227,7 +235,28 @@ mod tests {
             wide_zero_point: false,
             pow2_scale: false,
             signed_activations: false,
+            fp8: false,
         }
+    }
+
+    #[test]
+    fn fp8_keeps_f32_scales_and_runs_on_fp8_units_where_there_are_some() {
+        let s = gemm(64, 256, 64);
+        let fp8 = QuantChoice {
+            fp8: true,
+            ..q(8, 8, ScaleLayout::PerChannel, false)
+        };
+        // 16384 one-byte codes + 64 f32 scales.
+        assert_eq!(weight_bytes(&s, &fp8), (16384.0 + 256.0, 256.0));
+        let h100 = builtin("nvidia_h100_sxm").unwrap();
+        let c = layer_cost(&h100, &s, &fp8);
+        assert!(c.execution.native);
+        assert_eq!(c.execution.mode.compute, Compute::Fp8);
+        // On a T4 (no FP8) it computes in fp16 and is flagged a fallback.
+        let t4 = builtin("nvidia_tensorrt").unwrap();
+        let c = layer_cost(&t4, &s, &fp8);
+        assert!(!c.execution.native);
+        assert_eq!(c.execution.mode.compute, Compute::Fp16);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum Compute {
     Int16,
     Fp16,
     Fp32,
+    /// OCP FP8 (E4M3) tensor-core MACs: both operands FP8 (Ada, Hopper).
+    Fp8,
 }
 
 impl Compute {
@@ -33,8 +35,15 @@ impl Compute {
         Compute::Fp32,
     ];
 
+    /// Position in the per-precision arrays (`peak_macs_per_s`,
+    /// `mac_energy_pj`); FP8 has its own field ([`Target::fp8_macs_per_s`]).
     pub const fn index(self) -> usize {
         self as usize
+    }
+
+    /// The compute units take integer codes (no float operand can feed them).
+    pub const fn is_integer(self) -> bool {
+        matches!(self, Compute::Int4 | Compute::Int8 | Compute::Int16)
     }
 
     pub const fn name(self) -> &'static str {
@@ -44,6 +53,7 @@ impl Compute {
             Compute::Int16 => "int16",
             Compute::Fp16 => "fp16",
             Compute::Fp32 => "fp32",
+            Compute::Fp8 => "fp8",
         }
     }
 }
@@ -112,6 +122,9 @@ pub struct Target {
     /// The concrete device the figures describe.
     pub device: String,
     pub peak_macs_per_s: [f64; 5],
+    /// FP8 tensor-core MAC/s (0 = none); FP8 is not among the five
+    /// `Compute::ALL` precisions because only a few parts have it.
+    pub fp8_macs_per_s: f64,
     pub bandwidth_bytes_per_s: f64,
     pub mac_energy_pj: [f64; 5],
     pub dram_pj_per_byte: f64,
@@ -129,22 +142,55 @@ pub struct Target {
 }
 
 impl Target {
-    /// The mode a (weight bits, activation bits) configuration runs in.
+    /// The mode a (weight bits, activation bits) integer configuration runs in.
     pub fn execution(&self, weight_bits: u8, act_bits: u8) -> Execution {
+        self.execution_of(weight_bits, act_bits, false)
+    }
+
+    /// The mode a configuration runs in; `fp8`: its 8-bit operands are FP8.
+    /// FP8 codes cannot feed integer units, and only FP8 configurations use
+    /// FP8 modes; a configuration with FP8 operands on a part without FP8
+    /// units falls back to the first wide enough float mode (the codes are
+    /// stored at 8 bits and widened), and is native only in an FP8 mode of
+    /// its exact widths.
+    pub fn execution_of(&self, weight_bits: u8, act_bits: u8, fp8: bool) -> Execution {
+        let float_operand = fp8 && (weight_bits == 8 || act_bits == 8);
         let mode = self
             .modes
             .iter()
             .copied()
+            .filter(|m| {
+                if float_operand {
+                    !m.compute.is_integer()
+                } else {
+                    m.compute != Compute::Fp8
+                }
+            })
             .find(|m| m.weight_bits >= weight_bits && m.act_bits >= act_bits)
             .unwrap_or(ExecMode::new(32, 32, Compute::Fp32));
         Execution {
             mode,
-            native: mode.weight_bits == weight_bits && mode.act_bits == act_bits,
+            native: mode.weight_bits == weight_bits
+                && mode.act_bits == act_bits
+                && (mode.compute == Compute::Fp8) == float_operand,
         }
     }
 
     pub fn peak(&self, c: Compute) -> f64 {
-        self.peak_macs_per_s[c.index()]
+        match c {
+            Compute::Fp8 => self.fp8_macs_per_s,
+            _ => self.peak_macs_per_s[c.index()],
+        }
+    }
+
+    /// Energy of one MAC in `c` on a per-op basis. FP8 runs only on the
+    /// board-power targets (where it is unused); Horowitz's table has no FP8
+    /// entry, so it is taken at the fp16 MAC's, an upper bound.
+    pub fn mac_energy(&self, c: Compute) -> f64 {
+        match c {
+            Compute::Fp8 => self.mac_energy_pj[Compute::Fp16.index()],
+            _ => self.mac_energy_pj[c.index()],
+        }
     }
 
     /// Human-readable list of the native modes (`W8A8/int8, W16A16/fp16`).
@@ -210,6 +256,31 @@ pub enum TargetError {
 mod tests {
     use super::*;
     use crate::hw::builtin;
+
+    #[test]
+    fn fp8_configurations_use_fp8_units_or_fall_back_to_float() {
+        let h100 = builtin("nvidia_h100_sxm").unwrap();
+        let e = h100.execution_of(8, 8, true);
+        assert!(e.native);
+        assert_eq!(e.mode.compute, Compute::Fp8);
+        // INT8 never lands on FP8 units, FP8 never on integer ones.
+        assert_eq!(h100.execution_of(8, 8, false).mode.compute, Compute::Int8);
+        let e = h100.execution_of(8, 16, true);
+        assert!(!e.native, "FP8 weights in the int8 weight-only mode");
+        assert_eq!(e.mode.compute, Compute::Fp16);
+        // 4-bit integer weights with FP8 activations: FP8 units, not native.
+        let e = h100.execution_of(4, 8, true);
+        assert_eq!(e.mode.compute, Compute::Fp8);
+        assert!(!e.native);
+        // No FP8 on a T4 (Turing), an A76, a Hexagon: the float path.
+        for t in ["nvidia_tensorrt", "arm_neon", "qualcomm_hexagon"] {
+            let t = builtin(t).unwrap();
+            let e = t.execution_of(8, 8, true);
+            assert!(!e.native && !e.mode.compute.is_integer(), "{}", t.name);
+        }
+        // Wider configurations ignore the flag.
+        assert_eq!(h100.execution_of(16, 16, true), h100.execution(16, 16));
+    }
 
     #[test]
     fn picks_the_first_wide_enough_mode_and_flags_fallbacks() {

@@ -265,6 +265,16 @@ fn tensorrt_modes() -> Vec<ExecMode> {
     ]
 }
 
+/// [`tensorrt_modes`] with FP8 W8A8 on the FP8 tensor cores of Ada and
+/// Hopper (TensorRT "Working with Quantized Types": FP8 E4M3 for weights
+/// and activations, per-tensor activation and per-channel or per-tensor
+/// weight scales), after INT8 so integer genes keep the INT8 path.
+fn fp8_tensorrt_modes() -> Vec<ExecMode> {
+    let mut m = tensorrt_modes();
+    m.insert(1, ExecMode::new(8, 8, Compute::Fp8));
+    m
+}
+
 /// Cortex-A76 ×4 at 2.4 GHz (the Raspberry Pi 5's BCM2712; Raspberry Pi 5
 /// product brief: LPDDR4X-4267 on a 32-bit bus). Per core and cycle, from the
 /// Arm Cortex-A76 Software Optimization Guide (two 128-bit ASIMD pipes V0/V1):
@@ -294,6 +304,7 @@ fn arm(name: &str, dot: bool) -> Target {
             16.0 * per_core_s,
             8.0 * per_core_s,
         ],
+        fp8_macs_per_s: 0.0,
         // 4267 MT/s × 4 bytes.
         bandwidth_bytes_per_s: 4267e6 * 4.0,
         mac_energy_pj: ENERGY,
@@ -327,6 +338,7 @@ fn hexagon() -> Target {
         name: "qualcomm_hexagon".into(),
         device: "Qualcomm Hexagon NPU (Snapdragon X Elite), 45 TOPS int8, LPDDR5X-8448 x128".into(),
         peak_macs_per_s: [0.0, int8, int8 / 2.0, int8 / 4.0, 0.0],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 135.0 * G,
         mac_energy_pj: energy_7nm(),
         dram_pj_per_byte: E_LPDDR_BYTE,
@@ -361,6 +373,7 @@ fn neural_engine() -> Target {
         name: "apple_neural_engine".into(),
         device: "Apple A17 Pro Neural Engine, 35 TOPS, LPDDR5-6400 x64".into(),
         peak_macs_per_s: [0.0, int8, 0.0, int8 / 2.0, 0.0],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 51.2 * G,
         mac_energy_pj: energy_neural_engine(),
         dram_pj_per_byte: E_LPDDR_BYTE,
@@ -395,6 +408,7 @@ fn tensorrt() -> Target {
         name: "nvidia_tensorrt".into(),
         device: "NVIDIA T4 (Turing) with TensorRT, 320 GB/s GDDR6, 70 W".into(),
         peak_macs_per_s: [0.0, 130.0 * T / 2.0, 0.0, 65.0 * T / 2.0, 8.1 * T / 2.0],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 320.0 * G,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
@@ -426,6 +440,7 @@ fn vnni() -> Target {
         name: "intel_vnni".into(),
         device: "Intel Xeon Gold 6248 (Cascade Lake), 8 of 20 cores @ 2.5 GHz, AVX-512 VNNI, 6x DDR4-2933".into(),
         peak_macs_per_s: [0.0, 64.0 * per_s, 0.0, 0.0, 16.0 * per_s],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 6.0 * 2933e6 * 8.0,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
@@ -449,13 +464,14 @@ fn l4() -> Target {
         name: "nvidia_l4".into(),
         device: "NVIDIA L4 (Ada) with TensorRT, 300 GB/s GDDR6, 72 W".into(),
         peak_macs_per_s: [0.0, 242.5 * T / 2.0, 0.0, 121.0 * T / 2.0, 30.3 * T / 2.0],
+        fp8_macs_per_s: 242.5 * T / 2.0,
         bandwidth_bytes_per_s: 300.0 * G,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
-        modes: tensorrt_modes(),
+        modes: fp8_tensorrt_modes(),
         unsigned_int8_activations: false,
         energy: EnergyBasis::BoardPower { watts: 72.0 },
-        sources: "NVIDIA L4 datasheet (30.3 TFLOPS fp32; 242 fp16, 485 int8/FP8 with sparsity, half dense; 300 GB/s; 72 W); TensorRT docs (INT4 weight-only); energy: 72 W board power x modelled time".into(),
+        sources: "NVIDIA L4 datasheet (30.3 TFLOPS fp32; 242 fp16, 485 int8/FP8 with sparsity, half dense; 300 GB/s; 72 W); TensorRT docs (INT4 weight-only; FP8 E4M3 W8A8); energy: 72 W board power x modelled time".into(),
     }
 }
 
@@ -467,13 +483,14 @@ fn h100() -> Target {
         name: "nvidia_h100_sxm".into(),
         device: "NVIDIA H100 SXM5 (Hopper) with TensorRT, 3.35 TB/s HBM3, 700 W".into(),
         peak_macs_per_s: [0.0, 1979.0 * T / 2.0, 0.0, 989.5 * T / 2.0, 67.0 * T / 2.0],
+        fp8_macs_per_s: 1979.0 * T / 2.0,
         bandwidth_bytes_per_s: 3350.0 * G,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
-        modes: tensorrt_modes(),
+        modes: fp8_tensorrt_modes(),
         unsigned_int8_activations: false,
         energy: EnergyBasis::BoardPower { watts: 700.0 },
-        sources: "NVIDIA H100 datasheet, SXM5 (67 TFLOPS fp32; 1979 fp16, 3958 int8/FP8 with sparsity, half dense; 3.35 TB/s; up to 700 W); TensorRT docs (INT4 weight-only); energy: 700 W board power x modelled time".into(),
+        sources: "NVIDIA H100 datasheet, SXM5 (67 TFLOPS fp32; 1979 fp16, 3958 int8/FP8 with sparsity, half dense; 3.35 TB/s; up to 700 W); TensorRT docs (INT4 weight-only; FP8 E4M3 W8A8); energy: 700 W board power x modelled time".into(),
     }
 }
 
@@ -489,6 +506,7 @@ fn orin() -> Target {
         name: "nvidia_jetson_agx_orin".into(),
         device: "NVIDIA Jetson AGX Orin 64GB (Ampere GPU) with TensorRT, 204.8 GB/s LPDDR5, 60 W mode".into(),
         peak_macs_per_s: [0.0, int8, 0.0, int8 / 2.0, 5.3 * T / 2.0],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 204.8 * G,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
@@ -515,6 +533,7 @@ fn hexagon_8g3() -> Target {
         name: "snapdragon_8_gen_3_hexagon".into(),
         device: "Qualcomm Snapdragon 8 Gen 3 Hexagon NPU, INT4 weights, LPDDR5X-9600 x64".into(),
         peak_macs_per_s: [0.0, int8, int8 / 2.0, int8 / 4.0, 0.0],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 9600e6 * 8.0,
         mac_energy_pj: energy_7nm(),
         dram_pj_per_byte: E_LPDDR_BYTE,
@@ -556,6 +575,7 @@ fn cortex_x4() -> Target {
             8.0 * per_core_s,
             4.0 * per_core_s,
         ],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 9600e6 * 8.0,
         mac_energy_pj: energy_7nm(),
         dram_pj_per_byte: E_LPDDR_BYTE,
@@ -581,6 +601,7 @@ fn m3_neural_engine() -> Target {
         name: "apple_m3_neural_engine".into(),
         device: "Apple M3 Neural Engine, 18 TOPS, 100 GB/s LPDDR5".into(),
         peak_macs_per_s: [0.0, 0.0, 0.0, fp16, 0.0],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 100.0 * G,
         mac_energy_pj: energy_neural_engine(),
         dram_pj_per_byte: E_LPDDR_BYTE,
@@ -612,6 +633,7 @@ fn core_i9_11900k() -> Target {
         name: "intel_core_i9_11900k".into(),
         device: "Intel Core i9-11900K (Rocket Lake) 8 cores @ 3.5 GHz, AVX-512 VNNI, 2x DDR4-3200".into(),
         peak_macs_per_s: [0.0, 64.0 * per_s, 0.0, 0.0, 16.0 * per_s],
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: 2.0 * 3200e6 * 8.0,
         mac_energy_pj: ENERGY,
         dram_pj_per_byte: E_DRAM_BYTE,
@@ -670,6 +692,7 @@ pub fn custom(
         name: "custom".into(),
         device: name.into(),
         peak_macs_per_s: peak,
+        fp8_macs_per_s: 0.0,
         bandwidth_bytes_per_s: bandwidth_gbps * G,
         mac_energy_pj: *pj_per_mac,
         dram_pj_per_byte: pj_per_byte,

@@ -342,6 +342,7 @@ mod tests {
                     wide_zero_point: false,
                     pow2_scale: false,
                     signed_activations: false,
+                    fp8: false,
                 };
                 let (modelled, _) = crate::hw::cost::weight_bytes(&shape, &q);
                 assert_eq!(modelled, expected as f64);

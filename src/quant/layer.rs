@@ -31,6 +31,9 @@ pub enum WeightQuant {
     /// Binary or ternary sign codes × one f16 scale per group
     /// (`crate::quant::binary`): 1 or 2 bits per weight, calibration-free.
     Extreme(ExtremeSpec),
+    /// OCP FP8 E4M3 with an f32 scale per output channel (or per tensor),
+    /// via `crate::quant::fp8`.
+    Fp8 { per_channel: bool },
 }
 
 impl WeightQuant {
@@ -42,6 +45,34 @@ impl WeightQuant {
             WeightQuant::Int(spec) => spec.bits,
             WeightQuant::Ggml(f) => f.bits(),
             WeightQuant::Extreme(x) => x.kind.bits(),
+            WeightQuant::Fp8 { .. } => 8,
+        }
+    }
+
+    /// `w` (`shape` = [rows, cols]) as these weights store it, into `out`:
+    /// the one place every model's fake quantization goes through.
+    pub fn fake_quantize(
+        &self,
+        w: &[f32],
+        shape: &[usize; 2],
+        out: &mut [f32],
+    ) -> Result<(), QuantError> {
+        match self {
+            WeightQuant::Fp32 => {
+                out.copy_from_slice(w);
+                Ok(())
+            }
+            WeightQuant::Fp16 => {
+                out.copy_from_slice(w);
+                super::fp16_round_trip_in_place(out);
+                Ok(())
+            }
+            WeightQuant::Int(spec) => super::fake_quantize(w, shape, spec, out),
+            WeightQuant::Ggml(f) => super::gguf_fake_quantize(w, shape[1], *f, out),
+            WeightQuant::Extreme(x) => super::binary::fake_quantize_extreme(w, shape, x, out),
+            WeightQuant::Fp8 { per_channel } => {
+                super::fp8::fake_quantize(w, if *per_channel { shape[0] } else { 1 }, out)
+            }
         }
     }
 }
@@ -62,6 +93,12 @@ pub enum ActQuant {
         /// Used only by `Calibration::Percentile`; in [50, 100].
         percentile: f32,
     },
+    /// OCP FP8 E4M3 with one static per-tensor scale: the calibrated range's
+    /// larger magnitude maps to 448 (`crate::quant::fp8::Fp8Act`).
+    Fp8 {
+        calibration: Calibration,
+        percentile: f32,
+    },
 }
 
 impl ActQuant {
@@ -71,7 +108,13 @@ impl ActQuant {
             ActQuant::Fp32 => 32,
             ActQuant::Fp16 => 16,
             ActQuant::Int { bits, .. } => *bits,
+            ActQuant::Fp8 { .. } => 8,
         }
+    }
+
+    /// The map needs a range calibrated on the layer's inputs.
+    pub fn calibrated(&self) -> bool {
+        matches!(self, ActQuant::Int { .. } | ActQuant::Fp8 { .. })
     }
 }
 
@@ -104,6 +147,16 @@ impl LayerQuant {
         if let WeightQuant::Extreme(x) = &self.weights {
             x.validate()
                 .map_err(|e| QuantError::InvalidSpec(format!("layer {layer} weights: {e}")))?;
+        }
+        if let ActQuant::Fp8 {
+            calibration: Calibration::Percentile,
+            percentile,
+        } = self.activations
+            && !(50.0..=100.0).contains(&percentile)
+        {
+            return Err(QuantError::InvalidSpec(format!(
+                "layer {layer} activations: percentile must be in [50, 100], got {percentile}"
+            )));
         }
         if let ActQuant::Int {
             bits,

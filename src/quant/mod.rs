@@ -15,6 +15,7 @@
 //!   `block4_sse2` does its 4-bit packing case with SSE2 intrinsics (same bits);
 //! - `gguf`: llama.cpp Q4_0 / Q4_1 / Q8_0 blocks, byte-compatible with ggml;
 //! - `float`: FP16/FP32 as non-integer precisions;
+//! - `fp8`: FP8 E4M3 weights (per channel) and activations (per tensor) for layers;
 //! - `minifloat`: BF16, FP16, FP8 E4M3/E5M2, FP4 E2M1 kernels and the
 //!   MXFP4 / NVFP4 block formats (bit-exact against `ml_dtypes`);
 //! - `metrics`, `outlier`: error measures and the outlier stress test;
@@ -28,6 +29,7 @@ mod calibrate;
 pub mod command;
 mod float;
 pub mod float_file;
+pub mod fp8;
 mod gguf;
 mod kernel;
 mod layer;

@@ -13,6 +13,11 @@
 //! bit for bit. The shorthands `q4_0`, `q4_1`, `q8_0` put every block linear
 //! layer in that format.
 //!
+//! Weights `{"format": "fp8_e4m3"}` (`granularity` per_channel or
+//! per_tensor, f32 scales) and activations `{"format": "fp8_e4m3"}` (a
+//! static per-tensor scale from `calibration`) are OCP FP8 E4M3
+//! (`crate::quant::fp8`), as mixed_precision exports its `fp8` genes.
+//!
 //! Weights `{"format": "binary"}` or `{"format": "ternary"}` (with
 //! `granularity`, `group_size`; `bits` optional and checked) are sign codes
 //! × an f16 scale per group (`crate::quant::binary`), as mixed_precision
@@ -20,6 +25,7 @@
 
 use super::layer::{ActQuant, LayerQuant, WeightQuant};
 use crate::error::{Error, Result};
+use crate::params::Choice;
 use crate::quant::binary::{Extreme, ExtremeSpec};
 use crate::quant::{Calibration, GgufFormat, Granularity, QuantSpec, ScaleDtype, Scheme};
 use serde::Deserialize;
@@ -185,6 +191,7 @@ pub fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
             Some(p) if p.format == "binary" || p.format == "ternary" => {
                 WeightQuant::Extreme(extreme(p).map_err(|m| at("weights", m))?)
             }
+            Some(p) if p.format == FP8 => fp8_weights(p).map_err(|m| at("weights", m))?,
             Some(p) => match (p.format.as_str(), bits(p).map_err(|m| at("weights", m))?) {
                 ("float", 32) => WeightQuant::Fp32,
                 ("float", 16) => WeightQuant::Fp16,
@@ -206,6 +213,15 @@ pub fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
         };
         let activations = match &l.activations {
             None => ActQuant::Fp32,
+            Some(p) if p.format == FP8 => {
+                if p.bits.is_some_and(|b| b != 8) {
+                    return Err(at("activations", "fp8_e4m3 has 8 bits".into()));
+                }
+                ActQuant::Fp8 {
+                    calibration: p.calibration.unwrap_or(Calibration::MinMax),
+                    percentile: p.percentile.unwrap_or(99.9),
+                }
+            }
             Some(p) => match (
                 p.format.as_str(),
                 bits(p).map_err(|m| at("activations", m))?,
@@ -238,6 +254,27 @@ pub fn parse(path: &Path, text: &str) -> Result<QuantConfig> {
         default: LayerQuant::FP32,
         layers,
     })
+}
+
+/// The OCP FP8 E4M3 format name (`crate::quant::fp8`).
+const FP8: &str = "fp8_e4m3";
+
+/// `fp8_e4m3` weights: per channel (default) or per tensor, f32 scales.
+fn fp8_weights(p: &PrecDoc) -> std::result::Result<WeightQuant, String> {
+    if p.bits.is_some_and(|b| b != 8) {
+        return Err("fp8_e4m3 has 8 bits".into());
+    }
+    if p.scale_dtype.is_some_and(|d| d != ScaleDtype::F32) {
+        return Err("fp8_e4m3 weights store f32 scales".into());
+    }
+    match p.granularity.unwrap_or(Granularity::PerChannel) {
+        Granularity::PerChannel => Ok(WeightQuant::Fp8 { per_channel: true }),
+        Granularity::PerTensor => Ok(WeightQuant::Fp8 { per_channel: false }),
+        g => Err(format!(
+            "fp8_e4m3 weights are per_channel or per_tensor, not {}",
+            g.name()
+        )),
+    }
 }
 
 /// `bits` of an `int` or `float` precision.
@@ -336,6 +373,39 @@ mod tests {
         assert_eq!(c.for_layer("zzz"), LayerQuant::FP32);
         let e = c.check_names(|n| n == "a").unwrap_err().to_string();
         assert!(e.contains("q.json") && e.contains("`b`"), "{e}");
+    }
+
+    #[test]
+    fn fp8_weights_and_activations_read_back() {
+        let c = parse(
+            Path::new("c.json"),
+            r#"{"layers":[{"name":"a","weights":{"format":"fp8_e4m3","bits":8,"granularity":"per_tensor","scale_dtype":"f32"},"activations":{"format":"fp8_e4m3","bits":8,"calibration":"percentile","percentile":99.9}}]}"#,
+        )
+        .unwrap();
+        let q = c.layers[0].1;
+        assert_eq!(q.weights, WeightQuant::Fp8 { per_channel: false });
+        assert_eq!(
+            q.activations,
+            ActQuant::Fp8 {
+                calibration: Calibration::Percentile,
+                percentile: 99.9
+            }
+        );
+        for (w, why) in [
+            (r#"{"format":"fp8_e4m3","bits":4}"#, "8 bits"),
+            (r#"{"format":"fp8_e4m3","scale_dtype":"f16"}"#, "f32 scales"),
+            (
+                r#"{"format":"fp8_e4m3","granularity":"per_group"}"#,
+                "per_channel or per_tensor",
+            ),
+        ] {
+            let doc = format!(r#"{{"layers":[{{"name":"a","weights":{w}}}]}}"#);
+            let e = parse(Path::new("c.json"), &doc).unwrap_err().to_string();
+            assert!(
+                e.contains("layers[0] (a).weights") && e.contains(why),
+                "{e}"
+            );
+        }
     }
 
     #[test]

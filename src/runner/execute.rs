@@ -234,6 +234,12 @@ pub(super) fn execute(
                     let clock = Instant::now();
                     let entry = run_one(plan, trial, base_dir, &progress);
                     let secs = clock.elapsed().as_secs_f64();
+                    // Stop here, not only when the journal thread sees the
+                    // failure: fast trials could otherwise all start before
+                    // that thread is scheduled.
+                    if opts.fail_fast && entry.status == Status::Failed {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                     let _ = tx.send((entry, progress, name, secs));
                 });
             });

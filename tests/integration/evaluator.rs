@@ -165,7 +165,7 @@ fn each_broken_worker_fails_its_trial_with_the_request_named() {
             1,
             "        time.sleep(60)",
             "request 1 (evaluate W32",
-            "no reply within 1 s",
+            "no reply within 5 s",
         ),
         (
             "garbage",
@@ -201,7 +201,7 @@ fn each_broken_worker_fails_its_trial_with_the_request_named() {
         let m = manifest(
             &dir,
             name,
-            "evaluator_timeout_s = 1\nparallel_evaluations = 2\n",
+            "evaluator_timeout_s = 5\nparallel_evaluations = 2\n",
         );
         let out = dir.join(&format!("out-{name}"));
         let started = Instant::now();

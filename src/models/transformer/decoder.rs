@@ -297,9 +297,7 @@ impl<M: Borrow<Llama> + Sync> DecoderSession<M> {
     ) -> Result<DecoderMeasure> {
         let model: &Llama = self.model.borrow();
         let linears = model.linears();
-        let needs_calib = quant
-            .iter()
-            .any(|q| matches!(q.activations, ActQuant::Int { .. }));
+        let needs_calib = quant.iter().any(|q| q.activations.calibrated());
         if needs_calib && self.samples.is_none() {
             return Err(Error::user(
                 "integer activations need calibration texts (--calib)",
@@ -381,9 +379,7 @@ pub fn eval_decoder(model: &Llama, tok: &Tokenizer, opts: &EvalOptions) -> Resul
     let linears = model.linears();
     let (quant, embd_q) = layer_quants(model, &opts.config)?;
     let head_named = opts.config.layers.iter().any(|(l, _)| l == "output");
-    let needs_calib = quant
-        .iter()
-        .any(|q| matches!(q.activations, ActQuant::Int { .. }));
+    let needs_calib = quant.iter().any(|q| q.activations.calibrated());
     let pool = pool(opts.jobs)?;
     let session = DecoderSession::new(
         model,

@@ -7,9 +7,9 @@
 use super::ops;
 use crate::error::{Error, Result};
 use crate::nn::classifier::{ActQuant, LayerQuant, WeightQuant};
+use crate::quant::fp8::Fp8Act;
 use crate::quant::{
-    AffineParams, QuantizedTensor, calibrate_range, fake_quantize, fp16_round_trip_in_place,
-    gguf_fake_quantize,
+    AffineParams, QuantizedTensor, Scheme, calibrate_range, fp16_round_trip_in_place,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,7 @@ pub enum ActMode {
     Float,
     Fp16,
     Int(AffineParams),
+    Fp8(Fp8Act),
 }
 
 /// Per-layer input samples gathered by a calibration forward.
@@ -74,6 +75,11 @@ impl Linear {
                 p.fake_quantize_in_place(&mut xq);
                 ops::matmul_bt(&xq, &plan.w, rows, self.inp, self.out, &mut y)
             }
+            ActMode::Fp8(p) => {
+                let mut xq = x.to_vec();
+                p.fake_quantize_in_place(&mut xq);
+                ops::matmul_bt(&xq, &plan.w, rows, self.inp, self.out, &mut y)
+            }
         }
         if let Some(b) = &self.b {
             ops::add_bias(&mut y, b);
@@ -97,6 +103,10 @@ impl Linear {
                     .map_err(|e| Error::user(format!("layer `{}`: {e}", self.name)))?
                     .size_bytes()
             }
+            WeightQuant::Fp8 { per_channel } => crate::quant::fp8::stored_bytes(
+                self.w.len(),
+                if *per_channel { self.out } else { 1 },
+            ),
         })
     }
 }
@@ -104,7 +114,7 @@ impl Linear {
 /// (layer name, weight precision as text) → fake-quantized weights.
 type CacheMap = HashMap<(String, String), Arc<Vec<f32>>>;
 /// (layer name, activation precision as text) → calibrated parameters.
-type ActMap = HashMap<(String, String), AffineParams>;
+type ActMap = HashMap<(String, String), ActMode>;
 
 /// What a configuration's layers cost to prepare, memoised: fake-quantized
 /// weights per (layer, weight precision) and calibrated activation
@@ -125,24 +135,33 @@ impl WeightCache {
         self.acts.lock().expect("cache lock").clear();
     }
 
-    /// The activation parameters of `l` under integer activations `q`,
+    /// The activation map of `l` under integer or FP8 activations `q`,
     /// calibrated on `samples` (the layer's calibration inputs).
-    fn act_params(&self, l: &Linear, q: &ActQuant, samples: &[f32]) -> Option<AffineParams> {
-        let ActQuant::Int {
-            bits,
-            scheme,
-            calibration,
-            percentile,
-        } = *q
-        else {
-            return None;
-        };
+    fn act_params(&self, l: &Linear, q: &ActQuant, samples: &[f32]) -> Option<ActMode> {
         let key = (l.name.clone(), format!("{q:?}"));
         if let Some(p) = self.acts.lock().expect("cache lock").get(&key) {
             return Some(*p);
         }
-        let (lo, hi) = calibrate_range(samples, bits, scheme, calibration, percentile);
-        let p = AffineParams::from_range(lo, hi, bits, scheme);
+        let p = match *q {
+            ActQuant::Int {
+                bits,
+                scheme,
+                calibration,
+                percentile,
+            } => {
+                let (lo, hi) = calibrate_range(samples, bits, scheme, calibration, percentile);
+                ActMode::Int(AffineParams::from_range(lo, hi, bits, scheme))
+            }
+            ActQuant::Fp8 {
+                calibration,
+                percentile,
+            } => {
+                let (lo, hi) =
+                    calibrate_range(samples, 8, Scheme::Symmetric, calibration, percentile);
+                ActMode::Fp8(Fp8Act::from_range(lo, hi))
+            }
+            ActQuant::Fp32 | ActQuant::Fp16 => return None,
+        };
         self.acts.lock().expect("cache lock").insert(key, p);
         Some(p)
     }
@@ -156,21 +175,8 @@ impl WeightCache {
             return Ok(w.clone());
         }
         let mut out = vec![0.0f32; l.w.len()];
-        match q {
-            WeightQuant::Fp32 => unreachable!("handled above"),
-            WeightQuant::Fp16 => {
-                out.copy_from_slice(&l.w);
-                fp16_round_trip_in_place(&mut out);
-            }
-            WeightQuant::Int(spec) => fake_quantize(&l.w, &[l.out, l.inp], spec, &mut out)
-                .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
-            WeightQuant::Ggml(f) => gguf_fake_quantize(&l.w, l.inp, *f, &mut out)
-                .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?,
-            WeightQuant::Extreme(x) => {
-                crate::quant::binary::fake_quantize_extreme(&l.w, &[l.out, l.inp], x, &mut out)
-                    .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?
-            }
-        }
+        q.fake_quantize(&l.w, &[l.out, l.inp], &mut out)
+            .map_err(|e| Error::user(format!("layer `{}` weights: {e}", l.name)))?;
         let w = Arc::new(out);
         let mut map = self.map.lock().expect("cache lock");
         // A search touches hundreds of (layer, gene) pairs; past the budget
@@ -201,16 +207,16 @@ pub fn plans(
             let act = match q.activations {
                 ActQuant::Fp32 => ActMode::Float,
                 ActQuant::Fp16 => ActMode::Fp16,
-                ActQuant::Int { .. } => {
+                ActQuant::Int { .. } | ActQuant::Fp8 { .. } => {
                     let s = samples
                         .and_then(|s| s.get(i))
                         .filter(|s| !s.is_empty())
                         .ok_or_else(|| {
                             Error::Internal(format!("no calibration samples for `{}`", l.name))
                         })?;
-                    ActMode::Int(cache.act_params(l, &q.activations, s).ok_or_else(|| {
-                        Error::Internal("integer activations without parameters".into())
-                    })?)
+                    cache.act_params(l, &q.activations, s).ok_or_else(|| {
+                        Error::Internal("calibrated activations without parameters".into())
+                    })?
                 }
             };
             Ok(LinearPlan {

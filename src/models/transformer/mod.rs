@@ -293,9 +293,7 @@ impl EncoderSession {
 
 /// Does any layer quantize its input activations to integers?
 fn needs_calibration(quant: &[crate::nn::classifier::LayerQuant]) -> bool {
-    quant
-        .iter()
-        .any(|q| matches!(q.activations, crate::nn::classifier::ActQuant::Int { .. }))
+    quant.iter().any(|q| q.activations.calibrated())
 }
 
 /// Run a BERT folder under `opts.config` and compare with the unquantized model.

@@ -18,7 +18,7 @@ use super::linalg::dot4;
 use super::train::Net;
 use super::weight_cache::WeightCache;
 use crate::quant::{ActQuant, LayerQuant, WeightQuant};
-use crate::quant::{AffineParams, fake_quantize, fp16_round_trip_in_place, gguf_fake_quantize};
+use crate::quant::{AffineParams, Scheme, fp16_round_trip_in_place};
 use std::sync::Arc;
 
 /// Samples evaluated together (see [`dot4`]).
@@ -43,6 +43,7 @@ enum ActMap {
     Identity,
     Fp16,
     Affine(AffineParams),
+    Fp8(crate::quant::fp8::Fp8Act),
 }
 
 impl ActMap {
@@ -52,6 +53,7 @@ impl ActMap {
             ActMap::Identity => {}
             ActMap::Fp16 => fp16_round_trip_in_place(xs),
             ActMap::Affine(p) => p.fake_quantize_in_place(xs),
+            ActMap::Fp8(p) => p.fake_quantize_in_place(xs),
         }
     }
 }
@@ -59,27 +61,10 @@ impl ActMap {
 /// The effective weights of layer `l` under `q`, computed afresh.
 pub(crate) fn quantized_weights(net: &Net, l: usize, q: &WeightQuant) -> Vec<f32> {
     let w = &net.weights[l];
-    let mut out = w.clone();
-    match q {
-        WeightQuant::Fp32 => {}
-        WeightQuant::Fp16 => fp16_round_trip_in_place(&mut out),
-        WeightQuant::Int(spec) => {
-            let shape = [net.sizes[l + 1], net.sizes[l]];
-            if let Err(e) = fake_quantize(w, &shape, spec, &mut out) {
-                panic!("layer {l}: weight quantization failed after validation: {e}");
-            }
-        }
-        WeightQuant::Ggml(f) => {
-            if let Err(e) = gguf_fake_quantize(w, net.sizes[l], *f, &mut out) {
-                panic!("layer {l}: ggml weight quantization failed after validation: {e}");
-            }
-        }
-        WeightQuant::Extreme(x) => {
-            let shape = [net.sizes[l + 1], net.sizes[l]];
-            if let Err(e) = crate::quant::binary::fake_quantize_extreme(w, &shape, x, &mut out) {
-                panic!("layer {l}: binary/ternary quantization failed after validation: {e}");
-            }
-        }
+    let mut out = vec![0.0; w.len()];
+    let shape = [net.sizes[l + 1], net.sizes[l]];
+    if let Err(e) = q.fake_quantize(w, &shape, &mut out) {
+        panic!("layer {l}: weight quantization failed after validation: {e}");
     }
     out
 }
@@ -121,6 +106,13 @@ pub(crate) fn correct_count(
             } => {
                 let (lo, hi) = ranges.range(l, bits, scheme, calibration, percentile);
                 ActMap::Affine(AffineParams::from_range(lo, hi, bits, scheme))
+            }
+            ActQuant::Fp8 {
+                calibration,
+                percentile,
+            } => {
+                let (lo, hi) = ranges.range(l, 8, Scheme::Symmetric, calibration, percentile);
+                ActMap::Fp8(crate::quant::fp8::Fp8Act::from_range(lo, hi))
             }
         };
         s.acts.push(map);

@@ -53,6 +53,7 @@ fn key(layer: usize, q: &WeightQuant) -> Key {
                 0,
             )
         }
+        WeightQuant::Fp8 { per_channel } => (layer, 4, 8, 0, u8::from(*per_channel), 0, 0, 0, 0),
     }
 }
 

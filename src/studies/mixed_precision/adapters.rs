@@ -131,6 +131,9 @@ pub fn layer_quant(g: &LayerGene) -> LayerQuant {
     let weights = match g.weight_bits {
         _ if g.extreme().is_some() => WeightQuant::Extreme(g.extreme().expect("checked")),
         _ if g.ggml_format().is_some() => WeightQuant::Ggml(g.ggml_format().expect("checked")),
+        _ if g.fp8_weights() => WeightQuant::Fp8 {
+            per_channel: g.granularity != crate::quant::Granularity::PerTensor,
+        },
         32.. => WeightQuant::Fp32,
         16..=31 => WeightQuant::Fp16,
         bits => WeightQuant::Int(QuantSpec {
@@ -144,6 +147,10 @@ pub fn layer_quant(g: &LayerGene) -> LayerQuant {
         }),
     };
     let activations = match g.activation_bits {
+        _ if g.fp8_activations() => ActQuant::Fp8 {
+            calibration: g.calibration,
+            percentile: PERCENTILE,
+        },
         32.. => ActQuant::Fp32,
         16..=31 => ActQuant::Fp16,
         bits => ActQuant::Int {
@@ -217,20 +224,8 @@ fn measure(task: &ClassifierTask, genome: &Genome) -> f64 {
 /// # Panics
 /// If a validated gene fails to quantize (a programming error).
 pub fn gene_weights(g: &LayerGene, w: &[f32], shape: &[usize; 2]) -> Vec<f32> {
-    let mut out = w.to_vec();
-    let done = match layer_quant(g).weights {
-        WeightQuant::Fp32 => Ok(()),
-        WeightQuant::Fp16 => {
-            crate::quant::fp16_round_trip_in_place(&mut out);
-            Ok(())
-        }
-        WeightQuant::Int(spec) => crate::quant::fake_quantize(w, shape, &spec, &mut out),
-        WeightQuant::Ggml(f) => crate::quant::gguf_fake_quantize(w, shape[1], f, &mut out),
-        WeightQuant::Extreme(x) => {
-            crate::quant::binary::fake_quantize_extreme(w, shape, &x, &mut out)
-        }
-    };
-    if let Err(e) = done {
+    let mut out = vec![0.0; w.len()];
+    if let Err(e) = layer_quant(g).weights.fake_quantize(w, shape, &mut out) {
         panic!("weight quantization failed for a validated gene: {e}");
     }
     out
@@ -461,6 +456,47 @@ mod tests {
         let tuned = qat.accuracy(&Genome::uniform(gene(1, false), n));
         assert!(tuned > binary, "QAT {tuned} vs PTQ {binary}");
         assert_eq!(tuned, qat.accuracy(&Genome::uniform(gene(1, false), n)));
+    }
+
+    #[test]
+    fn fp8_genes_are_measured_through_the_e4m3_kernels() {
+        let cfg = TaskConfig {
+            train_size: 600,
+            test_size: 300,
+            calibration_size: 100,
+            epochs: 4,
+            ..TaskConfig::default()
+        };
+        let m = MlpModel::new(ClassifierTask::build(&cfg, 3).unwrap());
+        let n = m.layers().len();
+        let fp8 = LayerGene {
+            fp8: true,
+            weight_scheme: crate::quant::Scheme::Symmetric,
+            activation_scheme: crate::quant::Scheme::Symmetric,
+            ..LayerGene::int(8, 8, Granularity::PerChannel)
+        };
+        let q = layer_quant(&fp8);
+        assert_eq!(q.weights, WeightQuant::Fp8 { per_channel: true });
+        assert!(matches!(q.activations, ActQuant::Fp8 { .. }));
+        let shapes = m.task().layer_shapes();
+        let w = m.task().layer_weights(0);
+        let mut expect = vec![0.0; w.len()];
+        crate::quant::fp8::fake_quantize(w, shapes[0][0], &mut expect).unwrap();
+        assert_eq!(gene_weights(&fp8, w, &shapes[0]), expect);
+        let fp32 = m.fp32_accuracy();
+        let a = m.accuracy(&Genome::uniform(fp8, n));
+        // 8-bit floats keep a glyph classifier within a few points of FP32,
+        // through their own arithmetic (not INT8's).
+        assert!((a - fp32).abs() < 0.05, "{a} vs {fp32}");
+        let int8 = m.accuracy(&Genome::uniform(LayerGene { fp8: false, ..fp8 }, n));
+        let weights_only = m.accuracy(&Genome::uniform(
+            LayerGene {
+                activation_bits: 32,
+                ..fp8
+            },
+            n,
+        ));
+        assert!(a != int8 || a != weights_only, "{a} {int8} {weights_only}");
     }
 
     #[test]

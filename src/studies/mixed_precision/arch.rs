@@ -276,6 +276,7 @@ mod tests {
                 mixed: true,
                 ggml: false,
                 calibrations: CALIBRATIONS.to_vec(),
+                fp8: false,
             },
         )
     }

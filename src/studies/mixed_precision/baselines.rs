@@ -201,6 +201,7 @@ mod tests {
             mixed: true,
             ggml: false,
             calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
+            fp8: false,
         };
         let sens = analyze(&m, &space).unwrap();
         let path = greedy_path(&ev, &space, &sens);
@@ -250,6 +251,7 @@ mod tests {
             mixed: true,
             ggml: false,
             calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
+            fp8: false,
         };
         let sens = analyze(&m, &space).unwrap();
         let mut cache = Cache::new(true);

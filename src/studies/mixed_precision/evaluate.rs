@@ -339,6 +339,7 @@ mod tests {
             mixed: true,
             ggml: false,
             calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
+            fp8: false,
         };
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
         let mut batch: Vec<Genome> = (0..6)

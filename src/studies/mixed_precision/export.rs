@@ -45,6 +45,14 @@ pub fn gene_fields(g: &LayerGene) -> (Value, Value) {
             },
             "scale_dtype": ScaleDtype::F16,
         })
+    } else if g.fp8_weights() {
+        // E4M3 × an f32 scale per channel or tensor (`crate::quant::fp8`).
+        json!({
+            "format": "fp8_e4m3",
+            "bits": 8,
+            "granularity": g.granularity.name(),
+            "scale_dtype": ScaleDtype::F32,
+        })
     } else if g.weight_bits >= 16 {
         json!({"format": "float", "bits": g.weight_bits})
     } else {
@@ -63,7 +71,14 @@ pub fn gene_fields(g: &LayerGene) -> (Value, Value) {
             "scale_dtype": ScaleDtype::F16,
         })
     };
-    let activations = if g.activation_bits >= 16 {
+    let activations = if g.fp8_activations() {
+        json!({
+            "format": "fp8_e4m3",
+            "bits": 8,
+            "calibration": g.calibration.name(),
+            "percentile": percentile(g.calibration),
+        })
+    } else if g.activation_bits >= 16 {
         json!({"format": "float", "bits": g.activation_bits})
     } else {
         json!({

@@ -59,6 +59,12 @@ pub struct LayerGene {
     /// to GGUF bit for bit. Omitted from JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ggml: bool,
+    /// The gene's 8-bit operands are OCP FP8 E4M3 instead of INT8
+    /// (`fp8 = true`): 8-bit weights with an f32 scale per channel (or per
+    /// tensor), 8-bit activations with a static per-tensor scale, both
+    /// symmetric (`crate::quant::fp8`). Omitted from JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fp8: bool,
 }
 
 fn is_extreme(g: &LayerGene) -> bool {
@@ -81,6 +87,7 @@ impl LayerGene {
             calibration: Calibration::MinMax,
             ternary: false,
             ggml: false,
+            fp8: false,
         }
     }
 
@@ -97,6 +104,7 @@ impl LayerGene {
             calibration: Calibration::Percentile,
             ternary: false,
             ggml: false,
+            fp8: false,
         }
     }
 
@@ -110,6 +118,16 @@ impl LayerGene {
             (true, 8, _) => Some(GgufFormat::Q8_0),
             _ => None,
         }
+    }
+
+    /// The weights are FP8 E4M3.
+    pub fn fp8_weights(&self) -> bool {
+        self.fp8 && self.weight_bits == 8
+    }
+
+    /// The activations are FP8 E4M3.
+    pub fn fp8_activations(&self) -> bool {
+        self.fp8 && self.activation_bits == 8
     }
 
     /// This gene at weight level (bits, ternary).
@@ -158,16 +176,20 @@ impl LayerGene {
             wide_zero_point: self.ggml,
             pow2_scale: self.weight_scheme == Scheme::PowerOfTwo,
             signed_activations: self.activation_scheme != Scheme::Asymmetric,
+            fp8: self.fp8,
         }
     }
 
-    /// `W4A8` style label (`W1A8` binary, `W2tA8` ternary, `Q4_0` ggml).
+    /// `W4A8` style label (`W1A8` binary, `W2tA8` ternary, `Q4_0` ggml,
+    /// `f` after an FP8 operand: `W8fA8f`, `W4A8f`).
     pub fn label(&self) -> String {
         if let Some(f) = self.ggml_format() {
             return f.name().to_ascii_uppercase();
         }
         let t = if self.ternary { "t" } else { "" };
-        format!("W{}{t}A{}", self.weight_bits, self.activation_bits)
+        let wf = if self.fp8_weights() { "f" } else { "" };
+        let af = if self.fp8_activations() { "f" } else { "" };
+        format!("W{}{t}{wf}A{}{af}", self.weight_bits, self.activation_bits)
     }
 }
 
@@ -218,6 +240,8 @@ pub struct Space {
     /// activation unquantized (GGUF records no activation precision), as
     /// [`Space::canonical`] makes them.
     pub ggml: bool,
+    /// 8-bit operands may be FP8 E4M3 (`LayerGene::fp8`).
+    pub fp8: bool,
 }
 
 impl Space {
@@ -240,6 +264,8 @@ impl Space {
             calibration: *self.calibrations.choose(rng).expect("non-empty"),
             ternary,
             ggml: false,
+            // Drawn only when allowed, so spaces without FP8 keep their stream.
+            fp8: self.fp8 && rng.random_bool(0.5),
         }
     }
 
@@ -331,6 +357,7 @@ impl Space {
                 l.weight_bits = first.weight_bits;
                 l.activation_bits = first.activation_bits;
                 l.ternary = first.ternary;
+                l.fp8 = first.fp8;
             }
         }
         let binary = self.weight_bits.contains(&1);
@@ -339,6 +366,24 @@ impl Space {
                 l.granularity = self.granularities[0];
             }
             l.ternary &= binary && l.weight_bits == 2;
+            l.fp8 &= self.fp8 && (l.weight_bits == 8 || l.activation_bits == 8);
+            if l.fp8_weights() {
+                // E4M3 scales are per channel or per tensor, symmetric.
+                l.weight_scheme = Scheme::Symmetric;
+                if !matches!(
+                    l.granularity,
+                    Granularity::PerTensor | Granularity::PerChannel
+                ) {
+                    l.granularity = if self.granularities.contains(&Granularity::PerChannel) {
+                        Granularity::PerChannel
+                    } else {
+                        Granularity::PerTensor
+                    };
+                }
+            }
+            if l.fp8_activations() {
+                l.activation_scheme = Scheme::Symmetric;
+            }
             // Sign quantizers have no zero point and no power-of-two scale.
             if is_extreme(l) {
                 l.weight_scheme = Scheme::Symmetric;
@@ -362,9 +407,10 @@ impl Space {
 
     /// Change one field of one gene (bit widths step to a neighbouring width).
     fn mutate_gene<R: Rng + ?Sized>(&self, l: &mut LayerGene, rng: &mut R) {
-        // Without mixed precision the widths are genome-wide (see `mutate`).
+        // Without mixed precision the widths are genome-wide (see `mutate`);
+        // the FP8 toggle (6) is a field only where FP8 is allowed.
         let (first, fields) = if self.mixed { (0, 6) } else { (2, 4) };
-        match first + rng.random_range(0..fields) {
+        match first + rng.random_range(0..fields + usize::from(self.fp8)) {
             0 => *l = l.with_level(self.step_level(l, rng)),
             1 => l.activation_bits = Self::step(&self.act_bits, l.activation_bits, rng),
             2 => l.weight_scheme = *SCHEMES.choose(rng).expect("non-empty"),
@@ -373,7 +419,8 @@ impl Space {
                 l.granularity = *self.granularities.choose(rng).expect("non-empty");
                 l.group_size = *self.group_sizes.choose(rng).expect("non-empty");
             }
-            _ => l.calibration = *self.calibrations.choose(rng).expect("non-empty"),
+            5 => l.calibration = *self.calibrations.choose(rng).expect("non-empty"),
+            _ => l.fp8 = !l.fp8,
         }
     }
 
@@ -435,10 +482,18 @@ impl Space {
                 && self.act_bits.contains(&l.activation_bits)
                 && self.granularities.contains(&l.granularity)
                 && self.group_sizes.contains(&l.group_size)
+                && (!l.fp8 || (self.fp8 && (l.weight_bits == 8 || l.activation_bits == 8)))
+                && (!l.fp8_weights()
+                    || l.weight_scheme == Scheme::Symmetric
+                        && matches!(
+                            l.granularity,
+                            Granularity::PerTensor | Granularity::PerChannel
+                        ))
         }) && (self.mixed
             || g.layers.windows(2).all(|w| {
                 w[0].weight_bits == w[1].weight_bits
                     && w[0].ternary == w[1].ternary
+                    && w[0].fp8 == w[1].fp8
                     && w[0].activation_bits == w[1].activation_bits
             }))
     }
@@ -460,6 +515,7 @@ mod tests {
             mixed,
             ggml: false,
             calibrations: CALIBRATIONS.to_vec(),
+            fp8: false,
         }
     }
 
@@ -491,6 +547,78 @@ mod tests {
                 prop_assert!(l.weight_bits >= 4 && l.weight_bits <= 8);
             }
         }
+    }
+
+    #[test]
+    fn fp8_genes_appear_only_where_allowed_and_stay_legal() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let plain = space(true);
+        let mut fp8 = space(true);
+        fp8.fp8 = true;
+        // A space without FP8 draws the same genomes as before it existed.
+        let a = plain.random_genome(40, &mut rng.clone());
+        assert!(a.layers.iter().all(|l| !l.fp8));
+        let mut b = fp8.random_genome(40, &mut rng);
+        assert!(b.layers.iter().any(|l| l.fp8_weights()));
+        assert!(b.layers.iter().any(|l| l.fp8_activations()));
+        for _ in 0..200 {
+            fp8.mutate(&mut b, 1.0, &mut rng);
+            assert!(fp8.contains(&b), "{}", b.summary());
+        }
+        assert!(!plain.contains(&b));
+        for l in &b.layers {
+            assert!(!l.fp8 || l.weight_bits == 8 || l.activation_bits == 8);
+        }
+        let g = LayerGene {
+            fp8: true,
+            weight_scheme: Scheme::Symmetric,
+            activation_scheme: Scheme::Symmetric,
+            ..LayerGene::int(8, 8, Granularity::PerChannel)
+        };
+        assert_eq!(g.label(), "W8fA8f");
+        assert_eq!(
+            LayerGene {
+                activation_bits: 16,
+                ..g
+            }
+            .label(),
+            "W8fA16"
+        );
+        assert_eq!(
+            LayerGene {
+                weight_bits: 4,
+                ..g
+            }
+            .label(),
+            "W4A8f"
+        );
+        let one = Genome::uniform(g, 2);
+        assert_eq!(Genome::from_json(&one.to_json()).unwrap(), one);
+        assert!(
+            !Genome::uniform(LayerGene::int(8, 8, Granularity::PerChannel), 1)
+                .to_json()
+                .to_string()
+                .contains("fp8")
+        );
+        // Repair: FP8 weights per group become per channel, symmetric.
+        fp8.granularities = vec![
+            Granularity::PerTensor,
+            Granularity::PerChannel,
+            Granularity::PerGroup,
+        ];
+        let mut bad = Genome::uniform(
+            LayerGene {
+                granularity: Granularity::PerGroup,
+                weight_scheme: Scheme::Asymmetric,
+                ..g
+            },
+            1,
+        );
+        fp8.repair(&mut bad);
+        assert_eq!(bad.layers[0].granularity, Granularity::PerChannel);
+        assert_eq!(bad.layers[0].weight_scheme, Scheme::Symmetric);
+        // The cost model sees FP8 (f32 scales, FP8 units).
+        assert!(g.choice().fp8);
     }
 
     #[test]
@@ -545,6 +673,7 @@ mod tests {
             mixed: true,
             ggml: true,
             calibrations: vec![Calibration::MinMax],
+            fp8: false,
         };
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
         let mut seen = std::collections::BTreeSet::new();

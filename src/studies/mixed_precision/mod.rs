@@ -205,15 +205,18 @@ pub fn lower_bounds(
                 for layout in layouts {
                     for (zp, pow2) in [(false, false), (true, false), (false, true)] {
                         for signed in [false, true] {
-                            choices.push(QuantChoice {
-                                weight_bits: w,
-                                act_bits: a,
-                                layout,
-                                weight_zero_point: zp,
-                                wide_zero_point: false,
-                                pow2_scale: pow2,
-                                signed_activations: signed,
-                            });
+                            for fp8 in [false, true].into_iter().take(1 + usize::from(space.fp8)) {
+                                choices.push(QuantChoice {
+                                    weight_bits: w,
+                                    act_bits: a,
+                                    layout,
+                                    weight_zero_point: zp,
+                                    wide_zero_point: false,
+                                    pow2_scale: pow2,
+                                    signed_activations: signed,
+                                    fp8,
+                                });
+                            }
                         }
                     }
                 }

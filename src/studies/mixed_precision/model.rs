@@ -149,6 +149,13 @@ fn weight_loss(curve: &SensitivityCurve, g: &LayerGene) -> f64 {
     match g.weight_bits {
         32.. => curve.loss(Precision::Fp32),
         16..=31 => curve.loss(Precision::Fp16),
+        // FP8 at the integer width with INT8's error on normal data
+        // (measured once, `quant::fp8::int_bits_equivalent`), per channel
+        // or per tensor as the gene says.
+        _ if g.fp8_weights() => loss_at_bits(
+            curve,
+            crate::quant::fp8::int_bits_equivalent() + granularity_bonus(g),
+        ),
         w => {
             let scheme = if g.weight_scheme == Scheme::PowerOfTwo {
                 -0.5
@@ -171,6 +178,10 @@ fn activation_loss(curve: &SensitivityCurve, g: &LayerGene) -> f64 {
     let loss = match g.activation_bits {
         32.. => curve.loss(Precision::Fp32),
         16..=31 => curve.loss(Precision::Fp16),
+        // Symmetric (−0.5 against the asymmetric baseline, as for integers).
+        _ if g.fp8_activations() => {
+            loss_at_bits(curve, crate::quant::fp8::int_bits_equivalent() - 0.5)
+        }
         a => {
             let scheme = match g.activation_scheme {
                 Scheme::Asymmetric | Scheme::AsymmetricClipped => 0.0,

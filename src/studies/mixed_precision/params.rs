@@ -132,6 +132,8 @@ crate::params! {
         min_bits: u32 = 4;
         /// any: every gene min_bits..max_bits and activation_bits allow; ggml: only genes a GGUF file stores exactly, so `evoquant apply --format gguf` writes the chosen configuration as measured: 4 bits as Q4_0 (symmetric) or Q4_1 (asymmetric), 8 bits as Q8_0, 16 as F16 (ggml's blocks of 32 and rounding), activations unquantized (GGUF records no activation precision; activation_bits is then unused); the uniform baselines become F16 / Q8_0 / Q4_0.
         formats: Formats = Formats::Any;
+        /// 8-bit weights and activations may also be OCP FP8 E4M3 (a gene flag, drawn and mutated by the search): weights with an f32 scale per channel or per tensor, activations with a static per-tensor scale from calibration, both symmetric; native on the targets with FP8 tensor cores (nvidia_l4, nvidia_h100_sxm), elsewhere computed in the 16-bit float path (a fallback); not for formats = "ggml" (GGUF has no FP8 type) or model = "command".
+        fp8: bool = false;
         /// Largest weight bit width, one of 1, 2, 4, 6, 8, 16 (≥ min_bits).
         max_bits: u32 = 8;
         /// Activation bit widths the search may use, a non-empty subset of [4, 8, 16].
@@ -371,6 +373,7 @@ impl Params {
                 group_sizes: vec![32],
                 mixed: self.allow_mixed_precision,
                 ggml,
+                fp8: false,
                 calibrations: vec![crate::quant::Calibration::MinMax],
             };
         }
@@ -395,6 +398,7 @@ impl Params {
             group_sizes: GROUP_SIZES.to_vec(),
             mixed: self.allow_mixed_precision,
             ggml,
+            fp8: self.fp8,
             calibrations: CALIBRATIONS
                 .iter()
                 .copied()
@@ -531,6 +535,28 @@ pub fn validate(p: &Params) -> Vec<ParamIssue> {
             "formats",
             "formats = \"ggml\" is for deploying a fixed model; co-evolution (arch.enabled) trains its own networks".into(),
         );
+    }
+    if p.fp8 {
+        let space = p.space();
+        if p.formats == Formats::Ggml {
+            bad(
+                "fp8",
+                "GGUF has no FP8 type: formats = \"ggml\" and fp8 = true exclude each other".into(),
+            );
+        } else if p.model == ModelKind::Command {
+            bad(
+                "fp8",
+                "fp8 = true is supported for model = \"mlp\", \"inventory\" and \"transformer\"; an external evaluator would receive formats it may not implement".into(),
+            );
+        } else if !space.weight_bits.contains(&8) && !space.act_bits.contains(&8) {
+            bad(
+                "fp8",
+                format!(
+                    "fp8 = true needs 8-bit operands: min_bits..max_bits = {}..{} and activation_bits = {:?} hold no 8",
+                    p.min_bits, p.max_bits, p.activation_bits
+                ),
+            );
+        }
     }
     if p.min_bits == 1 && p.model == ModelKind::Command {
         bad(
@@ -790,6 +816,20 @@ mod tests {
                 p.min_bits = 1;
             }),
             ("mlp.qat_epochs", |p| p.mlp.qat_epochs = 1),
+            ("fp8", |p| {
+                p.fp8 = true;
+                p.formats = Formats::Ggml;
+            }),
+            ("fp8", |p| {
+                p.fp8 = true;
+                p.max_bits = 6;
+                p.activation_bits = vec![4, 16];
+            }),
+            ("fp8", |p| {
+                p.fp8 = true;
+                p.model = ModelKind::Command;
+                p.evaluator = crate::params::FilePaths(vec!["worker.py".into()]);
+            }),
         ];
         for (key, edit) in cases {
             let mut p = Params::default();

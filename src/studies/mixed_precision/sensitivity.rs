@@ -126,6 +126,7 @@ mod tests {
             mixed: true,
             ggml: false,
             calibrations: crate::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
+            fp8: false,
         };
         let s = analyze(&m, &space).unwrap();
         for row in &s.drop {
