@@ -25,6 +25,7 @@
 //! or a failure leaves nothing behind.
 
 pub mod ggml;
+pub mod hf_gguf;
 mod outputs;
 mod source;
 
@@ -286,7 +287,10 @@ pub fn apply(src: &Source, opts: &ApplyOptions) -> Result<Summary> {
         .map(|p| p.shape.iter().product::<usize>())
         .sum();
     let bytes = match opts.format {
-        Format::Gguf => outputs::gguf(src, &planned, opts)?,
+        Format::Gguf => match src.folder() {
+            Some(folder) => hf_gguf::gguf(src, folder, &planned, opts, &mut notes)?,
+            None => outputs::gguf(src, &planned, opts)?,
+        },
         Format::Safetensors => outputs::safetensors(src, &planned, opts, &mut notes)?,
         Format::LlamaQuantize => outputs::llama_quantize(src, &planned, opts, &mut notes)?,
     };
