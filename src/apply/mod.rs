@@ -21,6 +21,10 @@
 //! `output.weight` when the configuration names `output`, as eval then
 //! quantizes the head alone.
 //!
+//! A Hugging Face BERT or LLaMA folder becomes GGUF the way llama.cpp's
+//! `convert_hf_to_gguf.py` writes it ([`hf_gguf`]); its layers keep eval's
+//! names (LLaMA: `blk.N.*`, BERT: Hugging Face names without `bert.`).
+//!
 //! Every output goes through `fsio::write_atomic`: a refused configuration
 //! or a failure leaves nothing behind.
 

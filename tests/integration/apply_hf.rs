@@ -315,6 +315,22 @@ fn llama_folder_to_gguf_matches_the_converter_and_evaluates_like_the_folder() {
     if python_gguf() {
         reference_check(&out, &dir, &expect, &tmp);
     }
+    // llama-quantize runs on the converted file: its tensor names.
+    let sh = tmp.join("q.sh");
+    evoquant()
+        .arg("apply")
+        .arg(&dir)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&sh)
+        .run()
+        .success();
+    let s = std::fs::read_to_string(&sh).unwrap();
+    assert!(
+        s.contains(r"--tensor-type '^blk\.0\.attn_q\.weight$=q4_0'"),
+        "{s}"
+    );
 }
 
 fn minilm() -> Option<PathBuf> {
