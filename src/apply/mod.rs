@@ -21,10 +21,15 @@
 //! `output.weight` when the configuration names `output`, as eval then
 //! quantizes the head alone.
 //!
+//! A Hugging Face BERT or LLaMA folder becomes GGUF the way llama.cpp's
+//! `convert_hf_to_gguf.py` writes it ([`hf_gguf`]); its layers keep eval's
+//! names (LLaMA: `blk.N.*`, BERT: Hugging Face names without `bert.`).
+//!
 //! Every output goes through `fsio::write_atomic`: a refused configuration
 //! or a failure leaves nothing behind.
 
 pub mod ggml;
+pub mod hf_gguf;
 mod outputs;
 mod source;
 
@@ -294,7 +299,10 @@ pub fn apply(src: &Source, opts: &ApplyOptions) -> Result<Summary> {
         .map(|p| p.shape.iter().product::<usize>())
         .sum();
     let bytes = match opts.format {
-        Format::Gguf => outputs::gguf(src, &planned, opts)?,
+        Format::Gguf => match src.folder() {
+            Some(folder) => hf_gguf::gguf(src, folder, &planned, opts, &mut notes)?,
+            None => outputs::gguf(src, &planned, opts)?,
+        },
         Format::Safetensors => outputs::safetensors(src, &planned, opts, &mut notes)?,
         Format::LlamaQuantize => outputs::llama_quantize(src, &planned, opts, &mut notes)?,
     };

@@ -14,7 +14,7 @@ fn layer_err(p: &Planned, m: impl std::fmt::Display) -> Error {
 }
 
 /// `values` encoded as `t`.
-fn encode(values: &[f32], t: TensorType) -> std::result::Result<Vec<u8>, String> {
+pub(super) fn encode(values: &[f32], t: TensorType) -> std::result::Result<Vec<u8>, String> {
     Ok(match t {
         TensorType::F32 => {
             let mut o = vec![0u8; values.len() * 4];
@@ -141,13 +141,14 @@ fn transcode(
     Ok(())
 }
 
-/// A GGUF v3 file: the source's metadata and tensor order, each planned
+/// A GGUF v3 file from a GGUF source (a Hugging Face folder goes through
+/// [`super::hf_gguf`]): the source's metadata and tensor order, each planned
 /// tensor re-encoded from its f32 values, every other tensor's bytes as
 /// stored; encoded straight into the output buffer.
 pub fn gguf(src: &Source, planned: &[Planned], _opts: &ApplyOptions) -> Result<Vec<u8>> {
     let Source::Gguf(g) = src else {
         return Err(Error::user(format!(
-            "{}: GGUF output needs a GGUF source model: building GGUF metadata from a Hugging Face folder is not implemented; convert it with llama.cpp's convert_hf_to_gguf.py (--outtype f32) first, or use --format safetensors",
+            "{}: GGUF output from a .safetensors file needs its Hugging Face folder (config.json and tokenizer.json next to it); or use --format safetensors",
             src.path().display()
         )));
     };
@@ -232,7 +233,7 @@ fn target_len(p: &Planned) -> Result<usize> {
 }
 
 /// The most common type of the block layers (ties: the first seen).
-fn mostly(planned: &[Planned]) -> Option<TensorType> {
+pub(super) fn mostly(planned: &[Planned]) -> Option<TensorType> {
     let mut count: Vec<(TensorType, usize)> = Vec::new();
     for p in planned.iter().filter(|p| super::is_block_layer(&p.layer)) {
         match count.iter_mut().find(|(t, _)| *t == p.target) {
@@ -384,7 +385,7 @@ pub fn llama_quantize(
             }
             _ => args.push(format!(
                 "--tensor-type '{}={}'",
-                regex_escape(&p.tensor),
+                regex_escape(&converted_name(src, &p.tensor)),
                 ll_name(p.target)
             )),
         }
@@ -409,6 +410,15 @@ pub fn llama_quantize(
         ll_name(base)
     ));
     Ok(s.into_bytes())
+}
+
+/// The tensor's name in the GGUF llama-quantize reads: a Hugging Face
+/// folder's tensors are named as convert_hf_to_gguf.py names them.
+fn converted_name(src: &Source, tensor: &str) -> String {
+    src.folder()
+        .and_then(|f| f.family)
+        .and_then(|fam| super::hf_gguf::gguf_name(fam, tensor).ok().flatten())
+        .unwrap_or_else(|| tensor.to_string())
 }
 
 /// `^name$` with regex metacharacters escaped.

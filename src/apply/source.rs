@@ -2,6 +2,7 @@
 //! a Hugging Face folder's `model.safetensors`), seen the same way: named
 //! tensors with a row-major shape, decoded to f32 on demand.
 
+use super::hf_gguf::{Family, Folder};
 use crate::error::{Error, Result};
 use crate::models::gguf::{self, Gguf, TensorType};
 use crate::models::io::{FloatBytes, decode_floats};
@@ -10,7 +11,12 @@ use std::path::{Path, PathBuf};
 
 pub enum Source {
     Gguf(Gguf),
-    Safetensors { path: PathBuf, bytes: Vec<u8> },
+    Safetensors {
+        path: PathBuf,
+        bytes: Vec<u8>,
+        /// The Hugging Face folder it sits in, when there is a config.json.
+        folder: Option<Folder>,
+    },
 }
 
 impl Source {
@@ -45,7 +51,12 @@ impl Source {
         let bytes = std::fs::read(&path).map_err(|e| Error::input(&path, e))?;
         SafeTensors::deserialize(&bytes)
             .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-        Ok(Source::Safetensors { path, bytes })
+        let folder = Folder::next_to(&path)?;
+        Ok(Source::Safetensors {
+            path,
+            bytes,
+            folder,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -83,14 +94,30 @@ impl Source {
         }
     }
 
+    /// The Hugging Face folder of a safetensors source, if any.
+    pub fn folder(&self) -> Option<&Folder> {
+        match self {
+            Source::Safetensors { folder, .. } => folder.as_ref(),
+            Source::Gguf(_) => None,
+        }
+    }
+
     /// Layers: (layer name, tensor name, shape) of every `NAME.weight` with
-    /// 2 or more dims; a Hugging Face `bert.` prefix is dropped from the
-    /// layer name, as eval names BERT layers without it.
+    /// 2 or more dims, named as eval names them: a Hugging Face `bert.`
+    /// prefix is dropped, and the layers of a Hugging Face LLaMA folder get
+    /// their GGUF names (`blk.0.attn_q`, `token_embd`, `output`).
     pub fn layers(&self) -> Vec<(String, String, Vec<usize>)> {
+        let llama = self.folder().and_then(|f| f.family) == Some(Family::Llama);
         self.tensors()
             .into_iter()
             .filter(|(_, s)| s.len() >= 2)
             .filter_map(|(n, s)| {
+                if llama {
+                    if let Ok(Some(g)) = super::hf_gguf::gguf_name(Family::Llama, &n) {
+                        let layer = g.strip_suffix(".weight")?.to_string();
+                        return Some((layer, n.clone(), s));
+                    }
+                }
                 let layer = n.strip_suffix(".weight")?;
                 let layer = layer.strip_prefix("bert.").unwrap_or(layer);
                 Some((layer.to_string(), n.clone(), s))

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the CLI as a user runs it, one module per area.
 
 mod apply;
+mod apply_hf;
 mod calibration;
 mod chaos;
 mod command;
