@@ -43,6 +43,7 @@ fn space() -> Space {
         group_sizes: GROUP_SIZES.to_vec(),
         mixed: true,
         ggml: false,
+        fp8: false,
         calibrations: evoquant::studies::mixed_precision::genome::CALIBRATIONS.to_vec(),
     }
 }

@@ -98,7 +98,7 @@ pub fn int_bits_equivalent() -> f64 {
     *BITS.get_or_init(|| {
         use rand::SeedableRng;
         use rand_distr::{Distribution, StandardNormal};
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0xf8_e4_3);
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0x000f_8e43);
         let x: Vec<f32> = (0..1 << 16)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();
