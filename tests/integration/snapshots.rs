@@ -86,6 +86,7 @@ experiments!(
     chaos_int4_qat,
     mp_coevolve,
     mp_extreme,
+    mp_fp8,
     mp_llama7b,
     mp_minilm,
     mp_neon,
