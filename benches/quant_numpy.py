@@ -6,8 +6,12 @@ plus packing two codes per byte. Not run in CI; numpy is optional.
     python3 benches/quant_numpy.py --e2e IN.npy OUT   # end to end: np.load, quantize, write
 
 The end-to-end mode is what `evoquant quantize IN.npy --format int --bits 4
---scheme asymmetric_clipped --granularity block --block-size 4 --out OUT` does
-(read, quantize, pack, write); compare wall times (best of 5 each).
+--scheme asymmetric_clipped --granularity block --block-size 4 --out OUT` does:
+read, quantize, pack, measure the error of the decoded tensor against the
+input (MSE, max abs error, SQNR, cosine, in float64 as evoquant does), write.
+It prints the best of 5 in-process times, with and without the metrics; for
+a whole-process comparison time `python3 benches/quant_numpy.py --e2e-once IN OUT`
+beside the evoquant command (`hyperfine` does both).
 """
 import time
 
@@ -49,22 +53,47 @@ def best_of(f, reps=5):
     return best
 
 
+def metrics(w, approx):
+    r = w.astype(np.float64)
+    a = approx.astype(np.float64)
+    d = a - r
+    se = float(np.dot(d, d))
+    sig = float(np.dot(r, r))
+    aa = float(np.dot(a, a))
+    mse = se / r.size
+    max_abs = float(np.abs(d).max())
+    sqnr = 10 * np.log10(sig / se) if se > 0 else float("inf")
+    cosine = float(np.dot(r, a)) / (np.sqrt(sig) * np.sqrt(aa))
+    return mse, max_abs, sqnr, cosine
+
+
+def e2e_run(src, dst, with_metrics=True):
+    w = np.load(src).reshape(-1)
+    packed, scale, zp = quantize_pack(w)
+    m = metrics(w, dequantize(packed, scale, zp)) if with_metrics else None
+    with open(dst, "wb") as f:
+        f.write(packed.tobytes())
+        f.write(scale.tobytes())
+        f.write(zp.tobytes())
+    return m
+
+
 def e2e(src, dst):
-    def run():
-        w = np.load(src)
-        packed, scale, zp = quantize_pack(w.reshape(-1))
-        with open(dst, "wb") as f:
-            f.write(packed.tobytes())
-            f.write(scale.tobytes())
-            f.write(zp.tobytes())
-    t = best_of(run)
-    print(f"numpy {np.__version__}: end to end (np.load, int4 block4 quantize+pack, write) {src}: {t * 1e3:.1f} ms")
+    v = np.__version__
+    t = best_of(lambda: e2e_run(src, dst))
+    print(f"numpy {v}: end to end (np.load, int4 block4 quantize+pack, metrics, write) {src}: {t * 1e3:.1f} ms")
+    t = best_of(lambda: e2e_run(src, dst, with_metrics=False))
+    print(f"numpy {v}: the same without the error metrics: {t * 1e3:.1f} ms")
 
 
 def main():
     import sys
     if len(sys.argv) == 4 and sys.argv[1] == "--e2e":
         return e2e(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] == "--e2e-once":
+        mse, max_abs, sqnr, cosine = e2e_run(sys.argv[2], sys.argv[3])
+        print(f"mse {mse:.6e} sqnr {sqnr:.3f} dB max abs {max_abs:.6e} cosine {cosine:.9f}")
+        return
     i = np.arange(N, dtype=np.float32)
     w = (np.sin(i * np.float32(0.618034)) * ((np.arange(N) % 97).astype(np.float32) * np.float32(0.01) + np.float32(0.05))).astype(np.float32)
     t_q = best_of(lambda: quantize_pack(w))

@@ -1,13 +1,22 @@
 //! The one way evoquant writes a file, at the bottom of the module graph.
 //!
-//! Every output goes through [`write_atomic`]: the bytes go to a temporary
-//! file with a name no other process or thread can pick (pid, a process-wide
-//! counter), the file is `sync_all`ed, renamed over the target, and the
-//! folder is fsynced so the rename itself survives a power loss or a node
-//! crash. Readers therefore see the old file or the new one, never a torn
-//! mix, and two processes writing the same folder never trample each other's
+//! Every output goes through [`write_atomic`] (or [`write_atomic_parts`]):
+//! the bytes go to a temporary file with a name no other process or thread
+//! can pick (pid, a process-wide counter) and are renamed over the target.
+//! Readers therefore see the old file or the new one, never a torn mix, and
+//! two processes writing the same folder never trample each other's
 //! temporary files. On any failure the temporary file is removed, so a full
 //! disk leaves nothing behind.
+//!
+//! [`Durability`] says what the rename must survive. Results folders (the
+//! records a study's hours of compute produced, the journal's companions)
+//! are [`Durability::PowerLoss`]: the file is `sync_all`ed before the rename
+//! and the folder after it, so a node crash cannot leave a renamed but empty
+//! file. A `quantize`, `dequantize` or `apply` artefact is
+//! [`Durability::ProcessCrash`]: atomic against a killed process (the rename
+//! is the commit point, the kernel has the bytes) but not forced to the disk,
+//! because it is recomputed from its inputs in seconds and an fsync of a
+//! 100 MB file costs more than computing it.
 //!
 //! Journals are appended with [`DurableAppender`]: each record is written in
 //! one `write_all` and then `sync_data`ed. `File::flush` does nothing on a
@@ -37,16 +46,36 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// What a finished [`write_atomic_parts`] must survive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// A power loss or node crash: file and folder are fsynced.
+    PowerLoss,
+    /// A killed process: the rename is atomic, nothing is forced to disk.
+    ProcessCrash,
+}
+
 /// Write `bytes` to `path` atomically and durably, creating parent folders.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_parts(path, &[bytes], Durability::PowerLoss)
+}
+
+/// Write the concatenation of `parts` to `path` atomically, creating parent
+/// folders: large artefacts are written from the buffers they already live
+/// in instead of being copied into one.
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], durability: Durability) -> Result<()> {
     let parent = parent_of(path);
     std::fs::create_dir_all(parent)
         .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        for part in parts {
+            f.write_all(part)?;
+        }
+        if durability == Durability::PowerLoss {
+            f.sync_all()?;
+        }
         drop(f);
         std::fs::rename(&tmp, path)
     })();
@@ -54,7 +83,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(format!("cannot write {}", path.display()), e));
     }
-    sync_dir(parent)
+    match durability {
+        Durability::PowerLoss => sync_dir(parent),
+        Durability::ProcessCrash => Ok(()),
+    }
 }
 
 fn parent_of(path: &Path) -> &Path {
@@ -223,6 +255,19 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["a.csv"]);
+    }
+
+    #[test]
+    fn parts_are_written_in_order_at_either_durability() {
+        let d = tempfile::tempdir().unwrap();
+        for (i, durability) in [Durability::PowerLoss, Durability::ProcessCrash]
+            .into_iter()
+            .enumerate()
+        {
+            let p = d.path().join(format!("sub/{i}.bin"));
+            write_atomic_parts(&p, &[b"ab", b"", b"cde"], durability).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), b"abcde");
+        }
     }
 
     #[test]

@@ -25,8 +25,11 @@
 //! `convert_hf_to_gguf.py` writes it ([`hf_gguf`]); its layers keep eval's
 //! names (LLaMA: `blk.N.*`, BERT: Hugging Face names without `bert.`).
 //!
-//! Every output goes through `fsio::write_atomic`: a refused configuration
-//! or a failure leaves nothing behind.
+//! Every output is written to a temporary name and renamed into place
+//! (`fsio::write_atomic_parts`): a refused configuration or a failure leaves
+//! nothing behind. Like `quantize`'s, the file is not fsynced
+//! (`Durability::ProcessCrash`): it is recomputed from the model in seconds,
+//! and syncing a 100 MB file would cost more than building it.
 
 pub mod ggml;
 pub mod hf_gguf;
@@ -307,7 +310,7 @@ pub fn apply(src: &Source, opts: &ApplyOptions) -> Result<Summary> {
         Format::LlamaQuantize => outputs::llama_quantize(src, &planned, opts, &mut notes)?,
     };
     let len = bytes.len();
-    crate::fsio::write_atomic(&opts.out, &bytes)?;
+    crate::fsio::write_atomic_parts(&opts.out, &[&bytes], crate::fsio::Durability::ProcessCrash)?;
     Ok(Summary {
         planned,
         notes,

@@ -2,17 +2,25 @@
 //! them from flags). Inputs are checked before anything is written, and output
 //! goes to a temporary name that is renamed into place, so a failed run never
 //! leaves a partial file.
+//!
+//! Speed matters here (a user quantizes every tensor of a model this way),
+//! so the INT path never copies the tensor: a large input is memory-mapped
+//! and its f32 values used in place, the error metrics decode the packed
+//! codes tile by tile instead of materialising a dequantized copy, and the
+//! file is written from the tensor's own buffers. Outputs are atomic against
+//! a killed process but not fsynced (`fsio::Durability::ProcessCrash`): they
+//! are recomputed from their input in well under a second.
 
 use super::binary::{Extreme, ExtremeSpec, ExtremeTensor};
 use super::float_file::{self, FloatFile};
 use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
 use super::metrics::{ErrorMetrics, error_metrics_chunked as error_metrics};
-use super::npy::{Tensor, encode_npy, parse_npy, parse_raw_f32};
-use super::packed_file::{decode_extreme, decode_int, encode_extreme, encode_int};
+use super::npy::{Tensor, decode_values, encode_npy, npy_layout};
+use super::packed_file::{IntParts, decode_extreme, decode_int, encode_extreme};
 use super::spec::{QuantError, QuantSpec};
 use super::tensor::QuantizedTensor;
 use crate::error::{Error, Result};
-use crate::fsio::write_atomic;
+use crate::fsio::{Durability, write_atomic_parts};
 use std::path::{Path, PathBuf};
 
 /// Output format of `quantize` (and input format of `dequantize`).
@@ -102,33 +110,133 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::input(path, e))
 }
 
-/// Read a `.npy` (f32/f16, C order) or raw little-endian `.f32` tensor and
-/// reject non-finite values.
-pub fn read_tensor(path: &Path) -> Result<Tensor> {
-    let bytes = read(path)?;
+/// Files at least this large are memory-mapped rather than read.
+const MAP_AT: u64 = 1 << 20;
+
+/// An input tensor: its shape and f32 values, which for a large
+/// little-endian f32 file are the mapped file itself.
+pub struct Input {
+    pub shape: Vec<usize>,
+    values: Values,
+}
+
+enum Values {
+    /// `len` f32 values at byte `offset` of the map (checked 4-aligned).
+    Mapped {
+        map: memmap2::Mmap,
+        offset: usize,
+        len: usize,
+    },
+    Owned(Vec<f32>),
+}
+
+impl Input {
+    pub fn values(&self) -> &[f32] {
+        match &self.values {
+            Values::Mapped { map, offset, len } => {
+                // SAFETY: `open_tensor` checked that the range lies in the map
+                // and starts 4-aligned, and that the machine is little-endian,
+                // so these bytes are `len` valid f32 (any bit pattern is).
+                unsafe { std::slice::from_raw_parts(map.as_ptr().add(*offset).cast::<f32>(), *len) }
+            }
+            Values::Owned(v) => v,
+        }
+    }
+
+    pub fn into_tensor(self) -> Tensor {
+        let data = match self.values {
+            Values::Owned(v) => v,
+            Values::Mapped { .. } => self.values().to_vec(),
+        };
+        Tensor {
+            shape: self.shape,
+            data,
+        }
+    }
+}
+
+/// Index of the first value that is NaN or ±inf. All cores, and the
+/// first such index whatever the thread count.
+fn first_non_finite(values: &[f32]) -> Option<usize> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    values
+        .par_chunks(CHUNK)
+        .enumerate()
+        .find_first(|(_, c)| c.iter().any(|x| !x.is_finite()))
+        .and_then(|(i, c)| Some(i * CHUNK + c.iter().position(|x| !x.is_finite())?))
+}
+
+/// Open a `.npy` (f32/f16, C order) or raw little-endian `.f32` tensor and
+/// reject empty tensors and non-finite values.
+pub fn open_tensor(path: &Path) -> Result<Input> {
     let is_raw = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("f32"));
-    let t = if is_raw {
-        parse_raw_f32(&bytes)
+    let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
+    let size = file.metadata().map_err(|e| Error::input(path, e))?.len();
+    let bad = |e: super::npy::NpyError| Error::user(format!("{}: {e}", path.display()));
+    let layout = |bytes: &[u8]| {
+        if is_raw {
+            if bytes.len() % 4 != 0 {
+                return Err(bad(super::npy::NpyError::RawLength(bytes.len())));
+            }
+            Ok((vec![bytes.len() / 4], 4, 0))
+        } else {
+            let l = npy_layout(bytes).map_err(bad)?;
+            Ok((l.shape, l.elem, l.offset))
+        }
+    };
+    let input = if size >= MAP_AT {
+        // SAFETY: the map is read-only; a file truncated or rewritten by
+        // another process while we read it is outside what we guard against
+        // (as for every mmap reader), and `populate` reads it in up front.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+            .map_err(|e| Error::input(path, e))?;
+        let (shape, elem, offset) = layout(&map)?;
+        let aligned = (map.as_ptr() as usize + offset) % 4 == 0;
+        if elem == 4 && aligned && cfg!(target_endian = "little") {
+            let len = (map.len() - offset) / 4;
+            Input {
+                shape,
+                values: Values::Mapped { map, offset, len },
+            }
+        } else {
+            let v = decode_values(&map[offset..], elem);
+            Input {
+                shape,
+                values: Values::Owned(v),
+            }
+        }
     } else {
-        parse_npy(&bytes)
-    }
-    .map_err(|e| Error::user(format!("{}: {e}", path.display())))?;
-    if t.data.is_empty() {
+        let bytes = read(path)?;
+        let (shape, elem, offset) = layout(&bytes)?;
+        Input {
+            shape,
+            values: Values::Owned(decode_values(&bytes[offset..], elem)),
+        }
+    };
+    let values = input.values();
+    if values.is_empty() {
         return Err(Error::user(format!(
             "{}: the tensor is empty",
             path.display()
         )));
     }
-    if let Some(i) = t.data.iter().position(|x| !x.is_finite()) {
+    if let Some(i) = first_non_finite(values) {
         return Err(Error::user(format!(
             "{}: value at flat index {i} is not finite ({}); quantization needs finite values",
             path.display(),
-            t.data[i]
+            values[i]
         )));
     }
-    Ok(t)
+    Ok(input)
+}
+
+/// Read a `.npy` (f32/f16, C order) or raw little-endian `.f32` tensor and
+/// reject empty tensors and non-finite values.
+pub fn read_tensor(path: &Path) -> Result<Tensor> {
+    open_tensor(path).map(Input::into_tensor)
 }
 
 /// Whether `path` is a model file (`.safetensors` or GGUF) holding named tensors.
@@ -139,9 +247,9 @@ pub fn is_model_file(path: &Path) -> bool {
 }
 
 /// A tensor file, or tensor `name` of a model file (decoded to f32).
-pub fn read_input(path: &Path, tensor: Option<&str>) -> Result<Tensor> {
+pub fn open_input(path: &Path, tensor: Option<&str>) -> Result<Input> {
     match (is_model_file(path), tensor) {
-        (false, None) => read_tensor(path),
+        (false, None) => open_tensor(path),
         (false, Some(n)) => Err(Error::user(format!(
             "--tensor {n}: {} is a single tensor (.npy/.f32), not a .safetensors or GGUF model",
             path.display()
@@ -159,13 +267,16 @@ pub fn read_input(path: &Path, tensor: Option<&str>) -> Result<Tensor> {
                 )));
             };
             let data = src.f32(n)?;
-            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+            if let Some(i) = first_non_finite(&data) {
                 return Err(Error::user(format!(
                     "{}: tensor `{n}`: value at flat index {i} is not finite",
                     path.display()
                 )));
             }
-            Ok(Tensor { shape, data })
+            Ok(Input {
+                shape,
+                values: Values::Owned(data),
+            })
         }
     }
 }
@@ -211,24 +322,29 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
             .validate()
             .map_err(|e| Error::user(format!("invalid quantization flags: {e}")))?;
     }
-    let t = read_input(&req.input, req.tensor.as_deref())?;
+    let input = open_input(&req.input, req.tensor.as_deref())?;
+    let data = input.values();
+    let shape = &input.shape;
     let (bytes, payload, approx) = match req.format {
         FileFormat::Gguf(f) => {
-            check_gguf_shape(&req.input, &t.shape, t.data.len())?;
-            let enc = gguf_quantize(&t.data, f).map_err(|e| quant_error(&req.input, e))?;
+            check_gguf_shape(&req.input, shape, data.len())?;
+            let enc = gguf_quantize(data, f).map_err(|e| quant_error(&req.input, e))?;
             let approx = gguf_dequantize(&enc, f).map_err(|e| quant_error(&req.input, e))?;
             let n = enc.len();
             (enc, n, approx)
         }
         FileFormat::Int => {
-            let q = QuantizedTensor::quantize(&t.data, &t.shape, &req.spec)
+            let (q, metrics) = QuantizedTensor::quantize_measured(data, shape, &req.spec)
                 .map_err(|e| quant_error(&req.input, e))?;
-            (encode_int(&q), q.size_bytes(), q.dequantize())
+            check_image(&req.input, &metrics, || first_non_finite(&q.dequantize()))?;
+            let parts = IntParts::of(&q);
+            write_atomic_parts(&req.out, &parts.parts(), Durability::ProcessCrash)?;
+            return Ok(quantized_report(shape, q.size_bytes(), metrics));
         }
         FileFormat::Float(f) => {
             use super::spec::Granularity;
             let rows = match req.spec.granularity {
-                Granularity::PerChannel => t.shape.first().copied().unwrap_or(1),
+                Granularity::PerChannel => shape.first().copied().unwrap_or(1),
                 Granularity::PerGroup => {
                     return Err(Error::user(format!(
                         "--format {}: per-group scales are not a layout of this format (fp8 takes per-tensor or per-channel; mxfp4 and nvfp4 fix their own blocks)",
@@ -239,17 +355,17 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
             };
             let block = f.block();
             if block > 1 {
-                let last = t.shape.last().copied().unwrap_or(1);
-                if last % block != 0 || t.data.len() % block != 0 {
+                let last = shape.last().copied().unwrap_or(1);
+                if last % block != 0 || data.len() % block != 0 {
                     return Err(Error::user(format!(
                         "{}: shape {:?}: {} needs the last dimension to be a multiple of its block size {block}",
                         req.input.display(),
-                        t.shape,
+                        shape,
                         f.name()
                     )));
                 }
             }
-            let (enc, payload) = float_file::encode(&t.data, f, rows)
+            let (enc, payload) = float_file::encode(data, f, rows)
                 .map_err(|e| Error::user(format!("{}: {e}", req.input.display())))?;
             let (approx, _) = float_file::decode(&enc, f)
                 .map_err(|e| Error::Internal(format!("{}: {e}", req.input.display())))?;
@@ -263,7 +379,7 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
             };
             spec.validate()
                 .map_err(|e| Error::user(format!("invalid quantization flags: {e}")))?;
-            let q = ExtremeTensor::quantize(&t.data, &t.shape, &spec)
+            let q = ExtremeTensor::quantize(data, shape, &spec)
                 .map_err(|e| quant_error(&req.input, e))?;
             (encode_extreme(&q), q.size_bytes(), q.dequantize())
         }
@@ -272,35 +388,49 @@ pub fn run_quantize(req: &QuantizeRequest) -> Result<QuantReport> {
     // BF16 only near f32::MAX); FP8/FP4 scale and saturate. Refuse rather
     // than write infinities.
     if let FileFormat::Float(f) = req.format
-        && let Some(i) = approx.iter().position(|v| !v.is_finite())
+        && let Some(i) = first_non_finite(&approx)
     {
         return Err(Error::user(format!(
             "{}: value at flat index {i} ({}) overflows {} (it rounds to inf); scale the tensor down or use an fp8 format, whose scales saturate",
             req.input.display(),
-            t.data[i],
+            data[i],
             f.name()
         )));
     }
-    let metrics = error_metrics(&t.data, &approx);
-    // The input is finite and GGUF overflow is refused above, so a
-    // non-finite image is our bug: say so rather than write it.
-    if metrics.non_finite > 0 {
-        let i = approx.iter().position(|v| !v.is_finite()).unwrap_or(0);
-        return Err(Error::Internal(format!(
-            "{}: quantization turned finite input into {} non-finite values (first at flat index {i}); nothing was written",
-            req.input.display(),
-            metrics.non_finite
-        )));
+    let metrics = error_metrics(data, &approx);
+    check_image(&req.input, &metrics, || first_non_finite(&approx))?;
+    write_atomic_parts(&req.out, &[&bytes], Durability::ProcessCrash)?;
+    Ok(quantized_report(shape, payload, metrics))
+}
+
+/// The input is finite and overflow is refused before this, so a
+/// non-finite image is our bug: say so rather than write it.
+fn check_image(
+    input: &Path,
+    metrics: &ErrorMetrics,
+    first_bad: impl FnOnce() -> Option<usize>,
+) -> Result<()> {
+    if metrics.non_finite == 0 {
+        return Ok(());
     }
-    write_atomic(&req.out, &bytes)?;
-    Ok(QuantReport {
-        numel: t.data.len(),
-        shape: t.shape,
+    Err(Error::Internal(format!(
+        "{}: quantization turned finite input into {} non-finite values (first at flat index {}); nothing was written",
+        input.display(),
+        metrics.non_finite,
+        first_bad().unwrap_or(0)
+    )))
+}
+
+fn quantized_report(shape: &[usize], payload: usize, metrics: ErrorMetrics) -> QuantReport {
+    let numel: usize = shape.iter().product();
+    QuantReport {
+        numel,
+        shape: shape.to_vec(),
         bytes: payload,
-        bits_per_weight: payload as f64 * 8.0 / approx.len() as f64,
+        bits_per_weight: payload as f64 * 8.0 / numel as f64,
         metrics: Some(metrics),
         non_finite: 0,
-    })
+    }
 }
 
 /// Decode a packed file to `.npy` f32.
@@ -382,20 +512,24 @@ pub fn run_dequantize(req: &DequantizeRequest) -> Result<QuantReport> {
     };
     let metrics = match &req.reference {
         Some(path) => {
-            let r = read_tensor(path)?;
-            if r.data.len() != values.len() {
+            let r = open_tensor(path)?;
+            if r.values().len() != values.len() {
                 return Err(Error::user(format!(
                     "--reference {}: holds {} values but the quantized tensor has {}",
                     path.display(),
-                    r.data.len(),
+                    r.values().len(),
                     values.len()
                 )));
             }
-            Some(error_metrics(&r.data, &values))
+            Some(error_metrics(r.values(), &values))
         }
         None => None,
     };
-    write_atomic(&req.out, &encode_npy(&shape, &values))?;
+    write_atomic_parts(
+        &req.out,
+        &[&encode_npy(&shape, &values)],
+        Durability::ProcessCrash,
+    )?;
     Ok(QuantReport {
         numel: values.len(),
         bits_per_weight: payload as f64 * 8.0 / values.len() as f64,

@@ -58,39 +58,124 @@ fn sums(reference: &[f32], approx: &[f32]) -> [f64; 5] {
     [se, max_abs, sig, dot, aa]
 }
 
-/// Values per chunk of [`error_metrics_chunked`].
-const METRIC_CHUNK: usize = 1 << 16;
+/// Values per block of [`error_metrics_chunked`]: a multiple of 8, so a
+/// block of packed codes starts on a byte boundary at any bit width.
+pub const METRIC_BLOCK: usize = 8192;
 
-/// [`error_metrics`] on all cores for large tensors (`quantize` on a file):
-/// sums per fixed chunk of 65,536 values, combined in chunk order, so the
-/// result is the same for any thread count (it may differ from
-/// [`error_metrics`] in the last bits, the additions being grouped differently).
-pub fn error_metrics_chunked(reference: &[f32], approx: &[f32]) -> ErrorMetrics {
-    use rayon::prelude::*;
-    let n = reference.len().min(approx.len());
-    if n <= METRIC_CHUNK {
-        return error_metrics(reference, approx);
+/// Running sums over one block of [`METRIC_BLOCK`] values, in four lanes
+/// (value `i` of the block goes to lane `i % 4`): four independent chains of
+/// f64 additions instead of one, which is what makes the metrics as fast as
+/// reading the data. The lanes are combined in a fixed order, so the result
+/// depends only on the values, never on how the block was fed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockSums {
+    se: [f64; 4],
+    max_abs: [f64; 4],
+    sig: [f64; 4],
+    dot: [f64; 4],
+    aa: [f64; 4],
+    count: usize,
+}
+
+impl BlockSums {
+    /// Add the next values of the block (`reference.len() == approx.len()`).
+    #[inline]
+    pub fn add(&mut self, reference: &[f32], approx: &[f32]) {
+        let n = reference.len().min(approx.len());
+        let (mut r, mut a) = (&reference[..n], &approx[..n]);
+        // Feed single values until the lane of the next value is 0.
+        while self.count % 4 != 0 && !r.is_empty() {
+            self.one(self.count % 4, r[0], a[0]);
+            (r, a) = (&r[1..], &a[1..]);
+        }
+        let body = r.len() - r.len() % 4;
+        let (rq, aq) = (r.chunks_exact(4), a.chunks_exact(4));
+        let (rt, at) = (rq.remainder(), aq.remainder());
+        // The lanes live in locals for the loop: through `self` every sum
+        // would be stored back on each step (half the speed).
+        let (mut se, mut mx, mut sig, mut dot, mut aa) =
+            (self.se, self.max_abs, self.sig, self.dot, self.aa);
+        for (r4, a4) in rq.zip(aq) {
+            for j in 0..4 {
+                let (x, y) = (f64::from(r4[j]), f64::from(a4[j]));
+                let d = y - x;
+                se[j] += d * d;
+                // Not f64::max: its NaN rule blocks vectorising, and a NaN
+                // here shows in the sums (the block is then recounted).
+                let ad = d.abs();
+                mx[j] = if ad > mx[j] { ad } else { mx[j] };
+                sig[j] += x * x;
+                dot[j] += x * y;
+                aa[j] += y * y;
+            }
+        }
+        (self.se, self.max_abs, self.sig, self.dot, self.aa) = (se, mx, sig, dot, aa);
+        self.count += body;
+        for (&x, &y) in rt.iter().zip(at) {
+            self.one(self.count % 4, x, y);
+        }
     }
-    let parts: Vec<Option<[f64; 5]>> = reference[..n]
-        .par_chunks(METRIC_CHUNK)
-        .zip(approx[..n].par_chunks(METRIC_CHUNK))
-        .map(|(r, a)| {
-            let finite = r.iter().zip(a).all(|(x, y)| x.is_finite() && y.is_finite());
-            finite.then(|| sums(r, a))
-        })
-        .collect();
-    if parts.iter().any(Option::is_none) {
-        return error_metrics(reference, approx);
+
+    #[inline]
+    fn one(&mut self, j: usize, x: f32, y: f32) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        let d = y - x;
+        self.se[j] += d * d;
+        self.max_abs[j] = self.max_abs[j].max(d.abs());
+        self.sig[j] += x * x;
+        self.dot[j] += x * y;
+        self.aa[j] += y * y;
+        self.count += 1;
     }
+
+    /// Σ err², max |err|, Σ ref², Σ ref·approx, Σ approx² of the block.
+    pub fn total(&self) -> [f64; 5] {
+        let sum = |l: &[f64; 4]| ((l[0] + l[1]) + l[2]) + l[3];
+        let max = self.max_abs.iter().fold(0f64, |m, &x| m.max(x));
+        [
+            sum(&self.se),
+            max,
+            sum(&self.sig),
+            sum(&self.dot),
+            sum(&self.aa),
+        ]
+    }
+}
+
+/// Metrics of `n` values from their blocks' [`BlockSums::total`]s, combined
+/// in block order; `None` when a sum is not finite, which (f32 squares never
+/// overflow f64) means a value was not finite: the caller then counts them
+/// with [`error_metrics`].
+pub fn from_block_totals(n: usize, blocks: &[[f64; 5]]) -> Option<ErrorMetrics> {
     let mut t = [0f64; 5];
-    for p in parts.into_iter().flatten() {
+    for p in blocks {
         t[0] += p[0];
         t[1] = t[1].max(p[1]);
         t[2] += p[2];
         t[3] += p[3];
         t[4] += p[4];
     }
-    finish(n, t[0], t[1], t[2], t[3], t[4])
+    let finite = t[0].is_finite() && t[2].is_finite() && t[3].is_finite() && t[4].is_finite();
+    finite.then(|| finish(n, t[0], t[1], t[2], t[3], t[4]))
+}
+
+/// [`error_metrics`] on all cores for large tensors (`quantize` on a file):
+/// [`BlockSums`] per block of [`METRIC_BLOCK`] values, combined in block
+/// order, so the result is the same for any thread count (it may differ from
+/// [`error_metrics`] in the last bits, the additions being grouped differently).
+pub fn error_metrics_chunked(reference: &[f32], approx: &[f32]) -> ErrorMetrics {
+    use rayon::prelude::*;
+    let n = reference.len().min(approx.len());
+    let blocks: Vec<[f64; 5]> = reference[..n]
+        .par_chunks(METRIC_BLOCK)
+        .zip(approx[..n].par_chunks(METRIC_BLOCK))
+        .map(|(r, a)| {
+            let mut s = BlockSums::default();
+            s.add(r, a);
+            s.total()
+        })
+        .collect();
+    from_block_totals(n, &blocks).unwrap_or_else(|| error_metrics(reference, approx))
 }
 
 fn finish(n: usize, se: f64, max_abs: f64, sig: f64, dot: f64, aa: f64) -> ErrorMetrics {
@@ -132,6 +217,26 @@ mod tests {
         let mut bad = a.clone();
         bad[200_000] = f32::NAN;
         assert_eq!(error_metrics_chunked(&r, &bad).non_finite, 1);
+        bad[200_000] = f32::INFINITY;
+        assert_eq!(error_metrics_chunked(&r, &bad).non_finite, 1);
+        assert_eq!(error_metrics_chunked(&[], &[]), error_metrics(&[], &[]));
+    }
+
+    #[test]
+    fn block_sums_do_not_depend_on_how_the_block_is_fed() {
+        let r: Vec<f32> = (0..1001).map(|i| (i as f32 * 0.11).cos()).collect();
+        let a: Vec<f32> = r.iter().map(|x| (x * 8.0).round() / 8.0).collect();
+        let mut whole = BlockSums::default();
+        whole.add(&r, &a);
+        for cuts in [[1, 2, 3], [4, 5, 999], [7, 500, 1000]] {
+            let mut fed = BlockSums::default();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([r.len()]) {
+                fed.add(&r[at..c], &a[at..c]);
+                at = c;
+            }
+            assert_eq!(fed.total(), whole.total(), "{cuts:?}");
+        }
     }
 
     #[test]

@@ -48,8 +48,42 @@ pub enum NpyError {
     RawLength(usize),
 }
 
+/// Where a `.npy` file's values are and how they are stored, read from
+/// its header alone, so a memory-mapped file's body can be borrowed as is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NpyLayout {
+    pub shape: Vec<usize>,
+    /// Bytes per value: 4 (`<f4`) or 2 (`<f2`).
+    pub elem: usize,
+    /// Offset of the first value; the body runs to the end of the file.
+    pub offset: usize,
+}
+
 /// Parse a `.npy` file's bytes.
 pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, NpyError> {
+    let l = npy_layout(bytes)?;
+    Ok(Tensor {
+        data: decode_values(&bytes[l.offset..], l.elem),
+        shape: l.shape,
+    })
+}
+
+/// Little-endian f32 (`elem` 4) or f16 (`elem` 2) values, as f32.
+pub fn decode_values(body: &[u8], elem: usize) -> Vec<f32> {
+    if elem == 4 {
+        body.chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    } else {
+        body.chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()
+    }
+}
+
+/// Check a `.npy` file's header against its length and say where its
+/// values are.
+pub fn npy_layout(bytes: &[u8]) -> Result<NpyLayout, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(NpyError::BadMagic);
     }
@@ -94,24 +128,16 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, NpyError> {
         .iter()
         .try_fold(elem, |a, &d| a.checked_mul(d))
         .ok_or_else(|| NpyError::ShapeOverflow(shape.clone()))?;
-    let body = &bytes[start + header_len..];
-    if body.len() != need {
-        return Err(NpyError::DataSize {
-            shape,
-            need,
-            held: body.len(),
-        });
+    let offset = start + header_len;
+    let held = bytes.len() - offset;
+    if held != need {
+        return Err(NpyError::DataSize { shape, need, held });
     }
-    let data = if elem == 4 {
-        body.chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    } else {
-        body.chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect()
-    };
-    Ok(Tensor { shape, data })
+    Ok(NpyLayout {
+        shape,
+        elem,
+        offset,
+    })
 }
 
 /// The raw text of `'key': value` in a Python dict literal, up to the next

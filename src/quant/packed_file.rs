@@ -70,28 +70,85 @@ pub enum IntFileError {
     Parts(#[from] QuantError),
 }
 
-/// Serialize a quantized tensor to the `int` file format.
-pub fn encode_int(q: &QuantizedTensor) -> Vec<u8> {
-    let header = serde_json::to_vec(&Header {
-        shape: q.shape().to_vec(),
-        spec: *q.spec(),
-    })
-    .expect("header serializes");
-    let mut out = with_header(INT_MAGIC, &header, q.size_bytes());
-    out.extend_from_slice(q.codes());
-    for &s in q.scales() {
-        match q.spec().scale_dtype {
-            ScaleDtype::F16 => out.extend_from_slice(&half::f16::from_f32(s).to_le_bytes()),
-            ScaleDtype::F32 => out.extend_from_slice(&s.to_le_bytes()),
+/// The `int` file of a quantized tensor as its four sections, borrowing
+/// what is already laid out as the file wants it (the codes; f32 scales on a
+/// little-endian machine), so `quantize` writes a tensor-sized file without
+/// first copying it into one buffer.
+pub struct IntParts<'a> {
+    head: Vec<u8>,
+    codes: &'a [u8],
+    scales: std::borrow::Cow<'a, [u8]>,
+    zero_points: Vec<u8>,
+}
+
+impl<'a> IntParts<'a> {
+    pub fn of(q: &'a QuantizedTensor) -> IntParts<'a> {
+        use rayon::prelude::*;
+        use std::borrow::Cow;
+        let header = serde_json::to_vec(&Header {
+            shape: q.shape().to_vec(),
+            spec: *q.spec(),
+        })
+        .expect("header serializes");
+        let scales: Cow<[u8]> = match q.spec().scale_dtype {
+            ScaleDtype::F32 if cfg!(target_endian = "little") => {
+                // SAFETY: f32 has no padding and every bit pattern is a valid
+                // u8 sequence; on a little-endian machine its in-memory bytes
+                // are the file's little-endian bytes.
+                Cow::Borrowed(unsafe {
+                    std::slice::from_raw_parts(
+                        q.scales().as_ptr().cast::<u8>(),
+                        q.scales().len() * 4,
+                    )
+                })
+            }
+            ScaleDtype::F32 => {
+                Cow::Owned(q.scales().iter().flat_map(|s| s.to_le_bytes()).collect())
+            }
+            ScaleDtype::F16 => {
+                let mut v = vec![0u8; q.scales().len() * 2];
+                v.par_chunks_mut(2)
+                    .zip(q.scales().par_iter())
+                    .for_each(|(o, &s)| o.copy_from_slice(&half::f16::from_f32(s).to_le_bytes()));
+                Cow::Owned(v)
+            }
+        };
+        let zb = zero_point_bytes(q.spec().bits);
+        let mut zero_points = vec![0u8; q.zero_points().len() * zb];
+        zero_points
+            .par_chunks_mut(zb)
+            .zip(q.zero_points().par_iter())
+            .for_each(|(o, &z)| {
+                if zb == 1 {
+                    o[0] = z as i8 as u8;
+                } else {
+                    o.copy_from_slice(&(z as i16).to_le_bytes());
+                }
+            });
+        IntParts {
+            head: with_header(INT_MAGIC, &header, 0),
+            codes: q.codes(),
+            scales,
+            zero_points,
         }
     }
-    let zb = zero_point_bytes(q.spec().bits);
-    for &z in q.zero_points() {
-        if zb == 1 {
-            out.push(z as i8 as u8);
-        } else {
-            out.extend_from_slice(&(z as i16).to_le_bytes());
-        }
+
+    /// The file's bytes, in order.
+    pub fn parts(&self) -> [&[u8]; 4] {
+        [&self.head, self.codes, &self.scales, &self.zero_points]
+    }
+
+    pub fn file_len(&self) -> usize {
+        self.parts().iter().map(|p| p.len()).sum()
+    }
+}
+
+/// Serialize a quantized tensor to the `int` file format.
+pub fn encode_int(q: &QuantizedTensor) -> Vec<u8> {
+    let parts = IntParts::of(q);
+    let mut out = Vec::with_capacity(parts.file_len());
+    for p in parts.parts() {
+        out.extend_from_slice(p);
     }
     out
 }

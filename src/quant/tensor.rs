@@ -11,6 +11,7 @@ use super::block4;
 use super::calibrate::{calibrate_with, stats};
 use super::kernel::{Kernel, kernel_for_range};
 use super::layout::Layout;
+use super::metrics::{BlockSums, ErrorMetrics, METRIC_BLOCK, error_metrics, from_block_totals};
 use super::pack::{pack, packed_len, unpack};
 use super::spec::{Calibration, QuantError, QuantSpec};
 use rayon::prelude::*;
@@ -117,7 +118,7 @@ impl QuantizedTensor {
         shape: &[usize],
         spec: &QuantSpec,
     ) -> Result<(), QuantError> {
-        let result = self.requantize_inner(data, shape, spec);
+        let result = self.requantize_inner(data, shape, spec, false).map(drop);
         if result.is_err() {
             self.shape.clear();
             self.shape.push(0);
@@ -128,12 +129,15 @@ impl QuantizedTensor {
         result
     }
 
+    /// With `measure`, also the metric blocks' sums, fused into the batches
+    /// when batches hold whole metric blocks (`None` otherwise).
     fn requantize_inner(
         &mut self,
         data: &[f32],
         shape: &[usize],
         spec: &QuantSpec,
-    ) -> Result<(), QuantError> {
+        measure: bool,
+    ) -> Result<Option<Vec<[f64; 5]>>, QuantError> {
         let l = Layout::new(shape, data.len(), spec)?;
         let b = batching(&l);
         let bits = spec.bits;
@@ -154,48 +158,83 @@ impl QuantizedTensor {
         // Small groups that tile the tensor evenly take a fused one-pass route.
         let small =
             (b.groups * l.group_len == b.values && l.group_len <= TILE / 8).then_some(l.group_len);
-        let ok = codes
+        // One batch: quantize `data`'s batch `bi` into its slices of the buffers.
+        let run = |bi: usize, codes: &mut [u8], scales: &mut [f32], zps: &mut [i32]| -> bool {
+            let start = bi * b.values;
+            let end = (start + b.values).min(l.numel);
+            let g0 = bi * b.groups;
+            if let Some(g) = small {
+                return quantize_small_groups(&data[start..end], g, spec, codes, scales, zps);
+            }
+            let mut ok = true;
+            l.for_segments(start, end, |g, a, e| {
+                match group_kernel(&data[a..e], spec) {
+                    Some(k) => {
+                        scales[g - g0] = k.scale;
+                        zps[g - g0] = k.zp;
+                    }
+                    None => ok = false,
+                }
+            });
+            if !ok {
+                return false;
+            }
+            let mut buf = [0u16; TILE];
+            let mut t = start;
+            while t < end {
+                let te = (t + TILE).min(end);
+                l.for_segments(t, te, |g, a, e| {
+                    let k = Kernel::new(scales[g - g0], zps[g - g0], qmin, k_qmax(bits));
+                    for (o, &w) in buf[a - t..e - t].iter_mut().zip(&data[a..e]) {
+                        *o = k.ucode(w);
+                    }
+                });
+                let off = (t - start) * bits as usize / 8;
+                pack(&buf[..te - t], bits, &mut codes[off..]);
+                t = te;
+            }
+            true
+        };
+        let batches = codes
             .par_chunks_mut(batch_bytes)
             .zip(scales.par_chunks_mut(b.groups))
             .zip(zps.par_chunks_mut(b.groups))
-            .enumerate()
-            .map(|(bi, ((codes, scales), zps))| {
-                let start = bi * b.values;
-                let end = (start + b.values).min(l.numel);
-                let g0 = bi * b.groups;
-                if let Some(g) = small {
-                    return quantize_small_groups(&data[start..end], g, spec, codes, scales, zps);
-                }
-                let mut ok = true;
-                l.for_segments(start, end, |g, a, e| {
-                    match group_kernel(&data[a..e], spec) {
-                        Some(k) => {
-                            scales[g - g0] = k.scale;
-                            zps[g - g0] = k.zp;
-                        }
-                        None => ok = false,
+            .enumerate();
+        let mut blocks = None;
+        let ok = if measure && b.values % METRIC_BLOCK == 0 {
+            let has_zp = spec.scheme.has_zero_point();
+            let parts: Vec<Option<Vec<[f64; 5]>>> = batches
+                .map(|(bi, ((codes, scales), zps))| {
+                    if !run(bi, codes, scales, zps) {
+                        return None;
                     }
-                });
-                if !ok {
-                    return false;
-                }
-                let mut buf = [0u16; TILE];
-                let mut t = start;
-                while t < end {
-                    let te = (t + TILE).min(end);
-                    l.for_segments(t, te, |g, a, e| {
-                        let k = Kernel::new(scales[g - g0], zps[g - g0], qmin, k_qmax(bits));
-                        for (o, &w) in buf[a - t..e - t].iter_mut().zip(&data[a..e]) {
-                            *o = k.ucode(w);
-                        }
-                    });
-                    let off = (t - start) * bits as usize / 8;
-                    pack(&buf[..te - t], bits, &mut codes[off..]);
-                    t = te;
-                }
-                true
-            })
-            .reduce(|| true, |a, b| a && b);
+                    let start = bi * b.values;
+                    let end = (start + b.values).min(l.numel);
+                    let at = Decoded {
+                        spec,
+                        codes,
+                        scales,
+                        zero_points: if has_zp { zps } else { &[] },
+                        base: start,
+                        g0: bi * b.groups,
+                    };
+                    Some(
+                        data[start..end]
+                            .chunks(METRIC_BLOCK)
+                            .enumerate()
+                            .map(|(k, r)| at.block_sums(&l, start + k * METRIC_BLOCK, r))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let ok = parts.iter().all(Option::is_some);
+            blocks = ok.then(|| parts.into_iter().flatten().flatten().collect());
+            ok
+        } else {
+            batches
+                .map(|(bi, ((codes, scales), zps))| run(bi, codes, scales, zps))
+                .reduce(|| true, |a, b| a && b)
+        };
         if !ok {
             return Err(non_finite(data));
         }
@@ -205,7 +244,7 @@ impl QuantizedTensor {
         self.shape.clear();
         self.shape.extend_from_slice(shape);
         self.spec = *spec;
-        Ok(())
+        Ok(blocks)
     }
 
     /// Rebuild from stored parts (a packed file); checks that sizes agree.
@@ -296,6 +335,55 @@ impl QuantizedTensor {
         out
     }
 
+    /// [`error_metrics_chunked`](super::metrics::error_metrics_chunked) of
+    /// `reference` against this tensor's values, bit for bit, decoded tile by
+    /// tile into the stack instead of into a second tensor-sized buffer.
+    ///
+    /// # Panics
+    /// If `reference.len()` differs from the number of values.
+    pub fn error_metrics(&self, reference: &[f32]) -> ErrorMetrics {
+        let l = Layout::new(&self.shape, reference.len(), &self.spec)
+            .expect("error_metrics: reference length must equal numel");
+        let at = Decoded {
+            spec: &self.spec,
+            codes: &self.codes,
+            scales: &self.scales,
+            zero_points: &self.zero_points,
+            base: 0,
+            g0: 0,
+        };
+        let blocks: Vec<[f64; 5]> = reference
+            .par_chunks(METRIC_BLOCK)
+            .enumerate()
+            .map(|(bi, r)| at.block_sums(&l, bi * METRIC_BLOCK, r))
+            .collect();
+        from_block_totals(reference.len(), &blocks)
+            .unwrap_or_else(|| error_metrics(reference, &self.dequantize()))
+    }
+
+    /// [`quantize`](Self::quantize) and [`error_metrics`](Self::error_metrics)
+    /// in one pass: each batch's metric blocks are decoded right after the
+    /// batch is quantized, while its values and codes are still in cache.
+    /// The same bits as the two calls.
+    pub fn quantize_measured(
+        data: &[f32],
+        shape: &[usize],
+        spec: &QuantSpec,
+    ) -> Result<(QuantizedTensor, ErrorMetrics), QuantError> {
+        let mut q = QuantizedTensor {
+            shape: Vec::new(),
+            spec: *spec,
+            codes: Vec::new(),
+            scales: Vec::new(),
+            zero_points: Vec::new(),
+        };
+        let blocks = q.requantize_inner(data, shape, spec, true)?;
+        let metrics = blocks
+            .and_then(|b| from_block_totals(data.len(), &b))
+            .unwrap_or_else(|| q.error_metrics(data));
+        Ok((q, metrics))
+    }
+
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
@@ -344,6 +432,48 @@ impl QuantizedTensor {
         }
         let u = (acc >> shift) & ((1u32 << bits) - 1);
         u as i32 + self.spec.qrange().0
+    }
+}
+
+/// Packed codes, scales and zero points that begin at value `base` and
+/// group `g0` of a tensor (all of it, or one batch being quantized).
+struct Decoded<'a> {
+    spec: &'a QuantSpec,
+    codes: &'a [u8],
+    scales: &'a [f32],
+    /// Empty for symmetric schemes.
+    zero_points: &'a [i32],
+    base: usize,
+    g0: usize,
+}
+
+impl Decoded<'_> {
+    /// [`BlockSums`] of `reference` (the values from `start`, `start` a
+    /// multiple of [`METRIC_BLOCK`]) against their decoded codes, decoded
+    /// tile by tile into the stack exactly as `dequantize_into` decodes.
+    fn block_sums(&self, l: &Layout, start: usize, reference: &[f32]) -> [f64; 5] {
+        let bits = self.spec.bits as usize;
+        let (qmin, qmax) = self.spec.qrange();
+        let mut codes = [0u16; TILE];
+        let mut vals = [0f32; TILE];
+        let mut sums = BlockSums::default();
+        for (ti, r) in reference.chunks(TILE).enumerate() {
+            let t = start + ti * TILE;
+            unpack(
+                &self.codes[(t - self.base) * bits / 8..],
+                self.spec.bits,
+                &mut codes[..r.len()],
+            );
+            l.for_segments(t, t + r.len(), |g, a, e| {
+                let zp = self.zero_points.get(g - self.g0).copied().unwrap_or(0);
+                let k = Kernel::new(self.scales[g - self.g0], zp, qmin, qmax);
+                for (o, &c) in vals[a - t..e - t].iter_mut().zip(&codes[a - t..e - t]) {
+                    *o = k.value_u(c);
+                }
+            });
+            sums.add(r, &vals[..r.len()]);
+        }
+        sums.total()
     }
 }
 
@@ -750,5 +880,35 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn streamed_and_fused_error_metrics_equal_the_metrics_of_the_decoded_tensor() {
+        use crate::quant::metrics::error_metrics_chunked;
+        let w: Vec<f32> = (0..50_003)
+            .map(|i| ((i * 7919) % 1000) as f32 / 97.0 - 5.0)
+            .collect();
+        let shape = [50_003];
+        for (bits, scheme, granularity, group) in [
+            (4, Scheme::Asymmetric, Granularity::Block, 4),
+            (3, Scheme::Symmetric, Granularity::Block, 32),
+            (8, Scheme::Asymmetric, Granularity::PerTensor, 1),
+            (5, Scheme::Symmetric, Granularity::Block, 100),
+        ] {
+            let spec = QuantSpec {
+                bits,
+                scheme,
+                granularity,
+                group_size: group,
+                ..QuantSpec::chaos_int4(group)
+            };
+            let q = QuantizedTensor::quantize(&w, &shape, &spec).unwrap();
+            let want = error_metrics_chunked(&w, &q.dequantize());
+            assert_eq!(q.error_metrics(&w), want, "{bits} bits {granularity:?}");
+            assert!(want.mse > 0.0);
+            // Fused into the batches (block 4 and 32) or measured after.
+            let (fused, m) = QuantizedTensor::quantize_measured(&w, &shape, &spec).unwrap();
+            assert_eq!((fused, m), (q, want), "{bits} bits {granularity:?}");
+        }
     }
 }
