@@ -172,33 +172,12 @@ pub fn gguf_name(family: Family, hf: &str) -> std::result::Result<Option<String>
             if stem.starts_with("pooler.") || stem.starts_with("cls.") {
                 return Ok(None);
             }
-            let fixed = match stem {
-                "embeddings.word_embeddings" => Some("token_embd"),
-                "embeddings.position_embeddings" => Some("position_embd"),
-                "embeddings.token_type_embeddings" => Some("token_types"),
-                "embeddings.LayerNorm" => Some("token_embd_norm"),
-                _ => None,
+            return match crate::models::transformer::bert::gguf_tensor_name(&format!(
+                "{stem}.{suffix}"
+            )) {
+                Some(n) => Ok(Some(n)),
+                None => unknown(),
             };
-            match fixed {
-                Some(f) => f.to_string(),
-                None => {
-                    let Some((n, rest)) = block("encoder.layer.") else {
-                        return unknown();
-                    };
-                    let role = match rest {
-                        "attention.self.query" => "attn_q",
-                        "attention.self.key" => "attn_k",
-                        "attention.self.value" => "attn_v",
-                        "attention.output.dense" => "attn_output",
-                        "attention.output.LayerNorm" => "attn_output_norm",
-                        "intermediate.dense" => "ffn_up",
-                        "output.dense" => "ffn_down",
-                        "output.LayerNorm" => "layer_output_norm",
-                        _ => return unknown(),
-                    };
-                    format!("blk.{n}.{role}")
-                }
-            }
         }
         Family::Llama => match stem {
             "model.embed_tokens" => "token_embd".to_string(),

@@ -27,11 +27,9 @@ impl Source {
         let path = if direct.exists() {
             direct
         } else {
-            match crate::models::transformer::resolve(model)? {
-                crate::models::transformer::ModelKind::Gguf(p) => p,
-                crate::models::transformer::ModelKind::BertFolder(p)
-                | crate::models::transformer::ModelKind::LlamaFolder(p) => p,
-            }
+            crate::models::transformer::resolve(model)?
+                .path()
+                .to_path_buf()
         };
         let path = if path.is_dir() {
             path.join("model.safetensors")
@@ -104,14 +102,23 @@ impl Source {
 
     /// Layers: (layer name, tensor name, shape) of every `NAME.weight` with
     /// 2 or more dims, named as eval names them: a Hugging Face `bert.`
-    /// prefix is dropped, and the layers of a Hugging Face LLaMA folder get
-    /// their GGUF names (`blk.0.attn_q`, `token_embd`, `output`).
+    /// prefix is dropped, the layers of a Hugging Face LLaMA folder get
+    /// their GGUF names (`blk.0.attn_q`, `token_embd`, `output`), and those
+    /// of a BERT GGUF their Hugging Face names.
     pub fn layers(&self) -> Vec<(String, String, Vec<usize>)> {
         let llama = self.folder().and_then(|f| f.family) == Some(Family::Llama);
+        // A BERT GGUF names its layers as eval does: by their Hugging Face names.
+        let bert_gguf = matches!(self, Source::Gguf(g)
+            if g.str("general.architecture").ok() == Some("bert"));
         self.tensors()
             .into_iter()
             .filter(|(_, s)| s.len() >= 2)
             .filter_map(|(n, s)| {
+                if bert_gguf {
+                    let hf = crate::models::transformer::bert::hf_tensor_name(&n)?;
+                    let layer = hf.strip_suffix(".weight")?.to_string();
+                    return Some((layer, n.clone(), s));
+                }
                 if llama {
                     if let Ok(Some(g)) = super::hf_gguf::gguf_name(Family::Llama, &n) {
                         let layer = g.strip_suffix(".weight")?.to_string();

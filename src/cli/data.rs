@@ -36,11 +36,9 @@ pub fn write_measured(
     if max_seq_len < 3 {
         return Err(Error::user("--max-seq-len must be at least 3"));
     }
-    let path = match crate::models::transformer::resolve(model)? {
-        crate::models::transformer::ModelKind::BertFolder(p)
-        | crate::models::transformer::ModelKind::LlamaFolder(p)
-        | crate::models::transformer::ModelKind::Gguf(p) => p,
-    };
+    let path = crate::models::transformer::resolve(model)?
+        .path()
+        .to_path_buf();
     let spec = crate::models::transformer::session::SessionSpec {
         eval_texts,
         calib_texts: 1,

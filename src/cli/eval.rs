@@ -81,7 +81,7 @@ pub fn eval(args: &EvalArgs) -> Result<i32> {
         config,
     };
     let dir = match kind {
-        ModelKind::BertFolder(dir) => dir,
+        ModelKind::BertFolder(p) | ModelKind::BertGguf(p) => p,
         ModelKind::Gguf(p) => return eval_decoder(&p, true, &opts, args),
         ModelKind::LlamaFolder(p) => return eval_decoder(&p, false, &opts, args),
     };

@@ -295,6 +295,37 @@ pub fn is_gguf(path: &Path) -> bool {
         && has_magic(&m)
 }
 
+/// `general.architecture` of the GGUF file at `path` (`None` when absent or
+/// not a string), from its metadata alone: the file is mapped, so a model's
+/// tensor data is never read just to learn what kind of model it is.
+pub fn architecture(path: &Path) -> Result<Option<String>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
+    // SAFETY: a read-only map of a file we only read; a file rewritten
+    // under us is outside what any reader guards against.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(path, e))?;
+    let mut c = Cursor {
+        b: &map,
+        pos: 0,
+        path,
+    };
+    let magic = c.arr::<4>("magic")?;
+    if &magic != b"GGUF" {
+        return Ok(None);
+    }
+    c.u32("version")?;
+    c.count(24, "tensor count")?;
+    let n_kv = c.count(13, "metadata count")?;
+    for i in 0..n_kv {
+        let key = c.string(&format!("metadata[{i}] key"))?;
+        let ty = c.u32(&format!("metadata `{key}` type"))?;
+        let v = c.value(ty, &format!("metadata `{key}`"), 0)?;
+        if key == "general.architecture" {
+            return Ok(v.as_str().map(str::to_string));
+        }
+    }
+    Ok(None)
+}
+
 impl Gguf {
     pub fn open(path: &Path) -> Result<Gguf> {
         let bytes = std::fs::read(path).map_err(|e| Error::input(path, e))?;

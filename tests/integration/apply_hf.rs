@@ -476,6 +476,66 @@ fn minilm_folder_to_gguf_matches_the_converter() {
     assert!(!tmp.join("p.gguf").exists());
 }
 
+/// `eval` on the GGUF that `apply` wrote from a BERT folder computes what
+/// `eval` computes on the folder under the configuration: the same token
+/// ids (the WordPiece tokenizer rebuilt from `tokenizer.ggml.*`) and the
+/// same sentence embeddings bit for bit (weights decoded from their ggml
+/// blocks equal the fake-quantized ones).
+#[test]
+fn minilm_gguf_evaluates_like_the_folder_under_its_configuration() {
+    let Some(dir) = minilm() else { return };
+    let tmp = TempDir::new("apply-hf-minilm-eval");
+    let cfg = tmp.write(
+        "quant_config.json",
+        r#"{"layers":[
+          {"name":"encoder.layer.0.attention.self.query","weights":{"format":"ggml","type":"q4_0"}},
+          {"name":"encoder.layer.0.intermediate.dense","weights":{"format":"ggml","type":"q8_0"}},
+          {"name":"encoder.layer.5.output.dense","weights":{"format":"ggml","type":"q4_1"}},
+          {"name":"encoder.layer.3.attention.output.dense","weights":{"format":"float","bits":16}}]}"#,
+    );
+    let out = tmp.join("minilm.gguf");
+    evoquant()
+        .arg("apply")
+        .arg(&dir)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .run()
+        .success();
+    // Accents, capitals, punctuation, a word split into pieces, a number.
+    let texts = tmp.write(
+        "texts.txt",
+        "The café's Übersetzung was UNBELIEVABLY good!\nquantization-aware training, 2024 edition.\nA cat sat on the mat.\n",
+    );
+    let a = eval(&dir, Some(&cfg), &texts, &tmp.join("cfg"));
+    let b = eval(&out, None, &texts, &tmp.join("file"));
+    eval(&dir, None, &texts, &tmp.join("ref"));
+    let read = |d: &str, f: &str| std::fs::read(tmp.join(d).join(f)).unwrap();
+    assert_eq!(read("cfg", "tokens.json"), read("file", "tokens.json"));
+    assert_eq!(read("ref", "tokens.json"), read("file", "tokens.json"));
+    assert_eq!(read("cfg", "outputs.npy"), read("file", "outputs.npy"));
+    assert_ne!(read("ref", "outputs.npy"), read("file", "outputs.npy"));
+    assert!(
+        a.contains("BERT encoder") && b.contains("BERT encoder"),
+        "{b}"
+    );
+    // The file names its layers as the folder does: the configuration
+    // applies to it too (weights already on their grid stay there).
+    let c = eval(&out, Some(&cfg), &texts, &tmp.join("again"));
+    assert!(c.contains("cosine to reference"), "{c}");
+    evoquant()
+        .arg("apply")
+        .arg(&out)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.join("again.gguf"))
+        .run()
+        .success()
+        .stdout_has("4 configured tensors");
+}
+
 #[test]
 fn hf_folder_mistakes_exit_2_naming_the_file_key_or_layer() {
     let tmp = TempDir::new("apply-hf-bad");

@@ -1,14 +1,20 @@
 //! BERT encoders (sentence-transformers layout, e.g. all-MiniLM-L6-v2) from a
 //! Hugging Face folder: `config.json`, `model.safetensors`, `tokenizer.json`,
 //! and the sentence-transformers pooling described by `modules.json` and
-//! `1_Pooling/config.json`. Texts are never padded: a batch stacks their
+//! `1_Pooling/config.json`; or from a GGUF file (`general.architecture =
+//! "bert"`, as llama.cpp's converter and `evoquant apply` write it), whose
+//! tensors are looked up by their Hugging Face names through
+//! [`gguf_tensor_name`], so both sources build the same network and a
+//! configuration names its layers the same way for either. Texts are never padded: a batch stacks their
 //! token rows for the linear layers and runs attention per text, so the
 //! attention mask is all ones and no text attends to another.
 
 use super::linear::{Linear, LinearPlan, Samples};
 use super::loader::Tensors;
 use super::ops;
+use super::tokenizer::Tokenizer;
 use crate::error::{Error, Result};
+use crate::models::gguf::Gguf;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -152,6 +158,83 @@ fn read_pooling(dir: &Path) -> Result<Pooling> {
     Ok(pooling)
 }
 
+/// The GGUF (llama.cpp) name of a BERT tensor given by its Hugging Face
+/// name without `bert.` (`encoder.layer.0.attention.self.query.weight` →
+/// `blk.0.attn_q.weight`; LayerNorm `gamma`/`beta` spelled `weight`/`bias`);
+/// `None` for a tensor llama.cpp's BERT has no place for.
+pub fn gguf_tensor_name(hf: &str) -> Option<String> {
+    let (stem, suffix) = hf.rsplit_once('.')?;
+    let fixed = match stem {
+        "embeddings.word_embeddings" => Some("token_embd"),
+        "embeddings.position_embeddings" => Some("position_embd"),
+        "embeddings.token_type_embeddings" => Some("token_types"),
+        "embeddings.LayerNorm" => Some("token_embd_norm"),
+        _ => None,
+    };
+    let name = match fixed {
+        Some(f) => f.to_string(),
+        None => {
+            let rest = stem.strip_prefix("encoder.layer.")?;
+            let (n, rest) = rest.split_once('.')?;
+            let n: usize = n.parse().ok()?;
+            let role = match rest {
+                "attention.self.query" => "attn_q",
+                "attention.self.key" => "attn_k",
+                "attention.self.value" => "attn_v",
+                "attention.output.dense" => "attn_output",
+                "attention.output.LayerNorm" => "attn_output_norm",
+                "intermediate.dense" => "ffn_up",
+                "output.dense" => "ffn_down",
+                "output.LayerNorm" => "layer_output_norm",
+                _ => return None,
+            };
+            format!("blk.{n}.{role}")
+        }
+    };
+    Some(format!("{name}.{suffix}"))
+}
+
+/// The Hugging Face name (without `bert.`) of a BERT tensor given by its
+/// GGUF name: the inverse of [`gguf_tensor_name`].
+pub fn hf_tensor_name(gguf: &str) -> Option<String> {
+    let (stem, suffix) = gguf.rsplit_once('.')?;
+    let hf = match stem {
+        "token_embd" => "embeddings.word_embeddings".to_string(),
+        "position_embd" => "embeddings.position_embeddings".into(),
+        "token_types" => "embeddings.token_type_embeddings".into(),
+        "token_embd_norm" => "embeddings.LayerNorm".into(),
+        _ => {
+            let (n, role) = stem.strip_prefix("blk.")?.split_once('.')?;
+            let n: usize = n.parse().ok()?;
+            let rest = match role {
+                "attn_q" => "attention.self.query",
+                "attn_k" => "attention.self.key",
+                "attn_v" => "attention.self.value",
+                "attn_output" => "attention.output.dense",
+                "attn_output_norm" => "attention.output.LayerNorm",
+                "ffn_up" => "intermediate.dense",
+                "ffn_down" => "output.dense",
+                "layer_output_norm" => "output.LayerNorm",
+                _ => return None,
+            };
+            format!("encoder.layer.{n}.{rest}")
+        }
+    };
+    let name = format!("{hf}.{suffix}");
+    (gguf_tensor_name(&name).as_deref() == Some(gguf)).then_some(name)
+}
+
+/// A BERT encoder and its tokenizer: a GGUF file or a Hugging Face folder.
+pub fn load(path: &Path, gguf: bool) -> Result<(Bert, Tokenizer)> {
+    if gguf {
+        let g = Gguf::open(path)?;
+        Ok((Bert::from_gguf(&g)?, Tokenizer::from_gguf(&g)?))
+    } else {
+        let model = Bert::load(path)?;
+        Ok((model, Tokenizer::from_file(&path.join("tokenizer.json"))?))
+    }
+}
+
 /// The recording slot of linear layer `i`, if recording.
 fn slot<'a>(r: &'a mut Option<&mut Samples>, i: usize) -> Option<&'a mut Vec<f32>> {
     r.as_deref_mut().map(|r| &mut r[i])
@@ -180,13 +263,84 @@ impl Bert {
         }
         let pooling = read_pooling(dir)?;
         let t = Tensors::open(&dir.join("model.safetensors"))?;
-        let (h, f) = (config.hidden_size, config.intermediate_size);
         let prefix = if t.has("bert.embeddings.word_embeddings.weight") {
             "bert."
         } else {
             ""
         };
-        let get = |n: &str, shape: &[usize]| t.f32(&format!("{prefix}{n}"), shape);
+        Bert::build(dir, config, pooling, |n, shape| {
+            t.f32(&format!("{prefix}{n}"), shape)
+        })
+    }
+
+    /// Load a `general.architecture = "bert"` GGUF file. Pooling is
+    /// `bert.pooling_type` (mean when absent; CLS), followed by an L2
+    /// normalisation as llama.cpp's embedding tool applies by default (the
+    /// file does not record sentence-transformers' `Normalize`); the
+    /// activation is GELU, as llama.cpp's BERT graph computes.
+    pub fn from_gguf(g: &Gguf) -> Result<Bert> {
+        let at = |m: String| Error::user(format!("{}: {m}", g.path.display()));
+        let arch = g.str("general.architecture")?;
+        if arch != "bert" {
+            return Err(at(format!(
+                "metadata `general.architecture`: `{arch}` is not a BERT encoder"
+            )));
+        }
+        let key = |k: &str| format!("bert.{k}");
+        let rows = |name: &str| -> Result<usize> {
+            let t = g
+                .tensor(name)
+                .ok_or_else(|| at(format!("tensor `{name}`: missing")))?;
+            Ok(t.shape()[0])
+        };
+        let config = BertConfig {
+            hidden_size: g.usize(&key("embedding_length"))?,
+            num_hidden_layers: g.usize(&key("block_count"))?,
+            num_attention_heads: g.usize(&key("attention.head_count"))?,
+            intermediate_size: g.usize(&key("feed_forward_length"))?,
+            vocab_size: rows("token_embd.weight")?,
+            max_position_embeddings: g.usize(&key("context_length"))?,
+            type_vocab_size: rows("token_types.weight")?,
+            layer_norm_eps: g.f64(&key("attention.layer_norm_epsilon"))?,
+            hidden_act: "gelu".into(),
+        };
+        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+            return Err(at(format!(
+                "metadata: embedding_length {} is not a multiple of attention.head_count {}",
+                config.hidden_size, config.num_attention_heads
+            )));
+        }
+        let mode = match g.get(&key("pooling_type")) {
+            None => PoolMode::Mean,
+            Some(_) => match g.usize(&key("pooling_type"))? {
+                1 => PoolMode::Mean,
+                2 => PoolMode::Cls,
+                other => {
+                    return Err(at(format!(
+                        "metadata `bert.pooling_type`: {other} is not supported (1 = mean, 2 = CLS)"
+                    )));
+                }
+            },
+        };
+        let pooling = Pooling {
+            mode,
+            normalize: true,
+        };
+        Bert::build(&g.path, config, pooling, |n, shape| {
+            let name = gguf_tensor_name(n)
+                .ok_or_else(|| Error::Internal(format!("no GGUF name for BERT tensor `{n}`")))?;
+            g.f32(&name, shape)
+        })
+    }
+
+    /// The network from its tensors, `get(hugging_face_name, shape)`.
+    fn build(
+        source: &Path,
+        config: BertConfig,
+        pooling: Pooling,
+        get: impl Fn(&str, &[usize]) -> Result<Vec<f32>>,
+    ) -> Result<Bert> {
+        let (h, f) = (config.hidden_size, config.intermediate_size);
         let lin = |n: &str, out: usize, inp: usize| -> Result<Linear> {
             Ok(Linear {
                 name: n.to_string(),
@@ -217,7 +371,7 @@ impl Bert {
             });
         }
         Ok(Bert {
-            dir: dir.to_path_buf(),
+            dir: source.to_path_buf(),
             word: get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
             pos: get(
                 "embeddings.position_embeddings.weight",
@@ -420,5 +574,36 @@ impl Bert {
             }
         }
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gguf_and_hugging_face_names_map_both_ways() {
+        for (hf, gg) in [
+            ("embeddings.word_embeddings.weight", "token_embd.weight"),
+            ("embeddings.LayerNorm.bias", "token_embd_norm.bias"),
+            (
+                "encoder.layer.3.attention.self.key.weight",
+                "blk.3.attn_k.weight",
+            ),
+            (
+                "encoder.layer.11.output.LayerNorm.weight",
+                "blk.11.layer_output_norm.weight",
+            ),
+            (
+                "encoder.layer.0.intermediate.dense.bias",
+                "blk.0.ffn_up.bias",
+            ),
+        ] {
+            assert_eq!(gguf_tensor_name(hf).as_deref(), Some(gg));
+            assert_eq!(hf_tensor_name(gg).as_deref(), Some(hf));
+        }
+        assert_eq!(gguf_tensor_name("pooler.dense.weight"), None);
+        assert_eq!(hf_tensor_name("output.weight"), None);
+        assert_eq!(hf_tensor_name("blk.x.attn_q.weight"), None);
     }
 }

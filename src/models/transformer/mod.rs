@@ -3,9 +3,9 @@
 //! configuration costs a real pretrained model, measured against the model
 //! as loaded.
 //!
-//! Implemented: BERT sentence encoders from a Hugging Face folder (`bert`),
-//! and LLaMA-family causal decoders from a GGUF file or a Hugging Face
-//! folder (`llama`, metrics in `decoder`).
+//! Implemented: BERT sentence encoders from a Hugging Face folder or a GGUF
+//! file (`bert`), and LLaMA-family causal decoders from a GGUF file or a
+//! Hugging Face folder (`llama`, metrics in `decoder`).
 //! Determinism: every text is run on its own with single-threaded GEMM and
 //! fixed-order reductions; rayon only spreads texts over threads, so results
 //! are byte-identical for any `jobs`.
@@ -154,25 +154,25 @@ impl EncoderSession {
     /// collected only if `calib` is non-empty.
     pub fn new(
         dir: &Path,
+        gguf: bool,
         texts: &[String],
         calib: &[String],
         max_seq_len: usize,
         pool: &rayon::ThreadPool,
     ) -> Result<EncoderSession> {
-        let model = bert::Bert::load(dir)?;
-        Self::with_model(model, dir, texts, calib, max_seq_len, pool)
+        let (model, tok) = bert::load(dir, gguf)?;
+        Self::with_model(model, &tok, texts, calib, max_seq_len, pool)
     }
 
-    /// [`EncoderSession::new`] for a model already loaded from `dir`.
+    /// [`EncoderSession::new`] for a model already loaded, with its tokenizer.
     pub fn with_model(
         model: bert::Bert,
-        dir: &Path,
+        tok: &tokenizer::Tokenizer,
         texts: &[String],
         calib: &[String],
         max_seq_len: usize,
         pool: &rayon::ThreadPool,
     ) -> Result<EncoderSession> {
-        let tok = tokenizer::Tokenizer::from_file(&dir.join("tokenizer.json"))?;
         if texts.len() < 2 {
             return Err(Error::user("evaluation needs at least 2 texts"));
         }
@@ -202,7 +202,7 @@ impl EncoderSession {
         })?;
         let reference_nn = nearest_neighbours(&reference);
         Ok(EncoderSession {
-            dir: dir.to_path_buf(),
+            dir: model.dir.clone(),
             model,
             tokens,
             reference,
@@ -296,10 +296,11 @@ fn needs_calibration(quant: &[crate::nn::classifier::LayerQuant]) -> bool {
     quant.iter().any(|q| q.activations.calibrated())
 }
 
-/// Run a BERT folder under `opts.config` and compare with the unquantized model.
+/// Run a BERT folder or GGUF file (by its magic) under `opts.config` and
+/// compare with the unquantized model.
 pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
     let pool = pool(opts.jobs)?;
-    let model = bert::Bert::load(dir)?;
+    let (model, tok) = bert::load(dir, crate::models::gguf::is_gguf(dir))?;
     let linears = model.linears();
     opts.config
         .check_names(|n| linears.iter().any(|l| l.name == n))?;
@@ -318,7 +319,7 @@ pub fn eval_encoder(dir: &Path, opts: &EvalOptions) -> Result<EncoderEval> {
     let other_params = model.other_params();
     drop(linears);
     let session =
-        EncoderSession::with_model(model, dir, &opts.texts, calib, opts.max_seq_len, &pool)?;
+        EncoderSession::with_model(model, &tok, &opts.texts, calib, opts.max_seq_len, &pool)?;
     let t0 = std::time::Instant::now();
     let m = pool.install(|| session.measure(&quant))?;
     let quantized_seconds = t0.elapsed().as_secs_f64();
@@ -347,8 +348,30 @@ pub enum ModelKind {
     BertFolder(PathBuf),
     /// A Hugging Face `LlamaForCausalLM` folder.
     LlamaFolder(PathBuf),
-    /// A GGUF file (by magic or by the `.gguf` extension).
+    /// A GGUF file (by magic or by the `.gguf` extension) of a decoder
+    /// (any `general.architecture` but `bert`; the loader checks it).
     Gguf(PathBuf),
+    /// A GGUF file with `general.architecture = "bert"`.
+    BertGguf(PathBuf),
+}
+
+impl ModelKind {
+    pub fn path(&self) -> &Path {
+        match self {
+            ModelKind::BertFolder(p)
+            | ModelKind::LlamaFolder(p)
+            | ModelKind::Gguf(p)
+            | ModelKind::BertGguf(p) => p,
+        }
+    }
+
+    pub fn is_encoder(&self) -> bool {
+        matches!(self, ModelKind::BertFolder(_) | ModelKind::BertGguf(_))
+    }
+
+    pub fn is_gguf(&self) -> bool {
+        matches!(self, ModelKind::Gguf(_) | ModelKind::BertGguf(_))
+    }
 }
 
 /// Resolve MODEL: a path (folder or file), `models/<name>` (fetch script), or
@@ -414,7 +437,13 @@ pub fn resolve(model: &str) -> Result<ModelKind> {
             ))),
         };
     }
-    if crate::models::gguf::is_gguf(&path) || path.extension().is_some_and(|e| e == "gguf") {
+    if crate::models::gguf::is_gguf(&path) {
+        return Ok(match crate::models::gguf::architecture(&path)?.as_deref() {
+            Some("bert") => ModelKind::BertGguf(path),
+            _ => ModelKind::Gguf(path),
+        });
+    }
+    if path.extension().is_some_and(|e| e == "gguf") {
         return Ok(ModelKind::Gguf(path));
     }
     Err(Error::user(format!(

@@ -158,27 +158,27 @@ impl Session {
             .num_threads(rayon::current_num_threads())
             .build()
             .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-        let gguf = matches!(kind, ModelKind::Gguf(_));
-        let net = match kind {
-            ModelKind::BertFolder(dir) => Net::Encoder(EncoderSession::new(
-                &dir,
+        let gguf = kind.is_gguf();
+        let net = if kind.is_encoder() {
+            Net::Encoder(EncoderSession::new(
+                kind.path(),
+                gguf,
                 &texts,
                 &calib,
                 spec.max_seq_len,
                 &pool,
-            )?),
-            ModelKind::Gguf(_) | ModelKind::LlamaFolder(_) => {
-                let (m, tok) = decoder::load(path, gguf)?;
-                Net::Decoder(DecoderSession::new(
-                    m,
-                    &tok,
-                    &texts,
-                    &calib,
-                    spec.max_seq_len,
-                    true,
-                    &pool,
-                )?)
-            }
+            )?)
+        } else {
+            let (m, tok) = decoder::load(path, gguf)?;
+            Net::Decoder(DecoderSession::new(
+                m,
+                &tok,
+                &texts,
+                &calib,
+                spec.max_seq_len,
+                true,
+                &pool,
+            )?)
         };
         Ok(Session {
             net,

@@ -12,6 +12,15 @@
 //! when `tokenizer.ggml.add_bos_token` is true (absent means false), and no
 //! EOS is appended. Normalizers are not part of GGUF metadata; none of the
 //! supported pre-tokenizer names uses one.
+//!
+//! `tokenizer.ggml.model = "bert"` (WordPiece) is rebuilt as the
+//! `tokenizer.json` of a BERT uncased model: the converter's phantom-space
+//! spelling undone (control tokens kept, `▁x` → `x`, any other `x` → `##x`),
+//! BertNormalizer with lowercasing (llama.cpp's WordPiece tokenizer always
+//! lowercases; the file records no casing), BertPreTokenizer, and
+//! `[CLS] $A [SEP]` from `tokenizer.ggml.cls_token_id` and
+//! `tokenizer.ggml.seperator_token_id` (GGUF's spelling), or from the BOS
+//! and EOS ids when those are absent.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -39,6 +48,10 @@ fn gguf_pre_tokenizer(pre: &str) -> Option<tokenizers::PreTokenizerWrapper> {
     })
 }
 
+fn gguf_key_error(g: &crate::models::gguf::Gguf, key: &str, m: String) -> Error {
+    Error::user(format!("{}: metadata `{key}`: {m}", g.path.display()))
+}
+
 impl Tokenizer {
     pub fn from_file(path: &Path) -> Result<Tokenizer> {
         if !path.exists() {
@@ -58,19 +71,127 @@ impl Tokenizer {
         })
     }
 
-    /// The byte-level BPE tokenizer described by a GGUF file's metadata.
+    /// The tokenizer described by a GGUF file's metadata: byte-level BPE
+    /// (`gpt2`) or WordPiece (`bert`).
     pub fn from_gguf(g: &crate::models::gguf::Gguf) -> Result<Tokenizer> {
-        use tokenizers::models::bpe::{BPE, Vocab};
-        let at = |key: &str, m: String| {
-            Error::user(format!("{}: metadata `{key}`: {m}", g.path.display()))
-        };
         let model = g.str("tokenizer.ggml.model")?;
-        if model != "gpt2" {
-            return Err(at(
+        match model {
+            "gpt2" => Self::bpe_from_gguf(g),
+            "bert" => Self::wordpiece_from_gguf(g),
+            _ => Err(gguf_key_error(
+                g,
                 "tokenizer.ggml.model",
-                format!("`{model}` is not supported (gpt2: byte-level BPE)"),
+                format!("`{model}` is not supported (gpt2: byte-level BPE, bert: WordPiece)"),
+            )),
+        }
+    }
+
+    fn wordpiece_from_gguf(g: &crate::models::gguf::Gguf) -> Result<Tokenizer> {
+        use serde_json::{Value as J, json};
+        let at = |key: &str, m: String| gguf_key_error(g, key, m);
+        let tokens = g.strings("tokenizer.ggml.tokens")?;
+        let types: Vec<Option<u64>> = match g.get("tokenizer.ggml.token_type") {
+            None => vec![None; tokens.len()],
+            Some(v) => v
+                .as_array()
+                .ok_or_else(|| at("tokenizer.ggml.token_type", "is not an array".into()))?
+                .iter()
+                .map(|t| t.as_u64())
+                .collect(),
+        };
+        if types.len() != tokens.len() {
+            return Err(at(
+                "tokenizer.ggml.token_type",
+                format!("{} entries for {} tokens", types.len(), tokens.len()),
             ));
         }
+        let mut vocab = serde_json::Map::new();
+        let mut added = Vec::new();
+        let mut words = Vec::with_capacity(tokens.len());
+        for (i, (t, ty)) in tokens.iter().zip(&types).enumerate() {
+            let word = match (ty, t.strip_prefix('\u{2581}')) {
+                (Some(3), _) => t.to_string(),
+                (_, Some(rest)) => rest.to_string(),
+                (_, None) => format!("##{t}"),
+            };
+            if *ty == Some(3) {
+                added.push(json!({"id": i, "content": word, "single_word": false,
+                    "lstrip": false, "rstrip": false, "normalized": false, "special": true}));
+            }
+            if vocab.insert(word.clone(), json!(i)).is_some() {
+                return Err(at(
+                    "tokenizer.ggml.tokens",
+                    format!("holds `{word}` twice (after undoing the phantom-space spelling)"),
+                ));
+            }
+            words.push(word);
+        }
+        // Converters write `cls`/`seperator` ids, or only `bos`/`eos`
+        // (gguf-py's SpecialVocab before it knew `cls`), which are then
+        // [CLS] and [SEP].
+        let word_of = |key: &str| -> Result<String> {
+            let key = match (key, g.get(key)) {
+                ("tokenizer.ggml.cls_token_id", None) => "tokenizer.ggml.bos_token_id",
+                ("tokenizer.ggml.seperator_token_id", None) => "tokenizer.ggml.eos_token_id",
+                _ => key,
+            };
+            let id = g.usize(key)?;
+            words
+                .get(id)
+                .cloned()
+                .ok_or_else(|| at(key, format!("{id} is outside the {} tokens", words.len())))
+        };
+        let (unk, cls, sep) = (
+            word_of("tokenizer.ggml.unknown_token_id")?,
+            word_of("tokenizer.ggml.cls_token_id")?,
+            word_of("tokenizer.ggml.seperator_token_id")?,
+        );
+        let id_of = |w: &str| vocab.get(w).cloned().unwrap_or(J::Null);
+        let special =
+            |w: &str, type_id: u32| json!({"SpecialToken": {"id": w, "type_id": type_id}});
+        let seq = |id: &str, type_id: u32| json!({"Sequence": {"id": id, "type_id": type_id}});
+        let mut special_tokens = serde_json::Map::new();
+        for w in [&cls, &sep] {
+            special_tokens.insert(
+                w.clone(),
+                json!({"id": w, "ids": [id_of(w)], "tokens": [w]}),
+            );
+        }
+        let spec = json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": added,
+            "normalizer": {"type": "BertNormalizer", "clean_text": true,
+                "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+            "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "post_processor": {
+                "type": "TemplateProcessing",
+                "single": [special(&cls, 0), seq("A", 0), special(&sep, 0)],
+                "pair": [special(&cls, 0), seq("A", 0), special(&sep, 0), seq("B", 1), special(&sep, 1)],
+                "special_tokens": special_tokens,
+            },
+            "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+            "model": {"type": "WordPiece", "unk_token": unk, "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100, "vocab": vocab},
+        });
+        let inner: tokenizers::Tokenizer = spec.to_string().parse().map_err(|e| {
+            at(
+                "tokenizer.ggml.tokens",
+                format!("cannot build WordPiece: {e}"),
+            )
+        })?;
+        Ok(Tokenizer {
+            path: g.path.clone(),
+            inner,
+            bos: None,
+        })
+    }
+
+    /// The byte-level BPE tokenizer described by a GGUF file's metadata.
+    fn bpe_from_gguf(g: &crate::models::gguf::Gguf) -> Result<Tokenizer> {
+        use tokenizers::models::bpe::{BPE, Vocab};
+        let at = |key: &str, m: String| gguf_key_error(g, key, m);
         let pre = match g.get("tokenizer.ggml.pre") {
             None => "default",
             Some(_) => g.str("tokenizer.ggml.pre")?,

@@ -159,8 +159,8 @@ fn group(
 /// (loads the weights; no forward pass).
 pub fn shapes(p: &Params, path: &Path) -> Result<(Vec<ModelLayer>, u64)> {
     let (linears, fixed) = match check_path(path)? {
-        ModelKind::BertFolder(dir) => {
-            let m = crate::models::transformer::bert::Bert::load(&dir)?;
+        k @ (ModelKind::BertFolder(_) | ModelKind::BertGguf(_)) => {
+            let (m, _) = crate::models::transformer::bert::load(k.path(), k.is_gguf())?;
             let l = layers_of(&m.linears(), p.tokens);
             (l, m.other_params() as u64)
         }
@@ -190,7 +190,7 @@ fn file_name(path: &Path) -> String {
 impl TransformerModel {
     pub fn load(p: &Params, path: &Path) -> Result<TransformerModel> {
         let kind = check_path(path)?;
-        let decoder_model = !matches!(kind, ModelKind::BertFolder(_));
+        let decoder_model = !kind.is_encoder();
         if p.transformer_metric.for_decoder() != decoder_model {
             return Err(Error::user(format!(
                 "transformer_metric = \"{}\" is for {}; {} is {}",
