@@ -116,6 +116,43 @@ impl ActQuant {
     pub fn calibrated(&self) -> bool {
         matches!(self, ActQuant::Int { .. } | ActQuant::Fp8 { .. })
     }
+
+    /// The static map of a calibrated precision (`None` for FP32/FP16), its
+    /// range from `range(bits, scheme, calibration, percentile)`: FP8 takes
+    /// a symmetric 8-bit range, whose larger magnitude maps to 448.
+    pub fn static_map(
+        &self,
+        range: impl FnOnce(u8, Scheme, Calibration, f32) -> (f32, f32),
+    ) -> Option<StaticAct> {
+        match *self {
+            ActQuant::Int {
+                bits,
+                scheme,
+                calibration,
+                percentile,
+            } => {
+                let (lo, hi) = range(bits, scheme, calibration, percentile);
+                Some(StaticAct::Int(super::AffineParams::from_range(
+                    lo, hi, bits, scheme,
+                )))
+            }
+            ActQuant::Fp8 {
+                calibration,
+                percentile,
+            } => {
+                let (lo, hi) = range(8, Scheme::Symmetric, calibration, percentile);
+                Some(StaticAct::Fp8(super::fp8::Fp8Act::from_range(lo, hi)))
+            }
+            ActQuant::Fp32 | ActQuant::Fp16 => None,
+        }
+    }
+}
+
+/// A calibrated activation map: integer codes or FP8 with a static scale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StaticAct {
+    Int(super::AffineParams),
+    Fp8(super::fp8::Fp8Act),
 }
 
 /// One layer's weight and activation precision.

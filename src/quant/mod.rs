@@ -53,7 +53,7 @@ pub use gguf::{
     gguf_quantize, gguf_quantize_into,
 };
 pub use kernel::AffineParams;
-pub use layer::{ActQuant, LayerQuant, WeightQuant};
+pub use layer::{ActQuant, LayerQuant, StaticAct, WeightQuant};
 pub use metrics::{ErrorMetrics, error_metrics};
 pub use outlier::{OutlierStress, outlier_stress_test};
 pub use spec::{Calibration, Granularity, QuantError, QuantSpec, ScaleDtype, Scheme, SpecError};

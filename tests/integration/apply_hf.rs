@@ -8,7 +8,7 @@
 //! mistakes exit 2 naming the file, key or layer. The gguf-py check skips
 //! with a message when python3/gguf is missing and CI is not set.
 
-use super::harness::{TempDir, evoquant};
+use super::harness::{Cmd, TempDir, evoquant};
 use evoquant::models::gguf::Gguf;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -210,6 +210,17 @@ fn perplexity(stdout: &str) -> (f64, f64) {
     (q, r)
 }
 
+/// `evoquant apply MODEL --config CONFIG --out OUT` (more flags may follow).
+fn apply(model: &Path, config: impl Into<std::ffi::OsString>, out: &Path) -> Cmd {
+    evoquant()
+        .arg("apply")
+        .arg(model)
+        .arg("--config")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+}
+
 fn eval(model: &Path, config: Option<&Path>, texts: &Path, dump: &Path) -> String {
     let mut c = evoquant()
         .arg("eval")
@@ -233,13 +244,7 @@ fn llama_folder_to_gguf_matches_the_converter_and_evaluates_like_the_folder() {
     write_llama_folder(&dir);
     let cfg = tmp.write("quant_config.json", LLAMA_MIXED);
     let out = tmp.join("tiny.gguf");
-    evoquant()
-        .arg("apply")
-        .arg(&dir)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
+    apply(&dir, &cfg, &out)
         .args(["--format", "gguf"])
         .run()
         .success()
@@ -317,15 +322,7 @@ fn llama_folder_to_gguf_matches_the_converter_and_evaluates_like_the_folder() {
     }
     // llama-quantize runs on the converted file: its tensor names.
     let sh = tmp.join("q.sh");
-    evoquant()
-        .arg("apply")
-        .arg(&dir)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&sh)
-        .run()
-        .success();
+    apply(&dir, &cfg, &sh).run().success();
     let s = std::fs::read_to_string(&sh).unwrap();
     assert!(
         s.contains(r"--tensor-type '^blk\.0\.attn_q\.weight$=q4_0'"),
@@ -389,13 +386,7 @@ fn minilm_folder_to_gguf_matches_the_converter() {
           {"name":"embeddings.word_embeddings","weights":{"format":"ggml","type":"q8_0"}}]}"#,
     );
     let out = tmp.join("minilm.gguf");
-    evoquant()
-        .arg("apply")
-        .arg(&dir)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
+    apply(&dir, &cfg, &out)
         .args(["--format", "gguf"])
         .run()
         .success()
@@ -494,15 +485,7 @@ fn minilm_gguf_evaluates_like_the_folder_under_its_configuration() {
           {"name":"encoder.layer.3.attention.output.dense","weights":{"format":"float","bits":16}}]}"#,
     );
     let out = tmp.join("minilm.gguf");
-    evoquant()
-        .arg("apply")
-        .arg(&dir)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .run()
-        .success();
+    apply(&dir, &cfg, &out).run().success();
     // Accents, capitals, punctuation, a word split into pieces, a number.
     let texts = tmp.write(
         "texts.txt",
@@ -524,13 +507,7 @@ fn minilm_gguf_evaluates_like_the_folder_under_its_configuration() {
     // applies to it too (weights already on their grid stay there).
     let c = eval(&out, Some(&cfg), &texts, &tmp.join("again"));
     assert!(c.contains("cosine to reference"), "{c}");
-    evoquant()
-        .arg("apply")
-        .arg(&out)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(tmp.join("again.gguf"))
+    apply(&out, &cfg, &tmp.join("again.gguf"))
         .run()
         .success()
         .stdout_has("4 configured tensors");

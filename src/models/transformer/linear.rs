@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::nn::classifier::{ActQuant, LayerQuant, WeightQuant};
 use crate::quant::fp8::Fp8Act;
 use crate::quant::{
-    AffineParams, QuantizedTensor, Scheme, calibrate_range, fp16_round_trip_in_place,
+    AffineParams, QuantizedTensor, StaticAct, calibrate_range, fp16_round_trip_in_place,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -142,25 +142,11 @@ impl WeightCache {
         if let Some(p) = self.acts.lock().expect("cache lock").get(&key) {
             return Some(*p);
         }
-        let p = match *q {
-            ActQuant::Int {
-                bits,
-                scheme,
-                calibration,
-                percentile,
-            } => {
-                let (lo, hi) = calibrate_range(samples, bits, scheme, calibration, percentile);
-                ActMode::Int(AffineParams::from_range(lo, hi, bits, scheme))
-            }
-            ActQuant::Fp8 {
-                calibration,
-                percentile,
-            } => {
-                let (lo, hi) =
-                    calibrate_range(samples, 8, Scheme::Symmetric, calibration, percentile);
-                ActMode::Fp8(Fp8Act::from_range(lo, hi))
-            }
-            ActQuant::Fp32 | ActQuant::Fp16 => return None,
+        let p = match q.static_map(|bits, scheme, calibration, percentile| {
+            calibrate_range(samples, bits, scheme, calibration, percentile)
+        })? {
+            StaticAct::Int(a) => ActMode::Int(a),
+            StaticAct::Fp8(f) => ActMode::Fp8(f),
         };
         self.acts.lock().expect("cache lock").insert(key, p);
         Some(p)

@@ -18,7 +18,7 @@ use super::linalg::dot4;
 use super::train::Net;
 use super::weight_cache::WeightCache;
 use crate::quant::{ActQuant, LayerQuant, WeightQuant};
-use crate::quant::{AffineParams, Scheme, fp16_round_trip_in_place};
+use crate::quant::{AffineParams, StaticAct, fp16_round_trip_in_place};
 use std::sync::Arc;
 
 /// Samples evaluated together (see [`dot4`]).
@@ -95,25 +95,16 @@ pub(crate) fn correct_count(
                 weights.get_or_compute(l, &q.weights, || quantized_weights(net, l, &q.weights)),
             ),
         }
-        let map = match q.activations {
-            ActQuant::Fp32 => ActMap::Identity,
-            ActQuant::Fp16 => ActMap::Fp16,
-            ActQuant::Int {
-                bits,
-                scheme,
-                calibration,
-                percentile,
-            } => {
-                let (lo, hi) = ranges.range(l, bits, scheme, calibration, percentile);
-                ActMap::Affine(AffineParams::from_range(lo, hi, bits, scheme))
-            }
-            ActQuant::Fp8 {
-                calibration,
-                percentile,
-            } => {
-                let (lo, hi) = ranges.range(l, 8, Scheme::Symmetric, calibration, percentile);
-                ActMap::Fp8(crate::quant::fp8::Fp8Act::from_range(lo, hi))
-            }
+        let static_map = q
+            .activations
+            .static_map(|bits, scheme, calibration, percentile| {
+                ranges.range(l, bits, scheme, calibration, percentile)
+            });
+        let map = match (q.activations, static_map) {
+            (_, Some(StaticAct::Int(a))) => ActMap::Affine(a),
+            (_, Some(StaticAct::Fp8(f))) => ActMap::Fp8(f),
+            (ActQuant::Fp16, None) => ActMap::Fp16,
+            (_, None) => ActMap::Identity,
         };
         s.acts.push(map);
     }

@@ -316,6 +316,21 @@ mod tests {
     use crate::nn::TaskConfig;
     use crate::quant::Granularity;
 
+    /// The small glyph task the MLP tests train (a few seconds in release).
+    fn small_task_config() -> TaskConfig {
+        TaskConfig {
+            train_size: 600,
+            test_size: 300,
+            calibration_size: 100,
+            epochs: 4,
+            ..TaskConfig::default()
+        }
+    }
+
+    fn small_task(seed: u64) -> ClassifierTask {
+        ClassifierTask::build(&small_task_config(), seed).unwrap()
+    }
+
     /// An imported embedding table is a lookup: typed Embedding, no MACs,
     /// only its tokens' rows read; the linear layers run on every token.
     /// Before: it was typed Linear and costed as a matrix product.
@@ -423,15 +438,7 @@ mod tests {
     /// accuracy the post-training quantization lost.
     #[test]
     fn binary_ternary_are_measured_and_qat_recovers_accuracy() {
-        let cfg = TaskConfig {
-            train_size: 600,
-            test_size: 300,
-            calibration_size: 100,
-            epochs: 4,
-            ..TaskConfig::default()
-        };
-        let task = || ClassifierTask::build(&cfg, 2).unwrap();
-        let m = MlpModel::new(task());
+        let m = MlpModel::new(small_task(2));
         let n = m.layers().len();
         let gene = |bits, ternary| LayerGene {
             ternary,
@@ -452,7 +459,7 @@ mod tests {
         crate::quant::binary::fake_quantize_extreme(w, &shapes[0], &spec, &mut expect).unwrap();
         assert_eq!(gene_weights(&gene(1, false), w, &shapes[0]), expect);
         // QAT at binary weights: fine-tuning through the quantizer helps.
-        let qat = MlpModel::new(task()).with_qat(3, 9);
+        let qat = MlpModel::new(small_task(2)).with_qat(3, 9);
         let tuned = qat.accuracy(&Genome::uniform(gene(1, false), n));
         assert!(tuned > binary, "QAT {tuned} vs PTQ {binary}");
         assert_eq!(tuned, qat.accuracy(&Genome::uniform(gene(1, false), n)));
@@ -460,14 +467,7 @@ mod tests {
 
     #[test]
     fn fp8_genes_are_measured_through_the_e4m3_kernels() {
-        let cfg = TaskConfig {
-            train_size: 600,
-            test_size: 300,
-            calibration_size: 100,
-            epochs: 4,
-            ..TaskConfig::default()
-        };
-        let m = MlpModel::new(ClassifierTask::build(&cfg, 3).unwrap());
+        let m = MlpModel::new(small_task(3));
         let n = m.layers().len();
         let fp8 = LayerGene {
             fp8: true,
@@ -501,14 +501,8 @@ mod tests {
 
     #[test]
     fn mlp_accuracy_is_measured_and_falls_at_two_bits() {
-        let cfg = TaskConfig {
-            train_size: 600,
-            test_size: 300,
-            calibration_size: 100,
-            epochs: 4,
-            ..TaskConfig::default()
-        };
-        let m = MlpModel::new(ClassifierTask::build(&cfg, 1).unwrap());
+        let cfg = small_task_config();
+        let m = MlpModel::new(small_task(1));
         let n = m.layers().len();
         let fp32 = m.accuracy(&Genome::uniform(LayerGene::FP32, n));
         assert_eq!(fp32, m.fp32_accuracy());
