@@ -111,6 +111,18 @@ fn bench(c: &mut Criterion) {
                 pool.install(|| fake_quantize(black_box(&w), &shape, &spec, &mut out).unwrap())
             })
         });
+        // What `quantize` on a file computes: codes plus the error metrics,
+        // fused, and the metrics of a finished tensor alone.
+        g.bench_function(format!("quantize_measured/{name}"), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    QuantizedTensor::quantize_measured(black_box(&w), &shape, &spec).unwrap()
+                })
+            })
+        });
+        g.bench_function(format!("error_metrics/{name}"), |b| {
+            b.iter(|| pool.install(|| q.error_metrics(black_box(&w))))
+        });
     }
     for f in [GgufFormat::Q4_0, GgufFormat::Q4_1, GgufFormat::Q8_0] {
         g.bench_function(format!("quantize_pack/{}", f.name()), |b| {
