@@ -112,7 +112,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         // What `quantize` on a file computes: codes plus the error metrics,
-        // fused, and the metrics of a finished tensor alone.
+        // and the metrics of a finished tensor alone.
         g.bench_function(format!("quantize_measured/{name}"), |b| {
             b.iter(|| {
                 pool.install(|| {

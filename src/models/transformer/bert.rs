@@ -158,70 +158,62 @@ fn read_pooling(dir: &Path) -> Result<Pooling> {
     Ok(pooling)
 }
 
-/// The GGUF (llama.cpp) name of a BERT tensor given by its Hugging Face
-/// name without `bert.` (`encoder.layer.0.attention.self.query.weight` →
-/// `blk.0.attn_q.weight`; LayerNorm `gamma`/`beta` spelled `weight`/`bias`);
-/// `None` for a tensor llama.cpp's BERT has no place for.
-pub fn gguf_tensor_name(hf: &str) -> Option<String> {
-    let (stem, suffix) = hf.rsplit_once('.')?;
-    let fixed = match stem {
-        "embeddings.word_embeddings" => Some("token_embd"),
-        "embeddings.position_embeddings" => Some("position_embd"),
-        "embeddings.token_type_embeddings" => Some("token_types"),
-        "embeddings.LayerNorm" => Some("token_embd_norm"),
-        _ => None,
-    };
-    let name = match fixed {
-        Some(f) => f.to_string(),
+/// Hugging Face ↔ GGUF (llama.cpp) names of BERT's embedding tensors.
+const EMBEDDINGS: [(&str, &str); 4] = [
+    ("embeddings.word_embeddings", "token_embd"),
+    ("embeddings.position_embeddings", "position_embd"),
+    ("embeddings.token_type_embeddings", "token_types"),
+    ("embeddings.LayerNorm", "token_embd_norm"),
+];
+
+/// Hugging Face ↔ GGUF names of the tensors of one encoder layer
+/// (`encoder.layer.N.*` ↔ `blk.N.*`).
+const LAYER_ROLES: [(&str, &str); 8] = [
+    ("attention.self.query", "attn_q"),
+    ("attention.self.key", "attn_k"),
+    ("attention.self.value", "attn_v"),
+    ("attention.output.dense", "attn_output"),
+    ("attention.output.LayerNorm", "attn_output_norm"),
+    ("intermediate.dense", "ffn_up"),
+    ("output.dense", "ffn_down"),
+    ("output.LayerNorm", "layer_output_norm"),
+];
+
+/// Rename `name` (`STEM.suffix`) from Hugging Face to GGUF names
+/// (`to_gguf`) or back; `None` for a name outside the tables.
+fn rename(name: &str, to_gguf: bool) -> Option<String> {
+    let (stem, suffix) = name.rsplit_once('.')?;
+    let pick = |&(hf, gg): &(&'static str, &'static str)| if to_gguf { (hf, gg) } else { (gg, hf) };
+    let (block_from, block_to) = pick(&("encoder.layer.", "blk."));
+    let renamed = match EMBEDDINGS.iter().map(pick).find(|(from, _)| *from == stem) {
+        Some((_, to)) => to.to_string(),
         None => {
-            let rest = stem.strip_prefix("encoder.layer.")?;
-            let (n, rest) = rest.split_once('.')?;
-            let n: usize = n.parse().ok()?;
-            let role = match rest {
-                "attention.self.query" => "attn_q",
-                "attention.self.key" => "attn_k",
-                "attention.self.value" => "attn_v",
-                "attention.output.dense" => "attn_output",
-                "attention.output.LayerNorm" => "attn_output_norm",
-                "intermediate.dense" => "ffn_up",
-                "output.dense" => "ffn_down",
-                "output.LayerNorm" => "layer_output_norm",
-                _ => return None,
-            };
-            format!("blk.{n}.{role}")
+            let (n, role) = stem.strip_prefix(block_from)?.split_once('.')?;
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let (_, to) = LAYER_ROLES
+                .iter()
+                .map(pick)
+                .find(|(from, _)| *from == role)?;
+            format!("{block_to}{n}.{to}")
         }
     };
-    Some(format!("{name}.{suffix}"))
+    Some(format!("{renamed}.{suffix}"))
+}
+
+/// The GGUF (llama.cpp) name of a BERT tensor given by its Hugging Face
+/// name without `bert.` (`encoder.layer.0.attention.self.query.weight` →
+/// `blk.0.attn_q.weight`); `None` for a tensor llama.cpp's BERT has no
+/// place for.
+pub fn gguf_tensor_name(hf: &str) -> Option<String> {
+    rename(hf, true)
 }
 
 /// The Hugging Face name (without `bert.`) of a BERT tensor given by its
 /// GGUF name: the inverse of [`gguf_tensor_name`].
 pub fn hf_tensor_name(gguf: &str) -> Option<String> {
-    let (stem, suffix) = gguf.rsplit_once('.')?;
-    let hf = match stem {
-        "token_embd" => "embeddings.word_embeddings".to_string(),
-        "position_embd" => "embeddings.position_embeddings".into(),
-        "token_types" => "embeddings.token_type_embeddings".into(),
-        "token_embd_norm" => "embeddings.LayerNorm".into(),
-        _ => {
-            let (n, role) = stem.strip_prefix("blk.")?.split_once('.')?;
-            let n: usize = n.parse().ok()?;
-            let rest = match role {
-                "attn_q" => "attention.self.query",
-                "attn_k" => "attention.self.key",
-                "attn_v" => "attention.self.value",
-                "attn_output" => "attention.output.dense",
-                "attn_output_norm" => "attention.output.LayerNorm",
-                "ffn_up" => "intermediate.dense",
-                "ffn_down" => "output.dense",
-                "layer_output_norm" => "output.LayerNorm",
-                _ => return None,
-            };
-            format!("encoder.layer.{n}.{rest}")
-        }
-    };
-    let name = format!("{hf}.{suffix}");
-    (gguf_tensor_name(&name).as_deref() == Some(gguf)).then_some(name)
+    rename(gguf, false)
 }
 
 /// A BERT encoder and its tokenizer: a GGUF file or a Hugging Face folder.
