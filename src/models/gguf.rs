@@ -181,6 +181,34 @@ struct Cursor<'a> {
 }
 
 impl Cursor<'_> {
+    /// Magic, version, tensor count and metadata count.
+    fn header(&mut self) -> Result<(u32, usize, usize)> {
+        let magic = self.arr::<4>("magic")?;
+        if &magic != b"GGUF" {
+            return Err(self.err(
+                "magic",
+                format!("{magic:02x?} is not `GGUF`: not a GGUF file"),
+            ));
+        }
+        let version = self.u32("version")?;
+        if !(2..=3).contains(&version) {
+            return Err(self.err("version", format!("{version} is not supported (2 or 3)")));
+        }
+        // Smallest tensor info: 8-byte name length, n_dims, type, offset.
+        let n_tensors = self.count(24, "tensor count")?;
+        // Smallest metadata entry: 8-byte key length, type, 1-byte value.
+        let n_kv = self.count(13, "metadata count")?;
+        Ok((version, n_tensors, n_kv))
+    }
+
+    /// Metadata entry `i`: its key and value.
+    fn entry(&mut self, i: usize) -> Result<(String, Value)> {
+        let key = self.string(&format!("metadata[{i}] key"))?;
+        let ty = self.u32(&format!("metadata `{key}` type"))?;
+        let v = self.value(ty, &format!("metadata `{key}`"), 0)?;
+        Ok((key, v))
+    }
+
     fn err(&self, what: &str, msg: impl std::fmt::Display) -> Error {
         Error::user(format!(
             "{}: {what}: {msg} (at byte {})",
@@ -296,7 +324,8 @@ pub fn is_gguf(path: &Path) -> bool {
 }
 
 /// `general.architecture` of the GGUF file at `path` (`None` when absent or
-/// not a string), from its metadata alone: the file is mapped, so a model's
+/// not a string; an error, as [`Gguf::parse`] gives, for a file that is not
+/// GGUF v2/v3 or whose metadata is malformed), from its metadata alone: the file is mapped, so a model's
 /// tensor data is never read just to learn what kind of model it is.
 pub fn architecture(path: &Path) -> Result<Option<String>> {
     let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
@@ -308,17 +337,9 @@ pub fn architecture(path: &Path) -> Result<Option<String>> {
         pos: 0,
         path,
     };
-    let magic = c.arr::<4>("magic")?;
-    if &magic != b"GGUF" {
-        return Ok(None);
-    }
-    c.u32("version")?;
-    c.count(24, "tensor count")?;
-    let n_kv = c.count(13, "metadata count")?;
+    let (_, _, n_kv) = c.header()?;
     for i in 0..n_kv {
-        let key = c.string(&format!("metadata[{i}] key"))?;
-        let ty = c.u32(&format!("metadata `{key}` type"))?;
-        let v = c.value(ty, &format!("metadata `{key}`"), 0)?;
+        let (key, v) = c.entry(i)?;
         if key == "general.architecture" {
             return Ok(v.as_str().map(str::to_string));
         }
@@ -339,27 +360,10 @@ impl Gguf {
             pos: 0,
             path,
         };
-        let magic = c.arr::<4>("magic")?;
-        if &magic != b"GGUF" {
-            return Err(c.err(
-                "magic",
-                format!("{magic:02x?} is not `GGUF`: not a GGUF file"),
-            ));
-        }
-        let version = c.u32("version")?;
-        if !(2..=3).contains(&version) {
-            return Err(c.err("version", format!("{version} is not supported (2 or 3)")));
-        }
-        // Smallest tensor info: 8-byte name length, n_dims, type, offset.
-        let n_tensors = c.count(24, "tensor count")?;
-        // Smallest metadata entry: 8-byte key length, type, 1-byte value.
-        let n_kv = c.count(13, "metadata count")?;
+        let (version, n_tensors, n_kv) = c.header()?;
         let mut metadata = Vec::with_capacity(n_kv);
         for i in 0..n_kv {
-            let key = c.string(&format!("metadata[{i}] key"))?;
-            let ty = c.u32(&format!("metadata `{key}` type"))?;
-            let v = c.value(ty, &format!("metadata `{key}`"), 0)?;
-            metadata.push((key, v));
+            metadata.push(c.entry(i)?);
         }
         let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
             None => 32,

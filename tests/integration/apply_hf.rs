@@ -343,6 +343,13 @@ fn minilm() -> Option<PathBuf> {
     None
 }
 
+/// Four MiniLM block layers at Q4_0, Q8_0, Q4_1 and F16 (eval's names).
+const MINILM_MIXED: &str = r#"
+          {"name":"encoder.layer.0.attention.self.query","weights":{"format":"ggml","type":"q4_0"}},
+          {"name":"encoder.layer.0.intermediate.dense","weights":{"format":"ggml","type":"q8_0"}},
+          {"name":"encoder.layer.5.output.dense","weights":{"format":"ggml","type":"q4_1"}},
+          {"name":"encoder.layer.3.attention.output.dense","weights":{"format":"float","bits":16}}"#;
+
 /// convert_hf_to_gguf.py's BertModel name of a MiniLM tensor (`None`: dropped).
 fn bert_gguf_name(hf: &str) -> Option<String> {
     let (stem, suffix) = hf.rsplit_once('.')?;
@@ -378,12 +385,10 @@ fn minilm_folder_to_gguf_matches_the_converter() {
     // BERT layers keep eval's Hugging Face names; the file has GGUF names.
     let cfg = tmp.write(
         "quant_config.json",
-        r#"{"layers":[
-          {"name":"encoder.layer.0.attention.self.query","weights":{"format":"ggml","type":"q4_0"}},
-          {"name":"encoder.layer.0.intermediate.dense","weights":{"format":"ggml","type":"q8_0"}},
-          {"name":"encoder.layer.5.output.dense","weights":{"format":"ggml","type":"q4_1"}},
-          {"name":"encoder.layer.3.attention.output.dense","weights":{"format":"float","bits":16}},
-          {"name":"embeddings.word_embeddings","weights":{"format":"ggml","type":"q8_0"}}]}"#,
+        &format!(
+            r#"{{"layers":[{MINILM_MIXED},
+              {{"name":"embeddings.word_embeddings","weights":{{"format":"ggml","type":"q8_0"}}}}]}}"#
+        ),
     );
     let out = tmp.join("minilm.gguf");
     apply(&dir, &cfg, &out)
@@ -478,11 +483,7 @@ fn minilm_gguf_evaluates_like_the_folder_under_its_configuration() {
     let tmp = TempDir::new("apply-hf-minilm-eval");
     let cfg = tmp.write(
         "quant_config.json",
-        r#"{"layers":[
-          {"name":"encoder.layer.0.attention.self.query","weights":{"format":"ggml","type":"q4_0"}},
-          {"name":"encoder.layer.0.intermediate.dense","weights":{"format":"ggml","type":"q8_0"}},
-          {"name":"encoder.layer.5.output.dense","weights":{"format":"ggml","type":"q4_1"}},
-          {"name":"encoder.layer.3.attention.output.dense","weights":{"format":"float","bits":16}}]}"#,
+        &format!(r#"{{"layers":[{MINILM_MIXED}]}}"#),
     );
     let out = tmp.join("minilm.gguf");
     apply(&dir, &cfg, &out).run().success();
