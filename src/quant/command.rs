@@ -15,7 +15,7 @@ use super::binary::{Extreme, ExtremeSpec, ExtremeTensor};
 use super::float_file::{self, FloatFile};
 use super::gguf::{GGUF_BLOCK, GgufFormat, gguf_dequantize, gguf_quantize};
 use super::metrics::{ErrorMetrics, error_metrics_chunked as error_metrics};
-use super::npy::{Tensor, decode_values, encode_npy, npy_layout};
+use super::npy::{decode_values, encode_npy, npy_layout, raw_f32_layout};
 use super::packed_file::{IntParts, decode_extreme, decode_int, encode_extreme};
 use super::spec::{QuantError, QuantSpec};
 use super::tensor::QuantizedTensor;
@@ -142,17 +142,6 @@ impl Input {
             Values::Owned(v) => v,
         }
     }
-
-    pub fn into_tensor(self) -> Tensor {
-        let data = match self.values {
-            Values::Owned(v) => v,
-            Values::Mapped { .. } => self.values().to_vec(),
-        };
-        Tensor {
-            shape: self.shape,
-            data,
-        }
-    }
 }
 
 /// Index of the first value that is NaN or ±inf. All cores, and the
@@ -177,15 +166,12 @@ pub fn open_tensor(path: &Path) -> Result<Input> {
     let size = file.metadata().map_err(|e| Error::input(path, e))?.len();
     let bad = |e: super::npy::NpyError| Error::user(format!("{}: {e}", path.display()));
     let layout = |bytes: &[u8]| {
-        if is_raw {
-            if bytes.len() % 4 != 0 {
-                return Err(bad(super::npy::NpyError::RawLength(bytes.len())));
-            }
-            Ok((vec![bytes.len() / 4], 4, 0))
+        let l = if is_raw {
+            raw_f32_layout(bytes.len())
         } else {
-            let l = npy_layout(bytes).map_err(bad)?;
-            Ok((l.shape, l.elem, l.offset))
-        }
+            npy_layout(bytes)
+        };
+        l.map(|l| (l.shape, l.elem, l.offset)).map_err(bad)
     };
     let input = if size >= MAP_AT {
         // SAFETY: the map is read-only; a file truncated or rewritten by
@@ -231,12 +217,6 @@ pub fn open_tensor(path: &Path) -> Result<Input> {
         )));
     }
     Ok(input)
-}
-
-/// Read a `.npy` (f32/f16, C order) or raw little-endian `.f32` tensor and
-/// reject empty tensors and non-finite values.
-pub fn read_tensor(path: &Path) -> Result<Tensor> {
-    open_tensor(path).map(Input::into_tensor)
 }
 
 /// Whether `path` is a model file (`.safetensors` or GGUF) holding named tensors.

@@ -69,12 +69,38 @@ pub const METRIC_BLOCK: usize = 8192;
 /// depends only on the values, never on how the block was fed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BlockSums {
+    lanes: Lanes,
+    count: usize,
+}
+
+/// Σ err², max |err|, Σ ref², Σ ref·approx, Σ approx², one per lane.
+#[derive(Clone, Copy, Debug, Default)]
+struct Lanes {
     se: [f64; 4],
     max_abs: [f64; 4],
     sig: [f64; 4],
     dot: [f64; 4],
     aa: [f64; 4],
-    count: usize,
+}
+
+impl Lanes {
+    #[inline(always)]
+    fn add(&mut self, j: usize, x: f32, y: f32) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        let d = y - x;
+        self.se[j] += d * d;
+        // Not f64::max: its NaN rule blocks vectorising, and a NaN here
+        // shows in the sums (the block is then recounted).
+        let ad = d.abs();
+        self.max_abs[j] = if ad > self.max_abs[j] {
+            ad
+        } else {
+            self.max_abs[j]
+        };
+        self.sig[j] += x * x;
+        self.dot[j] += x * y;
+        self.aa[j] += y * y;
+    }
 }
 
 impl BlockSums {
@@ -85,60 +111,34 @@ impl BlockSums {
         let (mut r, mut a) = (&reference[..n], &approx[..n]);
         // Feed single values until the lane of the next value is 0.
         while self.count % 4 != 0 && !r.is_empty() {
-            self.one(self.count % 4, r[0], a[0]);
+            self.lanes.add(self.count % 4, r[0], a[0]);
+            self.count += 1;
             (r, a) = (&r[1..], &a[1..]);
         }
-        let body = r.len() - r.len() % 4;
         let (rq, aq) = (r.chunks_exact(4), a.chunks_exact(4));
         let (rt, at) = (rq.remainder(), aq.remainder());
-        // The lanes live in locals for the loop: through `self` every sum
+        // The lanes live in a local for the loop: through `self` every sum
         // would be stored back on each step (half the speed).
-        let (mut se, mut mx, mut sig, mut dot, mut aa) =
-            (self.se, self.max_abs, self.sig, self.dot, self.aa);
+        let mut lanes = self.lanes;
         for (r4, a4) in rq.zip(aq) {
             for j in 0..4 {
-                let (x, y) = (f64::from(r4[j]), f64::from(a4[j]));
-                let d = y - x;
-                se[j] += d * d;
-                // Not f64::max: its NaN rule blocks vectorising, and a NaN
-                // here shows in the sums (the block is then recounted).
-                let ad = d.abs();
-                mx[j] = if ad > mx[j] { ad } else { mx[j] };
-                sig[j] += x * x;
-                dot[j] += x * y;
-                aa[j] += y * y;
+                lanes.add(j, r4[j], a4[j]);
             }
         }
-        (self.se, self.max_abs, self.sig, self.dot, self.aa) = (se, mx, sig, dot, aa);
-        self.count += body;
+        self.lanes = lanes;
+        self.count += r.len() - rt.len();
         for (&x, &y) in rt.iter().zip(at) {
-            self.one(self.count % 4, x, y);
+            self.lanes.add(self.count % 4, x, y);
+            self.count += 1;
         }
-    }
-
-    #[inline]
-    fn one(&mut self, j: usize, x: f32, y: f32) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        let d = y - x;
-        self.se[j] += d * d;
-        self.max_abs[j] = self.max_abs[j].max(d.abs());
-        self.sig[j] += x * x;
-        self.dot[j] += x * y;
-        self.aa[j] += y * y;
-        self.count += 1;
     }
 
     /// Σ err², max |err|, Σ ref², Σ ref·approx, Σ approx² of the block.
     pub fn total(&self) -> [f64; 5] {
-        let sum = |l: &[f64; 4]| ((l[0] + l[1]) + l[2]) + l[3];
-        let max = self.max_abs.iter().fold(0f64, |m, &x| m.max(x));
-        [
-            sum(&self.se),
-            max,
-            sum(&self.sig),
-            sum(&self.dot),
-            sum(&self.aa),
-        ]
+        let l = &self.lanes;
+        let sum = |v: &[f64; 4]| ((v[0] + v[1]) + v[2]) + v[3];
+        let max = l.max_abs.iter().fold(0f64, |m, &x| m.max(x));
+        [sum(&l.se), max, sum(&l.sig), sum(&l.dot), sum(&l.aa)]
     }
 }
 

@@ -177,18 +177,16 @@ fn parse_shape(txt: &str) -> Result<Vec<usize>, NpyError> {
         .collect()
 }
 
-/// Parse raw little-endian f32 (`.f32` files): a 1-D tensor.
-pub fn parse_raw_f32(bytes: &[u8]) -> Result<Tensor, NpyError> {
-    if bytes.len() % 4 != 0 {
-        return Err(NpyError::RawLength(bytes.len()));
+/// The layout of a raw little-endian f32 file (`.f32`) of `len` bytes: a
+/// 1-D tensor from byte 0.
+pub fn raw_f32_layout(len: usize) -> Result<NpyLayout, NpyError> {
+    if len % 4 != 0 {
+        return Err(NpyError::RawLength(len));
     }
-    let data: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Ok(Tensor {
-        shape: vec![data.len()],
-        data,
+    Ok(NpyLayout {
+        shape: vec![len / 4],
+        elem: 4,
+        offset: 0,
     })
 }
 
@@ -283,7 +281,8 @@ mod tests {
             })
         ));
         assert_eq!(parse_npy(b"hello"), Err(NpyError::BadMagic));
-        assert_eq!(parse_raw_f32(&[0, 0, 0]), Err(NpyError::RawLength(3)));
+        assert_eq!(raw_f32_layout(3), Err(NpyError::RawLength(3)));
+        assert_eq!(raw_f32_layout(8).unwrap().shape, [2]);
     }
 
     /// Lengths a crafted header declares are checked against the bytes

@@ -87,7 +87,7 @@ impl Tokenizer {
     }
 
     fn wordpiece_from_gguf(g: &crate::models::gguf::Gguf) -> Result<Tokenizer> {
-        use serde_json::{Value as J, json};
+        use serde_json::json;
         let at = |key: &str, m: String| gguf_key_error(g, key, m);
         let tokens = g.strings("tokenizer.ggml.tokens")?;
         let types: Vec<Option<u64>> = match g.get("tokenizer.ggml.token_type") {
@@ -129,33 +129,28 @@ impl Tokenizer {
         // Converters write `cls`/`seperator` ids, or only `bos`/`eos`
         // (gguf-py's SpecialVocab before it knew `cls`), which are then
         // [CLS] and [SEP].
-        let word_of = |key: &str| -> Result<String> {
+        let word_of = |key: &str| -> Result<(String, usize)> {
             let key = match (key, g.get(key)) {
                 ("tokenizer.ggml.cls_token_id", None) => "tokenizer.ggml.bos_token_id",
                 ("tokenizer.ggml.seperator_token_id", None) => "tokenizer.ggml.eos_token_id",
                 _ => key,
             };
             let id = g.usize(key)?;
-            words
+            let word = words
                 .get(id)
                 .cloned()
-                .ok_or_else(|| at(key, format!("{id} is outside the {} tokens", words.len())))
+                .ok_or_else(|| at(key, format!("{id} is outside the {} tokens", words.len())))?;
+            Ok((word, id))
         };
-        let (unk, cls, sep) = (
-            word_of("tokenizer.ggml.unknown_token_id")?,
-            word_of("tokenizer.ggml.cls_token_id")?,
-            word_of("tokenizer.ggml.seperator_token_id")?,
-        );
-        let id_of = |w: &str| vocab.get(w).cloned().unwrap_or(J::Null);
+        let (unk, _) = word_of("tokenizer.ggml.unknown_token_id")?;
+        let (cls, cls_id) = word_of("tokenizer.ggml.cls_token_id")?;
+        let (sep, sep_id) = word_of("tokenizer.ggml.seperator_token_id")?;
         let special =
             |w: &str, type_id: u32| json!({"SpecialToken": {"id": w, "type_id": type_id}});
         let seq = |id: &str, type_id: u32| json!({"Sequence": {"id": id, "type_id": type_id}});
         let mut special_tokens = serde_json::Map::new();
-        for w in [&cls, &sep] {
-            special_tokens.insert(
-                w.clone(),
-                json!({"id": w, "ids": [id_of(w)], "tokens": [w]}),
-            );
+        for (w, id) in [(&cls, cls_id), (&sep, sep_id)] {
+            special_tokens.insert(w.clone(), json!({"id": w, "ids": [id], "tokens": [w]}));
         }
         let spec = json!({
             "version": "1.0",
